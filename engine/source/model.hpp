@@ -1,0 +1,105 @@
+// The source model: Python source text into a definition tree, and two trees into
+// a change plan. Pure C++ (no Python headers); the binding exposes it as plain data.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace jurigged::source {
+
+enum class Kind : std::uint8_t {
+    Module,         // the root, exactly one per tree, at index 0
+    Class,          // class C ...:
+    Function,       // def f(...):
+    AsyncFunction,  // async def f(...):
+    Block,          // a compound statement (if/try/with/for/while/match) holding definitions
+    Statement,      // any other statement, compound statements without definitions included
+};
+
+// Positions follow Python's ast: lines are 1-based, columns are 0-based UTF-8 byte
+// offsets, end positions are exclusive (end_col like ast's end_col_offset).
+struct Span {
+    int line = 0;
+    int col = 0;
+    int end_line = 0;
+    int end_col = 0;
+};
+
+struct Node {
+    Kind kind = Kind::Statement;
+    std::string name;      // definitions only: the def/class name
+    std::string qualname;  // definitions only: __qualname__ as CPython computes it
+    int parent = -1;       // index of the enclosing Module/Class/Function/Block node
+    std::vector<int> children;  // nodes directly inside, in source order
+
+    Span span;             // the whole statement, decorators included
+    int def_line = 0;      // definitions: the line of the def/class keyword (ast lineno)
+    int def_col = 0;       // definitions: column of the def/class/async keyword
+    int body_line = 0;     // definitions and blocks: first line of the body
+
+    // Hashes over tokens, so comments, blank lines and spacing do not count.
+    std::uint64_t decorators_hash = 0;  // the decorator expressions
+    std::uint64_t header_hash = 0;      // def: name, parameters, return annotation,
+                                        //   type parameters; class: name, bases,
+                                        //   keywords; block: its own clauses, excluding
+                                        //   the definitions inside it
+    std::uint64_t body_hash = 0;        // everything in the body (nested defs included);
+                                        //   statements: the whole statement
+    std::uint64_t layout_hash = 0;      // like body_hash + header_hash, but also covers each
+                                        //   token's position relative to span.line, so equal
+                                        //   layout_hash means "only moved by whole lines"
+};
+
+struct Tree {
+    std::vector<Node> nodes;  // nodes[0] is the Module
+    int line_count = 0;
+};
+
+struct SyntaxError {
+    int line = 0;
+    int col = 0;  // 0-based
+    std::string message;
+};
+
+struct ParseResult {
+    std::optional<Tree> tree;
+    std::optional<SyntaxError> error;  // set exactly when tree is not
+};
+
+// Parse Python source (bytes as read from disk: BOM, PEP 263 cookie, CRLF/CR handled).
+ParseResult parse(std::string_view source);
+
+// What happened to one definition or statement between two trees.
+enum Change : std::uint32_t {
+    Unchanged = 0,
+    Moved = 1 << 0,               // starts on another line; nothing else differs
+    Reformatted = 1 << 1,         // same tokens, different layout (comments, blank lines)
+    BodyChanged = 1 << 2,
+    SignatureChanged = 1 << 3,    // def header: parameters, defaults, annotations
+    DecoratorsChanged = 1 << 4,
+    ClassHeaderChanged = 1 << 5,  // class bases, keywords, type parameters
+    Added = 1 << 6,
+    Deleted = 1 << 7,
+};
+
+struct PlanEntry {
+    std::uint32_t change = Unchanged;  // a combination of Change bits
+    int old_index = -1;                // node index in the old tree, -1 when added
+    int new_index = -1;                // node index in the new tree, -1 when deleted
+};
+
+// Every node of both trees appears in exactly one entry, except the children of a
+// node whose entry is Added or Deleted (they come with it). Entries are in new-file
+// order; deletions follow, in old-file order. Definitions are matched by scope, kind
+// and name (same-named ones by similarity); statements by content, and an unmatched
+// old statement is paired with an unmatched new one at the same place as a change.
+struct Plan {
+    std::vector<PlanEntry> entries;
+};
+
+Plan diff(const Tree& old_tree, const Tree& new_tree);
+
+}  // namespace jurigged::source

@@ -1,0 +1,58 @@
+// The file watcher: one native thread that sees every save of the watched files,
+// however an editor writes it, and hands them over in debounced batches.
+// Pure C++ (no Python headers); Python waits on it through the binding, GIL released.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace jurigged::watch {
+
+struct Options {
+    int debounce_ms = 50;  // quiet period that closes a batch; 0 delivers at once
+    int poll_ms = 0;       // > 0: poll by content at this interval instead of inotify
+};
+
+struct Event {
+    enum class Kind : std::uint8_t {
+        Changed,  // content differs from the last content delivered (or the baseline)
+        Deleted,  // the file is gone (after the quiet period: not a rename-save)
+        Error,    // the file exists but cannot be read; message says why
+        Notice,   // not about one file (a fallback to polling, a rescan); path may be empty
+    };
+    Kind kind = Kind::Changed;
+    std::string path;     // the path as given to add()
+    std::string content;  // Changed: the bytes that were judged new
+    std::string message;  // Error and Notice
+};
+
+class Backend;
+
+class Watcher {
+public:
+    explicit Watcher(Options options);
+    ~Watcher();
+    Watcher(const Watcher&) = delete;
+    Watcher& operator=(const Watcher&) = delete;
+
+    // Start watching a file. `baseline` is the content the program already runs
+    // (what was imported): a later content equal to it is not a change.
+    void add(const std::string& path, const std::string& baseline);
+    void remove(const std::string& path);
+
+    // Block until a batch is ready (returned), timeout_ms passes (< 0: forever) or
+    // close() is called (both return an empty batch). Safe to call from one thread
+    // while others call add/remove/close.
+    std::vector<Event> wait(int timeout_ms);
+
+    void close();
+    bool closed() const;
+    bool polling() const;  // true when polling, by request or as a fallback
+
+private:
+    std::unique_ptr<Backend> backend_;
+};
+
+}  // namespace jurigged::watch
