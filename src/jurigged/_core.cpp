@@ -5,7 +5,15 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <cstdint>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "patch/function_index.hpp"
+
 namespace nb = nanobind;
+using namespace nb::literals;
 
 // ---- source model -------------------------------------------------------------------
 
@@ -16,8 +24,228 @@ static void bind_source(nb::module_&) {}
 static void bind_watcher(nb::module_&) {}
 
 // ---- patcher ------------------------------------------------------------------------
+// Everything here that depends on CPython's layout of function objects sits in this
+// section, gated by version, each gate saying which CPython change needs it.
 
-static void bind_patcher(nb::module_&) {}
+namespace {
+
+// Specialized call sites cache a function's version: it must be cleared whenever the
+// code, closure or defaults change, or a stale specialization runs the wrong frame.
+void invalidate_function_version(PyFunctionObject* function) {
+#if PY_VERSION_HEX >= 0x030C0000
+    // 3.12+: setting the vectorcall resets func_version (the public way to do it).
+    PyFunction_SetVectorcall(function, function->vectorcall);
+#elif PY_VERSION_HEX >= 0x030B0000
+    // 3.11 introduced func_version (specializing interpreter, PEP 659).
+    function->func_version = 0;
+#else
+    (void)function;  // 3.9 and 3.10 do not specialize calls
+#endif
+}
+
+// Whether `weakref` still refers to the object at `address`.
+bool weakref_points_to(PyObject* weakref, std::uintptr_t address) {
+#if PY_VERSION_HEX >= 0x030D0000
+    PyObject* target = nullptr;
+    if (PyWeakref_GetRef(weakref, &target) <= 0) return false;
+    bool same = reinterpret_cast<std::uintptr_t>(target) == address;
+    Py_DECREF(target);
+    return same;
+#else
+    PyObject* target = PyWeakref_GetObject(weakref);
+    return target != Py_None && reinterpret_cast<std::uintptr_t>(target) == address;
+#endif
+}
+
+std::uintptr_t handle_of(const nb::handle& object) {
+    return reinterpret_cast<std::uintptr_t>(object.ptr());
+}
+
+// The engine's FunctionIndex over Python objects: keys (code objects) are held
+// strongly so their addresses stay unique; functions weakly, so the index never
+// keeps a function alive.
+class PyFunctionIndex {
+public:
+    bool add(nb::handle code, nb::handle function) {
+        auto c = handle_of(code), f = handle_of(function);
+        auto ref = weakrefs_.find(f);
+        if (ref == weakrefs_.end() || !weakref_points_to(ref->second.ptr(), f)) {
+            weakrefs_[f] = nb::steal(PyWeakref_NewRef(function.ptr(), nullptr));
+            if (!weakrefs_[f].is_valid()) throw nb::python_error();
+        }
+        codes_.emplace(c, nb::borrow(code));
+        return index_.add(c, f);
+    }
+
+    nb::list functions(nb::handle code) {
+        nb::list result;
+        auto alive = [this](std::uintptr_t f) {
+            auto ref = weakrefs_.find(f);
+            return ref != weakrefs_.end() && weakref_points_to(ref->second.ptr(), f);
+        };
+        for (auto f : index_.functions(handle_of(code), alive))
+            result.append(nb::handle(reinterpret_cast<PyObject*>(f)));
+        return result;
+    }
+
+    void move(nb::handle old_code, nb::handle new_code) {
+        auto o = handle_of(old_code), n = handle_of(new_code);
+        if (!index_.contains(o) || o == n) return;
+        codes_.emplace(n, nb::borrow(new_code));
+        index_.move(o, n);
+        codes_.erase(o);
+    }
+
+    void forget(nb::handle code) {
+        index_.forget(handle_of(code));
+        codes_.erase(handle_of(code));
+    }
+
+    bool contains(nb::handle code) const { return index_.contains(handle_of(code)); }
+    std::size_t size() const { return index_.size(); }
+
+private:
+    jurigged::patch::FunctionIndex index_;
+    std::unordered_map<std::uintptr_t, nb::object> codes_;
+    std::unordered_map<std::uintptr_t, nb::object> weakrefs_;
+};
+
+// One in-place function update, checked before anything is changed. A null field
+// means "keep what the function has".
+struct FunctionUpdate {
+    PyFunctionObject* function;
+    PyObject* code;
+    PyObject* closure;
+    PyObject* defaults;
+    PyObject* kwdefaults;
+    PyObject* annotations;
+    PyObject* doc;
+    bool set_closure, set_defaults, set_kwdefaults, set_annotations, set_doc;
+};
+
+PyObject* field_or_null(const nb::handle& value, bool& set) {
+    set = !value.is(nb::ellipsis());
+    return set ? (value.is_none() ? nullptr : value.ptr()) : nullptr;
+}
+
+FunctionUpdate check_update(nb::handle item) {
+    nb::tuple t = nb::cast<nb::tuple>(item);
+    if (t.size() != 7)
+        throw nb::value_error("an update is (function, code, closure, defaults, "
+                              "kwdefaults, annotations, doc)");
+    if (!PyFunction_Check(t[0].ptr())) throw nb::type_error("not a function");
+    if (!PyCode_Check(t[1].ptr())) throw nb::type_error("not a code object");
+    FunctionUpdate u{};
+    u.function = reinterpret_cast<PyFunctionObject*>(t[0].ptr());
+    u.code = t[1].ptr();
+    u.closure = field_or_null(t[2], u.set_closure);
+    u.defaults = field_or_null(t[3], u.set_defaults);
+    u.kwdefaults = field_or_null(t[4], u.set_kwdefaults);
+    u.annotations = field_or_null(t[5], u.set_annotations);
+    u.doc = t[6].ptr();
+    u.set_doc = !t[6].is(nb::ellipsis());
+
+    PyObject* closure = u.set_closure ? u.closure : u.function->func_closure;
+    if (closure && !PyTuple_Check(closure)) throw nb::type_error("closure must be a tuple");
+    Py_ssize_t cells = closure ? PyTuple_GET_SIZE(closure) : 0;
+    auto* code = reinterpret_cast<PyCodeObject*>(u.code);
+#if PY_VERSION_HEX >= 0x030B0000
+    Py_ssize_t free_vars = code->co_nfreevars;
+#else
+    Py_ssize_t free_vars = PyTuple_GET_SIZE(code->co_freevars);
+#endif
+    if (cells != free_vars)
+        throw nb::value_error("the closure does not match the code's free variables");
+    if (u.defaults && !PyTuple_Check(u.defaults)) throw nb::type_error("defaults: tuple");
+    if (u.kwdefaults && !PyDict_Check(u.kwdefaults)) throw nb::type_error("kwdefaults: dict");
+    if (u.annotations && !PyDict_Check(u.annotations)) throw nb::type_error("annotations: dict");
+    return u;
+}
+
+void swap_field(PyObject*& field, PyObject* value, std::vector<PyObject*>& released) {
+    Py_XINCREF(value);
+    released.push_back(field);  // capacity reserved: no allocation in the commit loop
+    field = value;
+}
+
+// Apply every update or none. Nothing between the first and the last swap runs
+// Python code or allocates a GC-tracked object, so no other thread (they all need the
+// GIL) and no finalizer can observe a half-applied save. Old values are released
+// only after the last swap, when finalizers can no longer see a mixed state.
+void commit(nb::list items) {
+    std::vector<FunctionUpdate> updates;
+    updates.reserve(nb::len(items));
+    for (nb::handle item : items) updates.push_back(check_update(item));
+
+    std::vector<PyObject*> released;
+    released.reserve(updates.size() * 6);
+    for (auto& u : updates) {
+        PyFunctionObject* f = u.function;
+        invalidate_function_version(f);
+        if (u.set_closure) swap_field(f->func_closure, u.closure, released);
+        swap_field(f->func_code, u.code, released);
+        if (u.set_defaults) swap_field(f->func_defaults, u.defaults, released);
+        if (u.set_kwdefaults) swap_field(f->func_kwdefaults, u.kwdefaults, released);
+        if (u.set_annotations) swap_field(f->func_annotations, u.annotations, released);
+        if (u.set_doc) swap_field(f->func_doc, u.doc, released);
+    }
+    for (PyObject* old : released) Py_XDECREF(old);
+}
+
+struct ScanState {
+    std::unordered_set<PyObject*> codes;
+    std::vector<PyObject*> hits;
+};
+
+#if PY_VERSION_HEX >= 0x030C0000
+int visit_function(PyObject* object, void* arg) {
+    auto* state = static_cast<ScanState*>(arg);
+    if (PyFunction_Check(object) &&
+        state->codes.count(PyFunction_GET_CODE(object)))
+        state->hits.push_back(object);
+    return 1;
+}
+#endif
+
+// Every live function whose code is one of `codes`: one pass over the heap, however
+// many codes are asked about (used once per save, for closures).
+nb::list functions_using(nb::iterable codes) {
+    ScanState state;
+    for (nb::handle code : codes) state.codes.insert(code.ptr());
+#if PY_VERSION_HEX >= 0x030C0000
+    // 3.12 added a visitor over GC objects: no list of the whole heap is built.
+    PyUnstable_GC_VisitObjects(visit_function, &state);
+    nb::list result;
+    for (PyObject* f : state.hits) result.append(nb::handle(f));
+#else
+    nb::list result;
+    nb::list everything = nb::cast<nb::list>(nb::module_::import_("gc").attr("get_objects")());
+    for (nb::handle object : everything) {
+        if (PyFunction_Check(object.ptr()) &&
+            state.codes.count(PyFunction_GET_CODE(object.ptr())))
+            result.append(object);
+    }
+#endif
+    return result;
+}
+
+}  // namespace
+
+static void bind_patcher(nb::module_& m) {
+    nb::class_<PyFunctionIndex>(m, "FunctionIndex",
+                                "Which live functions run which code object.")
+        .def(nb::init<>())
+        .def("add", &PyFunctionIndex::add, "code"_a, "function"_a)
+        .def("functions", &PyFunctionIndex::functions, "code"_a)
+        .def("move", &PyFunctionIndex::move, "old_code"_a, "new_code"_a)
+        .def("forget", &PyFunctionIndex::forget, "code"_a)
+        .def("__contains__", &PyFunctionIndex::contains)
+        .def("__len__", &PyFunctionIndex::size);
+    m.def("commit", &commit, "updates"_a,
+          "Apply in-place function updates all at once, or raise before changing any.");
+    m.def("functions_using", &functions_using, "codes"_a,
+          "Every live function whose __code__ is one of codes (one heap pass).");
+}
 
 NB_MODULE(_core, m) {
     m.doc() = "jurigged's C++ engine";

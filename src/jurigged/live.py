@@ -2,42 +2,134 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Optional, Union
+import threading
+from typing import Callable, Iterable, List, Optional, Union
+
+from . import _core
+from .logs import logger
+from .patcher import SourceFile
+from .registry import Registry, registry as default_registry
 
 Pattern = Union[str, Iterable[str], Callable[[str], bool], None]
+Callback = Callable[[str], None]
 
 
 class Watcher:
-    """Watches the files of imported modules and patches the program on each save."""
+    """Watches the files of imported modules and patches the program on each save.
 
-    def __init__(self, *, debounce: float = 0.05, poll: Optional[float] = None,
-                 verbose: bool = False):
+    One native thread (in the C++ engine) sees the saves; one Python daemon thread
+    waits for its batches (without holding the GIL) and applies them."""
+
+    def __init__(self, registry: Registry, *, debounce: float = 0.05,
+                 poll: Optional[float] = None):
+        self.registry = registry
         self.debounce = debounce
         self.poll = poll
-        self.verbose = verbose
+        self.prerun: List[Callback] = []
+        self.postrun: List[Callback] = []
+        self._native = _core.Watcher(debounce_ms=int(round(debounce * 1000)),
+                                     poll_ms=int(round((poll or 0) * 1000)))
+        self._thread: Optional[threading.Thread] = None
+        for file in list(registry.files.values()):
+            self._follow(file)
+        registry.listeners.append(self._follow)
+
+    def _follow(self, file: SourceFile) -> None:
+        self._native.add(file.path, file.source)
 
     def start(self) -> None:
-        pass
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="jurigged",
+                                            daemon=True)
+            self._thread.start()
 
     def stop(self) -> None:
-        pass
+        self._native.close()
+        if self._follow in self.registry.listeners:
+            self.registry.listeners.remove(self._follow)
 
     def join(self, timeout: Optional[float] = None) -> None:
-        pass
+        if self._thread is not None:
+            self._thread.join(timeout)
 
     def track(self, module, path: str, source: bytes) -> bool:
         """Watch `path` as the file of `module` (used for `__main__`, which no import
         hook sees). `source` is the text the module runs. Returns whether it matched
         the watch patterns."""
-        return False
+        return self.registry.track(module, path, source) is not None
+
+    def _run(self) -> None:
+        while True:
+            events = self._native.wait(-1)
+            if not events:
+                if self._native.closed:
+                    return
+                continue
+            try:
+                self.apply(events)
+            except Exception as exc:  # the watcher thread must survive anything
+                logger.error(f"internal error while applying a change: {exc}", exc=exc)
+
+    def apply(self, events) -> None:
+        """Apply one batch of (kind, path, content, message) events, in import order."""
+        order = {path: rank for rank, path in enumerate(self.registry.files)}
+        changed = []
+        for kind, path, content, message in events:
+            if kind == "changed":
+                changed.append((order.get(path, len(order)), path, content))
+            elif kind == "deleted":
+                logger.notice(f"{path} was deleted; its code keeps running", path)
+            elif kind == "error":
+                logger.error(f"{path}: {message}", path)
+            else:
+                logger.notice(message, path)
+        for _, path, content in sorted(changed, key=lambda item: item[0]):
+            file = self.registry.files.get(path)
+            if file is None:
+                continue
+            self._emit(self.prerun, path)
+            file.apply(content)
+            self._emit(self.postrun, path)
+
+    @staticmethod
+    def _emit(callbacks: List[Callback], path: str) -> None:
+        for callback in list(callbacks):
+            try:
+                callback(path)
+            except Exception as exc:
+                logger.error(f"error in a reload callback: {exc}", path, exc=exc)
+
+
+_watcher: Optional[Watcher] = None
+_lock = threading.Lock()
+
+
+def _as_filter(pattern: Pattern, exclude: Iterable[str]) -> Callable[[str], bool]:
+    if callable(pattern):
+        return pattern
+    from .filters import make_filter
+
+    patterns = [pattern] if isinstance(pattern, str) else (list(pattern) if pattern else None)
+    return make_filter(patterns, list(exclude))
 
 
 def watch(pattern: Pattern = None, *, exclude: Iterable[str] = (),
           debounce: float = 0.05, poll: Optional[float] = None,
-          verbose: bool = False, autostart: bool = True) -> Watcher:
+          verbose: bool = False, autostart: bool = True,
+          registry: Optional[Registry] = None) -> Watcher:
     """Watch every imported module whose file matches `pattern` (default: files under
-    the current directory, outside virtual environments and hidden folders)."""
-    watcher = Watcher(debounce=debounce, poll=poll, verbose=verbose)
+    the current directory, outside virtual environments and hidden folders), and patch
+    the running program whenever one of them is saved.
+
+    Calling it again adds patterns to the same watcher: no file is watched twice."""
+    global _watcher
+    logger.verbose = logger.verbose or verbose
+    registry = registry or default_registry
+    with _lock:
+        if _watcher is None or _watcher.registry is not registry:
+            _watcher = Watcher(registry, debounce=debounce, poll=poll)
+        watcher = _watcher
+    registry.add_filter(_as_filter(pattern, exclude))
     if autostart:
         watcher.start()
     return watcher

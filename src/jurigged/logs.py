@@ -1,0 +1,77 @@
+"""What jurigged tells the user: event lines with -v, errors always.
+
+Event lines go to stdout, like the original jurigged's, so that scripts reading its
+output keep working; errors and notices go to stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import traceback
+from typing import Callable, List, Optional
+
+_lock = threading.Lock()
+
+
+class Logger:
+    """Prints patch events. `listeners` receive every event as a dict (for --events)."""
+
+    def __init__(self, verbose: bool = False):
+        self.verbose = verbose
+        self.listeners: List[Callable[[dict], None]] = []
+
+    def _emit(self, event: dict, line: Optional[str], stream=None, always=False):
+        for listener in list(self.listeners):
+            try:
+                listener(event)
+            except Exception:  # a broken listener must not stop a patch
+                pass
+        if line is not None and (always or self.verbose):
+            out = stream or sys.stdout
+            with _lock:
+                try:
+                    print(line, file=out, flush=True)
+                except (OSError, ValueError):  # closed stream at shutdown
+                    pass
+
+    def watch(self, path: str) -> None:
+        self._emit({"event": "watch", "file": path}, f"Watch {path}")
+
+    def update(self, qualname: str, path: str, line: int) -> None:
+        self._emit({"event": "update", "qualname": qualname, "file": path, "line": line},
+                   f"Update {qualname}")
+
+    def add(self, qualname: str, path: str, line: int) -> None:
+        self._emit({"event": "add", "qualname": qualname, "file": path, "line": line},
+                   f"Add {qualname}")
+
+    def delete(self, qualname: str, path: str, line: int) -> None:
+        self._emit({"event": "delete", "qualname": qualname, "file": path, "line": line},
+                   f"Delete {qualname}")
+
+    def run(self, module: str, path: str, line: int, text: str) -> None:
+        first = text.strip().splitlines()[0] if text.strip() else ""
+        self._emit({"event": "run", "module": module, "file": path, "line": line,
+                    "text": text}, f"Run {module}:{line}: {first}")
+
+    def notice(self, message: str, path: str = "", line: int = 0) -> None:
+        """Something the user should know even without -v (a refusal, a fallback)."""
+        self._emit({"event": "notice", "message": message, "file": path, "line": line},
+                   f"jurigged: {message}", stream=sys.stderr, always=True)
+
+    def error(self, message: str, path: str = "", line: int = 0,
+              exc: Optional[BaseException] = None) -> None:
+        text = f"jurigged: {message}"
+        if exc is not None:
+            if isinstance(exc, SyntaxError):
+                detail = "".join(traceback.format_exception_only(type(exc), exc))
+            else:
+                detail = "".join(traceback.format_exception(type(exc), exc,
+                                                            exc.__traceback__))
+            text = f"{text}\n{detail.rstrip()}"
+        self._emit({"event": "error", "message": message, "file": path, "line": line,
+                    "detail": text}, text, stream=sys.stderr, always=True)
+
+
+logger = Logger()

@@ -1,0 +1,720 @@
+"""Applying a save to a live module.
+
+A save is applied in three steps:
+
+1. prepare: every changed definition and statement is compiled in its real context
+   (a synthetic source that puts the enclosing class headers on their real lines, so
+   that line numbers, `super()`, name mangling and class-scope defaults come out
+   exactly as Python compiles them). If anything fails to compile, nothing is applied.
+2. commit: existing functions (and their existing closures) get their new code, all in
+   one C++ call that runs no Python code, so no thread sees half a save.
+3. run: in file order, added definitions are defined, changed statements re-run and
+   deleted names removed. A failure there is reported and does not stop the others.
+"""
+
+from __future__ import annotations
+
+import __future__
+import functools
+import os
+import sys
+import types
+from collections.abc import MutableMapping
+from importlib.util import decode_source
+from typing import Dict, Iterator, List, Optional, Set, Tuple
+
+from . import _core
+from .logs import logger
+
+FUNCTION_KINDS = ("function", "async function")
+DEFINITION_KINDS = FUNCTION_KINDS + ("class",)
+_KEEP = "__jurigged_keep__"  # stands in for decorators when only the bare function is wanted
+
+# Every live function we patched or found, by the code object it runs.
+function_index = _core.FunctionIndex()
+
+
+class PatchError(Exception):
+    """A save that cannot be applied at all (nothing was changed)."""
+
+    def __init__(self, message: str, line: int = 0, cause: Optional[BaseException] = None):
+        super().__init__(message)
+        self.line = line
+        self.cause = cause
+
+
+def future_flags(namespace: dict) -> int:
+    """The compiler flags of the `from __future__` imports a module made."""
+    flags = 0
+    for name in __future__.all_feature_names:
+        feature = getattr(__future__, name)
+        if namespace.get(name) is feature:
+            flags |= feature.compiler_flag
+    return flags
+
+
+def _code_doc(code: types.CodeType):
+    # CPython 3.9-3.13 store a function's docstring (or None) as its first constant.
+    first = code.co_consts[0] if code.co_consts else None
+    return first if isinstance(first, str) else None
+
+
+class Scope(MutableMapping):
+    """Locals for running code in a class body (or a module) without touching it: reads
+    see the live namespace, writes are collected for the caller to apply or inspect."""
+
+    _BOOKKEEPING = {"__module__", "__qualname__", "__firstlineno__",
+                    "__static_attributes__", "__classdictcell__"}
+
+    def __init__(self, read, extra: Optional[dict] = None):
+        self.read = read
+        self.extra = extra or {}
+        self.writes: Dict[str, object] = {}
+        self.deleted: Set[str] = set()
+        self.classcell = None
+
+    def __getitem__(self, key):
+        if key in self.writes:
+            return self.writes[key]
+        if key in self.deleted:
+            raise KeyError(key)
+        if key in self.extra:
+            return self.extra[key]
+        return self.read[key]
+
+    def __setitem__(self, key, value):
+        if key == "__classcell__":
+            self.classcell = value
+        elif key not in self._BOOKKEEPING:
+            self.writes[key] = value
+            self.deleted.discard(key)
+
+    def __delitem__(self, key):
+        if key not in self.writes and key not in self.read:
+            raise KeyError(key)
+        self.writes.pop(key, None)
+        self.deleted.add(key)
+
+    def __iter__(self):
+        return iter(set(self.read) | set(self.writes))
+
+    def __len__(self):
+        return len(set(self.read) | set(self.writes))
+
+
+def _functions_in(value, seen: Set[int], depth: int = 0) -> Iterator[types.FunctionType]:
+    """The functions a namespace value holds: itself, or what a decorator, descriptor
+    or partial wraps (followed a few levels down, through closures too)."""
+    if depth > 5 or id(value) in seen:
+        return
+    seen.add(id(value))
+    if isinstance(value, types.FunctionType):
+        yield value
+        inner = value.__dict__.get("__wrapped__")
+        if inner is not None:
+            yield from _functions_in(inner, seen, depth + 1)
+        for cell in value.__closure__ or ():
+            try:
+                contents = cell.cell_contents
+            except ValueError:
+                continue
+            if callable(contents) and not isinstance(contents, type):
+                yield from _functions_in(contents, seen, depth + 1)
+    elif isinstance(value, (staticmethod, classmethod, types.MethodType)):
+        yield from _functions_in(value.__func__, seen, depth + 1)
+    elif isinstance(value, property):
+        for accessor in (value.fget, value.fset, value.fdel):
+            if accessor is not None:
+                yield from _functions_in(accessor, seen, depth + 1)
+    elif isinstance(value, (functools.partial, functools.partialmethod)):
+        yield from _functions_in(value.func, seen, depth + 1)
+    else:
+        try:
+            attributes = object.__getattribute__(value, "__dict__")
+        except Exception:
+            return
+        inner = attributes.get("__wrapped__") if isinstance(attributes, dict) else None
+        if inner is not None:
+            yield from _functions_in(inner, seen, depth + 1)
+
+
+def _nested_codes(code: types.CodeType, prefix=()) -> Dict[tuple, types.CodeType]:
+    """Code objects nested in `code`, keyed by their path of (name, rank) pairs."""
+    found = {}
+    ranks: Dict[str, int] = {}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            rank = ranks.get(const.co_name, 0)
+            ranks[const.co_name] = rank + 1
+            key = prefix + ((const.co_name, rank),)
+            found[key] = const
+            found.update(_nested_codes(const, key))
+    return found
+
+
+def closure_for(function: types.FunctionType, code: types.CodeType,
+                cls: Optional[type]) -> Tuple[Optional[tuple], List[str]]:
+    """A closure for `function` running `code`: its cells matched by variable name
+    (CPython only checks their number). Returns the cells and the names that had none."""
+    if not code.co_freevars:
+        return None, []
+    old = dict(zip(function.__code__.co_freevars, function.__closure__ or ()))
+    cells, missing = [], []
+    for name in code.co_freevars:
+        if name in old:
+            cells.append(old[name])
+        elif name == "__class__" and cls is not None:
+            cells.append(types.CellType(cls))
+        else:
+            cells.append(types.CellType())
+            missing.append(name)
+    return tuple(cells), missing
+
+
+class SourceFile:
+    """A watched file, the module it runs as, and what is known of its live code."""
+
+    def __init__(self, path: str, module_name: str, source: bytes, module=None):
+        self.path = path
+        self.module_name = module_name
+        self.source = source
+        self._module = module
+        self.nodes: Optional[list] = None  # the source model's nodes, parsed lazily
+        self.tree = None
+        self.lines: List[str] = []
+        self.codes: Dict[Tuple[str, int], types.CodeType] = {}
+        self.origins: Dict[int, Tuple[int, int]] = {}  # module-level node -> lines at import
+        self._real_path = os.path.realpath(path)
+
+    # -- the live module ------------------------------------------------------------
+
+    @property
+    def module(self):
+        if self._module is not None:
+            return self._module
+        return sys.modules.get(self.module_name)
+
+    @property
+    def namespace(self) -> Optional[dict]:
+        module = self.module
+        return None if module is None else module.__dict__
+
+    def _same_file(self, filename: str) -> bool:
+        return filename == self.path or os.path.realpath(filename) == self._real_path
+
+    # -- parsing --------------------------------------------------------------------
+
+    def _parse(self, source: bytes):
+        tree = _core.parse(source, self.path)
+        lines = decode_source(source).splitlines()
+        return tree, lines
+
+    def _ensure_baseline(self) -> None:
+        if self.tree is not None:
+            return
+        self.tree, self.lines = self._parse(self.source)
+        self.nodes = list(self.tree.nodes)
+        for index in self.nodes[0].children:
+            node = self.nodes[index]
+            if node.kind in ("statement", "block"):
+                self.origins[index] = (node.line, node.end_line)
+
+    # -- applying a save -------------------------------------------------------------
+
+    def apply(self, source: bytes) -> bool:
+        """Patch the live module to run `source`. Returns whether anything was applied.
+        Errors are reported; the program keeps running the last good code."""
+        if source == self.source:
+            return False
+        if self.namespace is None:
+            return False  # not imported (yet, or its import failed)
+        try:
+            self._ensure_baseline()
+        except (SyntaxError, UnicodeDecodeError, ValueError) as exc:
+            # The imported text is beyond our model; take the new text as the baseline.
+            logger.error(f"{self.path}: cannot read the running version of this file",
+                         self.path, 0, exc)
+            self.source = source
+            return False
+        try:
+            new_tree, new_lines = self._parse(source)
+        except SyntaxError as exc:
+            line = exc.lineno or 0
+            logger.error(f"{self.path}:{line}: syntax error; nothing applied, the "
+                         f"previous code keeps running", self.path, line, exc)
+            return False
+        except (UnicodeDecodeError, ValueError) as exc:
+            logger.error(f"{self.path}: cannot decode the file ({exc}); nothing applied",
+                         self.path, 0)
+            return False
+        patch = Patch(self, new_tree, new_lines)
+        try:
+            patch.prepare()
+        except PatchError as exc:
+            logger.error(f"{self.path}:{exc.line}: {exc}; nothing applied, the previous "
+                         f"code keeps running", self.path, exc.line, exc.cause)
+            return False
+        patch.commit()
+        patch.run()
+        self.source = source
+        self.tree, self.lines, self.nodes = new_tree, new_lines, patch.new_nodes
+        self.codes = patch.new_codes
+        self.origins = patch.new_origins
+        return True
+
+
+class Patch:
+    """One save of one file, from plan to live objects."""
+
+    def __init__(self, file: SourceFile, new_tree, new_lines: List[str]):
+        self.file = file
+        self.old, self.new = file.nodes, list(new_tree.nodes)
+        self.new_nodes = self.new
+        self.old_lines, self.new_lines = file.lines, new_lines
+        self.namespace = file.namespace
+        self.flags = future_flags(self.namespace)
+        self.plan = _core.diff(file.tree, new_tree)
+        self.old_to_new = {o: n for _, o, n in self.plan if o >= 0 and n >= 0}
+        self.swaps: List[dict] = []       # existing functions to update in place
+        self.steps: List[tuple] = []      # (position, callable) run after the commit
+        self.replaced: Set[int] = set()   # new class nodes re-created whole
+        self.new_codes: Dict[Tuple[str, int], types.CodeType] = {}
+        self.new_origins: Dict[int, Tuple[int, int]] = {}
+
+    # -- tree helpers -----------------------------------------------------------------
+
+    @staticmethod
+    def _ancestors(nodes, node) -> list:
+        chain = []
+        while node.parent > 0:
+            node = nodes[node.parent]
+            chain.append(node)
+        return chain[::-1]
+
+    def _in_function(self, tree, node) -> bool:
+        return any(a.kind in FUNCTION_KINDS for a in self._ancestors(tree, node))
+
+    def _qualname(self, node) -> str:
+        return f"{self.file.module_name}.{node.qualname}"
+
+    def _live_scope(self, tree, node):
+        """The object whose namespace holds `node`: the module dict or a live class."""
+        scope = self.namespace
+        for ancestor in self._ancestors(tree, node):
+            if ancestor.kind != "class":
+                continue
+            getter = scope.get if isinstance(scope, dict) else scope.__dict__.get
+            value = getter(ancestor.name)
+            if not isinstance(value, type):
+                raise LookupError(f"{ancestor.qualname} is not a class in the live module")
+            scope = value
+        return scope
+
+    def _module_level(self, tree, node) -> bool:
+        return all(a.kind == "block" for a in self._ancestors(tree, node))
+
+    # -- compiling in context -----------------------------------------------------------
+
+    def _context_source(self, node, keep_decorators: bool = True) -> str:
+        """The new file's text reduced to `node` inside stand-ins for its enclosing
+        classes and blocks, each on its real line, so the compiled code matches the
+        original compile in names, cells and line numbers."""
+        lines = self.new_lines
+        out = [""] * node.end_line
+        for ancestor in self._ancestors(self.new, node):
+            header_line = ancestor.def_line if ancestor.kind == "class" else ancestor.line
+            text = lines[header_line - 1]
+            indent = text[: len(text) - len(text.lstrip())]
+            stand_in = f"class {ancestor.name}:" if ancestor.kind == "class" else "if 1:"
+            out[header_line - 1] = indent + stand_in
+        for number in range(node.line, node.end_line + 1):
+            out[number - 1] = lines[number - 1]
+        first, last = lines[node.line - 1], lines[node.end_line - 1]
+        indent = first[: len(first) - len(first.lstrip())]
+        if node.end_line == node.line:
+            out[node.line - 1] = indent + _slice_bytes(first, node.col, node.end_col)
+        else:
+            out[node.line - 1] = indent + _slice_bytes(first, node.col, None)
+            out[node.end_line - 1] = _slice_bytes(last, 0, node.end_col)
+        if not keep_decorators and node.def_line > node.line:
+            out[node.line - 1] = indent + "@" + _KEEP
+            for number in range(node.line + 1, node.def_line):
+                out[number - 1] = ""
+        return "\n".join(out) + "\n"
+
+    def _compile(self, node, keep_decorators: bool = True) -> types.CodeType:
+        source = self._context_source(node, keep_decorators)
+        try:
+            return compile(source, self.file.path, "exec", self.flags, dont_inherit=True)
+        except (SyntaxError, ValueError) as exc:
+            raise PatchError(f"cannot compile {node.qualname or 'statement'}: {exc}",
+                             getattr(exc, "lineno", None) or node.line, exc)
+
+    def _scope_code(self, module_code: types.CodeType, node) -> types.CodeType:
+        """The code object that runs `node`'s enclosing scope in a context compile."""
+        code = module_code
+        for ancestor in self._ancestors(self.new, node):
+            if ancestor.kind == "class":
+                code = next(c for c in code.co_consts
+                            if isinstance(c, types.CodeType) and c.co_name == ancestor.name)
+        return code
+
+    def _function_code(self, module_code: types.CodeType, node) -> types.CodeType:
+        scope = self._scope_code(module_code, node)
+        return next(c for c in scope.co_consts
+                    if isinstance(c, types.CodeType) and c.co_name == node.name)
+
+    def _run_in_scope(self, code: types.CodeType, scope_object, capture: bool,
+                      extra: Optional[dict] = None) -> Scope:
+        """Run a context compile's scope code in the live scope. With `capture`, writes
+        are only collected; otherwise they are applied to the module or class."""
+        if isinstance(scope_object, dict):
+            reads = {} if capture else scope_object
+            scope = Scope(reads, extra)
+            if capture or extra:
+                exec(code, scope_object, scope)
+            else:
+                exec(code, scope_object)
+                return scope
+        else:
+            scope = Scope(scope_object.__dict__, extra)
+            exec(code, self.namespace, scope)
+            if scope.classcell is not None:
+                scope.classcell.cell_contents = scope_object
+        if not capture:
+            self._apply_writes(scope_object, scope)
+        return scope
+
+    @staticmethod
+    def _apply_writes(scope_object, scope: Scope) -> None:
+        for name, value in scope.writes.items():
+            if isinstance(scope_object, dict):
+                scope_object[name] = value
+            else:
+                setattr(scope_object, name, value)
+                set_name = getattr(type(value), "__set_name__", None)
+                if set_name is not None:
+                    set_name(value, scope_object, name)
+        for name in scope.deleted:
+            if isinstance(scope_object, dict):
+                scope_object.pop(name, None)
+            elif name in scope_object.__dict__:
+                delattr(scope_object, name)
+
+    # -- finding live functions ----------------------------------------------------------
+
+    def _live_functions(self, node) -> Tuple[Optional[types.CodeType], list]:
+        """The code `node` (of the old tree) runs now, and the functions running it."""
+        code = self.file.codes.get((node.qualname, node.line))
+        if code is not None:
+            functions = function_index.functions(code)
+            if functions:
+                return code, functions
+        try:
+            scope = self._live_scope(self.old, node)
+        except LookupError:
+            return None, []
+        held = scope.get(node.name) if isinstance(scope, dict) else scope.__dict__.get(node.name)
+        found = [f for f in _functions_in(held, set())
+                 if f.__code__.co_name == node.name and f.__code__.co_firstlineno == node.line
+                 and self.file._same_file(f.__code__.co_filename)]
+        if not found:
+            return None, []
+        code = found[0].__code__
+        for function in found:
+            if function.__code__ is code:
+                function_index.add(code, function)
+        return code, [f for f in found if f.__code__ is code]
+
+    # -- 1. prepare ------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        for change, old_index, new_index in self.plan:
+            old = self.old[old_index] if old_index >= 0 else None
+            new = self.new[new_index] if new_index >= 0 else None
+            node, tree = (new, self.new) if new is not None else (old, self.old)
+            if node.kind == "module" or self._in_function(tree, node):
+                continue
+            if change & _core.ADDED:
+                self._prepare_added(new_index, new)
+            elif change & _core.DELETED:
+                self._prepare_deleted(old)
+            else:
+                self._prepare_matched(change, old_index, new_index, old, new)
+
+    @staticmethod
+    def _ancestor_indices(nodes, node) -> List[int]:
+        indices = []
+        while node.parent > 0:
+            indices.append(node.parent)
+            node = nodes[node.parent]
+        return indices
+
+    def _prepare_added(self, new_index, new) -> None:
+        code = self._compile(new)
+        verb = "add" if new.kind in DEFINITION_KINDS else "run"
+        self.steps.append((new_index, new, verb, lambda: self._define(new, code, verb)))
+
+    def _prepare_deleted(self, old) -> None:
+        if old.kind not in DEFINITION_KINDS:
+            return
+        self.steps.append((-1, old, "delete", lambda: self._delete(old)))
+
+    def _prepare_matched(self, change, old_index, new_index, old, new) -> None:
+        key_old = (old.qualname, old.line)
+        if new.kind in FUNCTION_KINDS:
+            if change & _core.DECORATORS_CHANGED:
+                code = self._compile(new)
+                self.steps.append((new_index, new, "replace",
+                                   lambda: self._define(new, code, "replace")))
+                return
+            if change == 0:  # unchanged
+                if key_old in self.file.codes:
+                    self.new_codes[(new.qualname, new.line)] = self.file.codes[key_old]
+                return
+            self._prepare_swap(change, old, new)
+        elif new.kind == "class":
+            if change & (_core.CLASS_HEADER_CHANGED | _core.DECORATORS_CHANGED):
+                code = self._compile(new)
+                self.steps.append((new_index, new, "replace",
+                                   lambda: self._replace_class(old, new_index, new, code)))
+        elif new.kind == "block":
+            if old.header_hash != new.header_hash:
+                self._prepare_statement(old_index, new_index, new)
+            else:
+                self._carry_origin(old_index, new_index)
+        else:  # statement
+            if change & _core.BODY_CHANGED:
+                self._prepare_statement(old_index, new_index, new)
+            else:
+                self._carry_origin(old_index, new_index)
+
+    def _carry_origin(self, old_index, new_index) -> None:
+        if old_index in self.file.origins:
+            self.new_origins[new_index] = self.file.origins[old_index]
+
+    def _prepare_statement(self, old_index, new_index, new) -> None:
+        code = self._compile(new)
+        origin = self.file.origins.get(old_index)
+        self.steps.append((new_index, new, "run",
+                           lambda: self._rerun(new, code, origin, old_index, new_index)))
+
+    def _prepare_swap(self, change, old, new) -> None:
+        signature = bool(change & _core.SIGNATURE_CHANGED)
+        module_code = self._compile(new, keep_decorators=False)
+        new_code = self._function_code(module_code, new)
+        old_code, functions = self._live_functions(old)
+        if old_code is None:
+            logger.notice(f"no live function found for {self._qualname(old)}; "
+                          f"the change applies to code defined from now on",
+                          self.file.path, new.line)
+            return
+        swap = {"old": old, "new": new, "code": new_code, "old_code": old_code,
+                "functions": functions, "attributes": None,
+                "log": bool(change & (_core.BODY_CHANGED | _core.SIGNATURE_CHANGED)),
+                "closures": bool(change & _core.BODY_CHANGED)}
+        if signature:
+            try:
+                swap["attributes"] = self._evaluate_signature(new, module_code)
+            except Exception:
+                # The defaults may need statements of this same save: update later.
+                swap["deferred"] = module_code
+                self.steps.append((-1, new, "update", lambda: self._deferred_swap(swap)))
+                return
+        self.swaps.append(swap)
+
+    def _evaluate_signature(self, new, module_code) -> dict:
+        """Defaults, keyword defaults and annotations of the new definition, evaluated
+        where Python evaluates them: in the enclosing (class) scope, at definition."""
+        scope_object = self._live_scope(self.new, new)
+        scope_code = self._scope_code(module_code, new)
+        scope = self._run_in_scope(scope_code, scope_object, capture=True,
+                                   extra={_KEEP: lambda f: f})
+        made = scope.writes[new.name]
+        return {"defaults": made.__defaults__, "kwdefaults": made.__kwdefaults__,
+                "annotations": dict(made.__annotations__)}
+
+    # -- 2. commit -----------------------------------------------------------------------
+
+    def _swap_updates(self, swap, scan_results) -> list:
+        updates = []
+        cls = None
+        try:
+            scope = self._live_scope(self.new, swap["new"])
+            cls = scope if isinstance(scope, type) else None
+        except LookupError:
+            pass
+        attributes = swap["attributes"]
+        for function in swap["functions"]:
+            closure, _ = closure_for(function, swap["code"], cls)
+            if attributes is None:
+                updates.append((function, swap["code"], closure, ..., ..., ...,
+                                _code_doc(swap["code"])))
+            else:
+                updates.append((function, swap["code"], closure, attributes["defaults"],
+                                attributes["kwdefaults"], attributes["annotations"],
+                                _code_doc(swap["code"])))
+        return updates
+
+    def commit(self) -> None:
+        updates = []
+        nested_map: Dict[types.CodeType, types.CodeType] = {}
+        for swap in self.swaps:
+            updates.extend(self._swap_updates(swap, None))
+            if swap["closures"]:
+                old_nested = _nested_codes(swap["old_code"])
+                new_nested = _nested_codes(swap["code"])
+                for key, code in old_nested.items():
+                    if key in new_nested:
+                        nested_map[code] = new_nested[key]
+        lost = []
+        if nested_map:
+            for function in _core.functions_using(list(nested_map)):
+                code = nested_map[function.__code__]
+                closure, missing = closure_for(function, code, None)
+                if missing:
+                    lost.append((function, missing))
+                updates.append((function, code, closure, ..., ..., ..., ...))
+        try:
+            _core.commit(updates)
+        except (TypeError, ValueError) as exc:
+            logger.error(f"{self.file.path}: could not update the live functions ({exc}); "
+                         f"nothing applied", self.file.path, 0)
+            self.swaps = []
+            return
+        for function, missing in lost:
+            logger.notice(f"existing closure {function.__qualname__} has no value for new "
+                          f"free variable(s) {', '.join(missing)}", self.file.path,
+                          function.__code__.co_firstlineno)
+        for swap in self.swaps:
+            function_index.move(swap["old_code"], swap["code"])
+            self.new_codes[(swap["new"].qualname, swap["new"].line)] = swap["code"]
+            if swap["log"]:
+                logger.update(self._qualname(swap["new"]), self.file.path, swap["new"].line)
+
+    def _deferred_swap(self, swap) -> None:
+        swap["attributes"] = self._evaluate_signature(swap["new"], swap["deferred"])
+        _core.commit(self._swap_updates(swap, None))
+        function_index.move(swap["old_code"], swap["code"])
+        self.new_codes[(swap["new"].qualname, swap["new"].line)] = swap["code"]
+        logger.update(self._qualname(swap["new"]), self.file.path, swap["new"].line)
+
+    # -- 3. run --------------------------------------------------------------------------
+
+    def run(self) -> None:
+        for new_index, node, verb, step in self.steps:
+            if new_index >= 0 and self.replaced.intersection(
+                    self._ancestor_indices(self.new, node)):
+                continue  # its class was re-created with it inside
+            try:
+                step()
+            except Exception as exc:
+                what = node.qualname or f"line {node.line}"
+                logger.error(f"{self.file.path}:{node.line}: {verb} {what} failed",
+                             self.file.path, node.line, exc)
+
+    def _define(self, new, code: types.CodeType, verb: str) -> None:
+        scope_object = self._live_scope(self.new, new)
+        if self._module_level(self.new, new):
+            exec(code, self.namespace)
+        else:
+            self._run_in_scope(self._scope_code(code, new), scope_object, capture=False)
+        if verb == "run":
+            self._log_run(new)
+        elif verb == "replace":
+            logger.update(self._qualname(new), self.file.path, new.line)
+            logger.notice(f"{self._qualname(new)}: decorators changed, so it was "
+                          f"re-created; references taken before keep the old version",
+                          self.file.path, new.line)
+        else:
+            logger.add(self._qualname(new), self.file.path, new.line)
+
+    def _log_run(self, new) -> None:
+        text = "\n".join(self.new_lines[new.line - 1: new.end_line])
+        logger.run(self.file.module_name, self.file.path, new.line, text)
+
+    def _delete(self, old) -> None:
+        # A same-named definition may still exist in the new version of the scope.
+        scope_index = old.parent
+        while scope_index > 0 and self.old[scope_index].kind == "block":
+            scope_index = self.old[scope_index].parent
+        parent_new = self.old_to_new.get(scope_index)
+        if parent_new is not None and any(self.new[i].name == old.name
+                                          for i in self._scope_members(parent_new)):
+            return
+        try:
+            scope = self._live_scope(self.old, old)
+        except LookupError:
+            return
+        if isinstance(scope, dict):
+            scope.pop(old.name, None)
+        elif old.name in scope.__dict__:
+            delattr(scope, old.name)
+        logger.delete(self._qualname(old), self.file.path, old.line)
+
+    def _scope_members(self, index) -> Iterator[int]:
+        for child in self.new[index].children:
+            yield child
+            if self.new[child].kind == "block":
+                yield from self._scope_members(child)
+
+    def _running_lines(self) -> Set[int]:
+        """Lines at which this file's module-level code is running in some thread."""
+        lines = set()
+        for frame in sys._current_frames().values():
+            while frame is not None:
+                code = frame.f_code
+                if code.co_name == "<module>" and self.file._same_file(code.co_filename):
+                    lines.add(frame.f_lineno)
+                frame = frame.f_back
+        return lines
+
+    def _rerun(self, new, code, origin, old_index, new_index) -> None:
+        if origin is not None:
+            start, end = origin
+            if any(start <= line <= end for line in self._running_lines()):
+                self.new_origins[new_index] = origin
+                logger.notice(f"{self.file.module_name}:{new.line}: this statement is "
+                              f"running now; the change applies on restart",
+                              self.file.path, new.line)
+                return
+        if self._module_level(self.new, new):
+            exec(code, self.namespace)
+        else:
+            scope_object = self._live_scope(self.new, new)
+            self._run_in_scope(self._scope_code(code, new), scope_object, capture=False)
+        self._log_run(new)
+
+    def _replace_class(self, old, new_index, new, code) -> None:
+        scope_object = self._live_scope(self.new, new)
+        current = (scope_object.get(old.name) if isinstance(scope_object, dict)
+                   else scope_object.__dict__.get(old.name))
+        if self._module_level(self.new, new):
+            scope = Scope({})
+            exec(code, self.namespace, scope)
+        else:
+            scope = self._run_in_scope(self._scope_code(code, new), scope_object, capture=True)
+        made = scope.writes.get(new.name)
+        if (isinstance(current, type) and isinstance(made, type)
+                and type(made) is type(current) and current.__bases__ != made.__bases__):
+            try:
+                current.__bases__ = made.__bases__
+                logger.update(self._qualname(new), self.file.path, new.line)
+                return
+            except TypeError:
+                pass
+        if isinstance(scope_object, dict):
+            scope_object[new.name] = made
+        else:
+            setattr(scope_object, new.name, made)
+        self.replaced.add(new_index)
+        logger.update(self._qualname(new), self.file.path, new.line)
+        logger.notice(f"{self._qualname(new)}: class header changed, so the class was "
+                      f"re-created; existing instances keep the old class",
+                      self.file.path, new.line)
+
+
+def _slice_bytes(text: str, start: int, end: Optional[int]) -> str:
+    """Slice a line by the UTF-8 byte columns the source model reports."""
+    data = text.encode("utf-8")
+    return data[start:end].decode("utf-8", errors="replace")

@@ -1,0 +1,135 @@
+"""Which files are watched: an import hook that notices every module imported from a
+watched file (with the exact text it was imported from), plus explicit tracking."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import os
+import sys
+import threading
+from typing import Callable, Dict, List, Optional
+
+from .logs import logger
+from .patcher import SourceFile
+
+FileFilter = Callable[[str], bool]
+
+
+class Registry:
+    """Every watched file, in the order it was first imported."""
+
+    def __init__(self):
+        self.files: Dict[str, SourceFile] = {}
+        self.filters: List[FileFilter] = []
+        self.listeners: List[Callable[[SourceFile], None]] = []
+        self._lock = threading.RLock()
+        self._finder: Optional[ImportWatcher] = None
+
+    def wants(self, path: str) -> bool:
+        return any(accepts(path) for accepts in self.filters)
+
+    def add_filter(self, accepts: FileFilter) -> None:
+        """Watch files accepted by `accepts` from now on, and those already imported."""
+        with self._lock:
+            self.filters.append(accepts)
+            self._install_finder()
+        for name, module in list(sys.modules.items()):
+            path = _source_path(module)
+            if path and accepts(path) and path not in self.files:
+                source = _read(path)
+                if source is not None:
+                    self._add(SourceFile(path, name, source, module if name == "__main__" else None))
+
+    def track(self, module, path: str, source: bytes) -> Optional[SourceFile]:
+        """Watch `path` as the file of `module` (for `__main__`, which no import hook
+        sees), if it matches the filters. `source` is the text the module runs."""
+        path = os.path.abspath(path)
+        if not self.wants(path):
+            return None
+        return self._add(SourceFile(path, module.__name__, source, module), replace=True)
+
+    def expect(self, module_name: str, path: str) -> None:
+        """Called by the import hook before `module_name` runs from `path`."""
+        if path in self.files or not self.wants(path):
+            return
+        source = _read(path)
+        if source is not None:
+            self._add(SourceFile(path, module_name, source))
+
+    def _add(self, file: SourceFile, replace: bool = False) -> SourceFile:
+        with self._lock:
+            existing = self.files.get(file.path)
+            if existing is not None and not replace:
+                return existing
+            self.files[file.path] = file
+        if existing is None:
+            logger.watch(file.path)
+        for listener in list(self.listeners):
+            listener(file)
+        return file
+
+    def _install_finder(self) -> None:
+        if self._finder is None:
+            self._finder = ImportWatcher(self)
+            sys.meta_path.insert(0, self._finder)
+
+
+class ImportWatcher:
+    """A meta path finder that finds nothing itself: it asks the finders after it, and
+    when the answer is a plain .py file that is watched, records the file's text first
+    (so later diffs start from exactly what was imported)."""
+
+    def __init__(self, registry: Registry):
+        self.registry = registry
+        self._busy = threading.local()
+
+    def find_spec(self, fullname, path=None, target=None):
+        if getattr(self._busy, "active", False):
+            return None
+        self._busy.active = True
+        try:
+            spec = self._find_with_others(fullname, path, target)
+        finally:
+            self._busy.active = False
+        if spec is not None and isinstance(spec.loader, importlib.machinery.SourceFileLoader):
+            origin = spec.origin
+            if origin and origin.endswith(".py"):
+                try:
+                    self.registry.expect(fullname, os.path.abspath(origin))
+                except Exception as exc:  # watching must never break an import
+                    logger.error(f"cannot watch {origin}: {exc}")
+        return spec
+
+    def _find_with_others(self, fullname, path, target):
+        finders = sys.meta_path
+        start = finders.index(self) + 1 if self in finders else 0
+        for finder in finders[start:]:
+            find_spec = getattr(finder, "find_spec", None)
+            if find_spec is None:
+                continue
+            spec = find_spec(fullname, path, target)
+            if spec is not None:
+                return spec
+        return None
+
+    def invalidate_caches(self):
+        pass
+
+
+def _source_path(module) -> Optional[str]:
+    path = getattr(module, "__file__", None)
+    if not isinstance(path, str) or not path.endswith(".py"):
+        return None
+    return os.path.abspath(path)
+
+
+def _read(path: str) -> Optional[bytes]:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        logger.error(f"cannot read {path}: {exc.strerror}", path)
+        return None
+
+
+registry = Registry()
