@@ -280,6 +280,7 @@ class Patch:
         self.replaced: Set[int] = set()   # new class nodes re-created whole
         self.new_codes: Dict[Tuple[str, int], types.CodeType] = {}
         self.new_origins: Dict[int, Tuple[int, int]] = {}
+        self.touched_classes: Set[int] = set()  # new class nodes whose body statements ran
 
     # -- tree helpers -----------------------------------------------------------------
 
@@ -457,6 +458,9 @@ class Patch:
 
     def _prepare_deleted(self, old) -> None:
         if old.kind not in DEFINITION_KINDS:
+            parent_new = self.old_to_new.get(old.parent)
+            if parent_new is not None:
+                self.touched_classes.add(parent_new)  # a dataclass may have lost a field
             return
         self.steps.append((-1, old, "delete", lambda: self._delete(old)))
 
@@ -504,13 +508,20 @@ class Patch:
         module_code = self._compile(new, keep_decorators=False)
         new_code = self._function_code(module_code, new)
         old_code, functions = self._live_functions(old)
+        if old_code is None and self._held_old(old) is not None and _conform_method(
+                self._held_old(old)):
+            old_code = new_code  # a conformer without a visible function: call it only
         if old_code is None:
+            if self._module_level(self.old, old) and old.parent > 0:
+                return  # under a branch that did not run: nothing live to update
             logger.notice(f"no live function found for {self._qualname(old)}; "
                           f"the change applies to code defined from now on",
                           self.file.path, new.line)
             return
+        conformers = [c for c in [self._held_old(old)] + functions if _conform_method(c)]
+        functions = [f for f in functions if not _conform_method(f)]
         swap = {"old": old, "new": new, "code": new_code, "old_code": old_code,
-                "functions": functions, "attributes": None,
+                "functions": functions, "attributes": None, "conformers": conformers,
                 "log": bool(change & (_core.BODY_CHANGED | _core.SIGNATURE_CHANGED)),
                 "closures": bool(change & _core.BODY_CHANGED)}
         if signature:
@@ -589,8 +600,42 @@ class Patch:
         for swap in self.swaps:
             function_index.move(swap["old_code"], swap["code"])
             self.new_codes[(swap["new"].qualname, swap["new"].line)] = swap["code"]
+            self._conform(swap)
             if swap["log"]:
                 logger.update(self._qualname(swap["new"]), self.file.path, swap["new"].line)
+
+    def _conform(self, swap) -> None:
+        """Objects that manage a function's code themselves (the `__conform__`
+        protocol) get a new function instead of a code swap."""
+        if not swap["conformers"]:
+            return
+        new = swap["new"]
+        scope = self._live_scope(self.new, new)
+        cls = scope if isinstance(scope, type) else None
+        model = swap["functions"][0] if swap["functions"] else None
+        attributes = swap["attributes"] or {}
+        closure = None
+        if swap["code"].co_freevars:
+            cells = {"__class__": types.CellType(cls)} if cls is not None else {}
+            closure = tuple(cells.get(n, types.CellType()) for n in swap["code"].co_freevars)
+        function = types.FunctionType(
+            swap["code"], self.namespace, new.name,
+            attributes.get("defaults", model.__defaults__ if model else None), closure)
+        function.__kwdefaults__ = attributes.get(
+            "kwdefaults", model.__kwdefaults__ if model else None)
+        function.__qualname__ = new.qualname
+        for conformer in swap["conformers"]:
+            try:
+                _conform_method(conformer)(function)
+            except Exception as exc:
+                logger.error(f"{self.file.path}:{new.line}: __conform__ of "
+                             f"{new.qualname} failed", self.file.path, new.line, exc)
+
+    def _held_old(self, old):
+        try:
+            return _held(self._live_scope(self.old, old), old.name)
+        except LookupError:
+            return None
 
     def _deferred_swap(self, swap) -> None:
         swap["attributes"] = self._evaluate_signature(swap["new"], swap["deferred"])
@@ -612,8 +657,50 @@ class Patch:
                 what = node.qualname or f"line {node.line}"
                 logger.error(f"{self.file.path}:{node.line}: {verb} {what} failed",
                              self.file.path, node.line, exc)
+        for index in sorted(self.touched_classes):
+            node = self.new[index] if index > 0 else None
+            if node is None or node.kind != "class" or index in self.replaced:
+                continue
+            try:
+                self._refresh_dataclass(index, node)
+            except Exception as exc:
+                logger.error(f"{self.file.path}:{node.line}: regenerating dataclass "
+                             f"{node.qualname} failed", self.file.path, node.line, exc)
+
+    _DATACLASS_MADE = ("__init__", "__repr__", "__eq__", "__hash__", "__match_args__",
+                       "__dataclass_fields__", "__dataclass_params__", "__lt__", "__le__",
+                       "__gt__", "__ge__", "__setattr__", "__delattr__")
+
+    def _refresh_dataclass(self, index, node) -> None:
+        """A dataclass whose fields changed gets the methods the decorator generates
+        made again, from the new text, on the same class object."""
+        scope_object = self._live_scope(self.new, node)
+        cls = _held(scope_object, node.name)
+        if not isinstance(cls, type) or "__dataclass_fields__" not in cls.__dict__:
+            return
+        code = self._compile(node)
+        if self._module_level(self.new, node):
+            scope = Scope({})
+            exec(code, self.namespace, scope)
+        else:
+            scope = self._run_in_scope(self._scope_code(code, node), scope_object,
+                                       capture=True)
+        made = scope.writes.get(node.name)
+        if not isinstance(made, type):
+            return
+        own = {self.new[i].name for i in self._scope_members(index)}
+        for name in self._DATACLASS_MADE:
+            if name in own:
+                continue
+            if name in made.__dict__:
+                setattr(cls, name, made.__dict__[name])
+            elif name in cls.__dict__ and name != "__hash__":
+                delattr(cls, name)
+        logger.update(self._qualname(node), self.file.path, node.line)
 
     def _define(self, new, code: types.CodeType, verb: str) -> None:
+        if verb == "run":
+            self.touched_classes.add(new.parent)
         scope_object = self._live_scope(self.new, new)
         if self._module_level(self.new, new):
             exec(code, self.namespace)
@@ -646,6 +733,9 @@ class Patch:
             scope = self._live_scope(self.old, old)
         except LookupError:
             return
+        held = _held(scope, old.name)
+        if held is not None and _conform_method(held):
+            _conform_method(held)(None)
         if isinstance(scope, dict):
             scope.pop(old.name, None)
         elif old.name in scope.__dict__:
@@ -678,12 +768,35 @@ class Patch:
                               f"running now; the change applies on restart",
                               self.file.path, new.line)
                 return
+        scope_object = self._live_scope(self.new, new)
+        names = [self.new[i].name for i in self._scope_members(new_index)
+                 if self.new[i].kind in FUNCTION_KINDS]
+        before = {name: _held(scope_object, name) for name in names}
         if self._module_level(self.new, new):
             exec(code, self.namespace)
         else:
-            scope_object = self._live_scope(self.new, new)
             self._run_in_scope(self._scope_code(code, new), scope_object, capture=False)
+        self._keep_identities(scope_object, before)
         self._log_run(new)
+        self.touched_classes.add(new.parent)
+
+    def _keep_identities(self, scope_object, before: dict) -> None:
+        """A re-run statement that redefines a function leaves the old function object
+        in place, running the new code, so references taken earlier stay live."""
+        for name, old_value in before.items():
+            new_value = _held(scope_object, name)
+            if (isinstance(old_value, types.FunctionType)
+                    and isinstance(new_value, types.FunctionType)
+                    and new_value is not old_value
+                    and old_value.__qualname__ == new_value.__qualname__):
+                _core.commit([(old_value, new_value.__code__, new_value.__closure__,
+                               new_value.__defaults__, new_value.__kwdefaults__,
+                               dict(new_value.__annotations__), new_value.__doc__)])
+                function_index.move(old_value.__code__, new_value.__code__)
+                if isinstance(scope_object, dict):
+                    scope_object[name] = old_value
+                else:
+                    setattr(scope_object, name, old_value)
 
     def _replace_class(self, old, new_index, new, code) -> None:
         scope_object = self._live_scope(self.new, new)
@@ -712,6 +825,23 @@ class Patch:
         logger.notice(f"{self._qualname(new)}: class header changed, so the class was "
                       f"re-created; existing instances keep the old class",
                       self.file.path, new.line)
+
+
+def _conform_method(obj):
+    """The `__conform__` hook of an object, if it has one (a function may carry one as
+    an attribute)."""
+    if isinstance(obj, types.FunctionType):
+        return obj.__dict__.get("__conform__")
+    if getattr(type(obj), "__conform__", None) is not None:
+        return obj.__conform__
+    return None
+
+
+def _held(scope_object, name: str):
+    """What a module namespace or a class holds under `name` (no descriptor binding)."""
+    if isinstance(scope_object, dict):
+        return scope_object.get(name)
+    return scope_object.__dict__.get(name)
 
 
 def _slice_bytes(text: str, start: int, end: Optional[int]) -> str:
