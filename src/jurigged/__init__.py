@@ -4,9 +4,11 @@
 running program in place. The engine (watcher, source model, patcher) is C++.
 """
 
-from .live import Watcher, watch
+from .live import Watcher, apply_pending, watch
 from .logs import logger
+from .recode import Recoder, StaleFileError, make_recoder, virtual_file
 from .registry import registry
 from .version import __version__
 
-__all__ = ["Watcher", "watch", "registry", "logger", "__version__"]
+__all__ = ["Watcher", "watch", "apply_pending", "make_recoder", "Recoder", "StaleFileError",
+           "virtual_file", "registry", "logger", "__version__"]

@@ -21,10 +21,13 @@ class Watcher:
     waits for its batches (without holding the GIL) and applies them."""
 
     def __init__(self, registry: Registry, *, debounce: float = 0.05,
-                 poll: Optional[float] = None):
+                 poll: Optional[float] = None, manual: bool = False):
         self.registry = registry
         self.debounce = debounce
         self.poll = poll
+        self.manual = manual
+        self._pending: List[tuple] = []
+        self._pending_lock = threading.Lock()
         self.prerun: List[Callback] = []
         self.postrun: List[Callback] = []
         self._native = _core.Watcher(debounce_ms=int(round(debounce * 1000)),
@@ -65,10 +68,23 @@ class Watcher:
                 if self._native.closed:
                     return
                 continue
+            if self.manual:
+                with self._pending_lock:
+                    self._pending.extend(events)
+                continue
             try:
                 self.apply(events)
             except Exception as exc:  # the watcher thread must survive anything
                 logger.error(f"internal error while applying a change: {exc}", exc=exc)
+
+    def apply_pending(self) -> int:
+        """Apply the saves queued in manual mode, on the calling thread. Returns how
+        many file events were applied."""
+        with self._pending_lock:
+            events, self._pending = self._pending, []
+        if events:
+            self.apply(_latest_per_file(events))
+        return len(events)
 
     def apply(self, events) -> None:
         """Apply one batch of (kind, path, content, message) events, in import order."""
@@ -100,6 +116,15 @@ class Watcher:
                 logger.error(f"error in a reload callback: {exc}", path, exc=exc)
 
 
+def _latest_per_file(events) -> list:
+    """Of several queued events for one file, only the last one matters."""
+    latest = {}
+    for event in events:
+        latest.pop(event[1], None)
+        latest[event[1]] = event
+    return list(latest.values())
+
+
 _watcher: Optional[Watcher] = None
 _lock = threading.Lock()
 
@@ -115,21 +140,29 @@ def _as_filter(pattern: Pattern, exclude: Iterable[str]) -> Callable[[str], bool
 
 def watch(pattern: Pattern = None, *, exclude: Iterable[str] = (),
           debounce: float = 0.05, poll: Optional[float] = None,
-          verbose: bool = False, autostart: bool = True,
+          verbose: bool = False, autostart: bool = True, manual: bool = False,
           registry: Optional[Registry] = None) -> Watcher:
     """Watch every imported module whose file matches `pattern` (default: files under
     the current directory, outside virtual environments and hidden folders), and patch
     the running program whenever one of them is saved.
 
+    With `manual=True`, saves are queued until `apply_pending()` is called, so the
+    program chooses when (and on which thread) its code changes.
     Calling it again adds patterns to the same watcher: no file is watched twice."""
     global _watcher
     logger.verbose = logger.verbose or verbose
     registry = registry or default_registry
     with _lock:
         if _watcher is None or _watcher.registry is not registry:
-            _watcher = Watcher(registry, debounce=debounce, poll=poll)
+            _watcher = Watcher(registry, debounce=debounce, poll=poll, manual=manual)
         watcher = _watcher
+        watcher.manual = watcher.manual or manual
     registry.add_filter(_as_filter(pattern, exclude))
     if autostart:
         watcher.start()
     return watcher
+
+
+def apply_pending() -> int:
+    """Apply the saves that a manual-mode watcher has queued, on the calling thread."""
+    return _watcher.apply_pending() if _watcher is not None else 0

@@ -20,6 +20,7 @@ class Registry:
 
     def __init__(self):
         self.files: Dict[str, SourceFile] = {}
+        self.unwatched: Dict[str, SourceFile] = {}  # files patched by recoders only
         self.filters: List[FileFilter] = []
         self.listeners: List[Callable[[SourceFile], None]] = []
         self._lock = threading.RLock()
