@@ -54,7 +54,9 @@ public:
         : tracker_(tracker),
           interval_(std::max(1, interval_ms)),
           rounds_per_rehash_(std::max(1, rehash_period_ms / std::max(1, interval_ms))),
-          thread_([this] { run(); }) {}
+          thread_([this] { run(); }) {
+        tracker_.extend_quiet_period(static_cast<int>(interval_.count()));
+    }
 
     ~PollBackend() override {
         {

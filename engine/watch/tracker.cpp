@@ -74,6 +74,7 @@ struct Tracker::Reading {
 Tracker::Tracker(const Options& options)
     : debounce_(std::max(0, options.debounce_ms)),
       max_delay_(std::max(options.max_delay_ms, options.debounce_ms)),
+      quiet_period_(debounce_),
       settler_([this] { settle_loop(); }) {}
 
 Tracker::~Tracker() { close(); }
@@ -116,6 +117,12 @@ void Tracker::notice(const std::string& message) {
     ready_cv_.notify_all();
 }
 
+void Tracker::extend_quiet_period(int poll_interval_ms) {
+    std::lock_guard lock(mutex_);
+    if (debounce_.count() > 0) quiet_period_ = debounce_ + std::chrono::milliseconds(poll_interval_ms);
+    touched_.notify_one();
+}
+
 std::vector<Event> Tracker::wait(int timeout_ms) {
     std::unique_lock lock(mutex_);
     auto ready = [this] { return closed_ || !ready_.empty(); };
@@ -146,7 +153,7 @@ bool Tracker::closed() const {
 Tracker::Clock::time_point Tracker::batch_deadline() const {
     // Any touch re-arms the quiet period, but a file that never stops being written
     // must not hold back the whole batch forever.
-    return std::min(last_touch_ + debounce_, first_touch_ + max_delay_);
+    return std::min(last_touch_ + quiet_period_, first_touch_ + max_delay_);
 }
 
 void Tracker::settle_loop() {

@@ -34,6 +34,10 @@ public:
     void touch(const std::string& path);
     void notice(const std::string& message);
 
+    // A poller only knows a file is quiet once a round saw no change: it lengthens the
+    // quiet period by its interval (a zero debounce stays zero: deliver at once).
+    void extend_quiet_period(int poll_interval_ms);
+
     std::vector<Event> wait(int timeout_ms);
     void close();
     bool closed() const;
@@ -54,6 +58,7 @@ private:
 
     const std::chrono::milliseconds debounce_;
     const std::chrono::milliseconds max_delay_;
+    std::chrono::milliseconds quiet_period_;  // guarded by mutex_
 
     mutable std::mutex mutex_;
     std::condition_variable touched_;  // wakes the settle thread
