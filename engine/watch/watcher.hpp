@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -13,7 +14,13 @@ namespace jurigged::watch {
 struct Options {
     int debounce_ms = 50;  // quiet period that closes a batch; 0 delivers at once
     int poll_ms = 0;       // > 0: poll by content at this interval instead of inotify
+    int max_delay_ms = 1000;       // a file that keeps being written delays a batch at most this long
+    int fallback_poll_ms = 1000;   // polling interval when inotify cannot be used
 };
+
+// Environment variable read when a Watcher is created: "1" makes it behave as if inotify
+// were unavailable (polling fallback and its Notice), so that tests can exercise it.
+inline constexpr const char* force_poll_fallback_env = "JURIGGED_FORCE_POLL_FALLBACK";
 
 struct Event {
     enum class Kind : std::uint8_t {
@@ -29,6 +36,7 @@ struct Event {
 };
 
 class Backend;
+class Tracker;
 
 class Watcher {
 public:
@@ -52,7 +60,12 @@ public:
     bool polling() const;  // true when polling, by request or as a fallback
 
 private:
-    std::unique_ptr<Backend> backend_;
+    void fall_back_to_polling(const std::string& why);
+
+    const Options options_;
+    mutable std::mutex mutex_;  // add/remove/close against a backend swap on fallback
+    std::unique_ptr<Tracker> tracker_;
+    std::unique_ptr<Backend> backend_;  // destroyed first: it feeds tracker_
 };
 
 }  // namespace jurigged::watch

@@ -5,12 +5,14 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <chrono>
 #include <cstdint>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "patch/function_index.hpp"
+#include "watch/watcher.hpp"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -21,7 +23,82 @@ static void bind_source(nb::module_&) {}
 
 // ---- watcher ------------------------------------------------------------------------
 
-static void bind_watcher(nb::module_&) {}
+static const char* watch_event_kind(jurigged::watch::Event::Kind kind) {
+    using Kind = jurigged::watch::Event::Kind;
+    switch (kind) {
+    case Kind::Changed: return "changed";
+    case Kind::Deleted: return "deleted";
+    case Kind::Error: return "error";
+    case Kind::Notice: return "notice";
+    }
+    return "notice";
+}
+
+static unsigned long watcher_main_thread_ident = 0;  // set by bind_watcher
+
+// The main thread waits in slices so that Ctrl-C still interrupts a wait(-1) there;
+// other threads block for the whole timeout (no wakeups while idle).
+static std::vector<jurigged::watch::Event> wait_for_watch_events(jurigged::watch::Watcher& watcher,
+                                                                 int timeout_ms) {
+    constexpr int signal_check_ms = 200;
+    const bool main_thread = PyThread_get_thread_ident() == watcher_main_thread_ident;
+    auto start = std::chrono::steady_clock::now();
+    for (;;) {
+        int slice = timeout_ms;
+        if (main_thread && (slice < 0 || slice > signal_check_ms)) slice = signal_check_ms;
+        std::vector<jurigged::watch::Event> events;
+        {
+            nb::gil_scoped_release released;
+            events = watcher.wait(slice);
+        }
+        if (!events.empty() || watcher.closed() || slice == timeout_ms) return events;
+        if (PyErr_CheckSignals() != 0) throw nb::python_error();
+        auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+        if (timeout_ms >= 0 && waited.count() >= timeout_ms) return events;
+    }
+}
+
+static void bind_watcher(nb::module_& m) {
+    using jurigged::watch::Watcher;
+    watcher_main_thread_ident =
+        nb::cast<unsigned long>(nb::module_::import_("threading").attr("main_thread")().attr("ident"));
+    nb::class_<Watcher>(m, "Watcher",
+                        "Watches files on a native thread and reports, in debounced batches, "
+                        "those whose content changed, disappeared or became unreadable.")
+        .def(
+            "__init__",
+            [](Watcher* self, int debounce_ms, int poll_ms) {
+                jurigged::watch::Options options;
+                options.debounce_ms = debounce_ms;
+                options.poll_ms = poll_ms;
+                new (self) Watcher(options);
+            },
+            nb::arg("debounce_ms") = 50, nb::arg("poll_ms") = 0)
+        .def(
+            "add",
+            [](Watcher& self, const std::string& path, nb::bytes baseline) {
+                std::string content(baseline.c_str(), baseline.size());
+                nb::gil_scoped_release released;
+                self.add(path, content);
+            },
+            nb::arg("path"), nb::arg("baseline"))
+        .def("remove", &Watcher::remove, nb::arg("path"), nb::call_guard<nb::gil_scoped_release>())
+        .def(
+            "wait",
+            [](Watcher& self, int timeout_ms) {
+                nb::list batch;
+                for (const auto& event : wait_for_watch_events(self, timeout_ms)) {
+                    batch.append(nb::make_tuple(watch_event_kind(event.kind), event.path,
+                                                nb::bytes(event.content.data(), event.content.size()),
+                                                event.message));
+                }
+                return batch;
+            },
+            nb::arg("timeout_ms") = -1)
+        .def("close", &Watcher::close, nb::call_guard<nb::gil_scoped_release>())
+        .def_prop_ro("polling", &Watcher::polling)
+        .def_prop_ro("closed", &Watcher::closed);
+}
 
 // ---- patcher ------------------------------------------------------------------------
 // Everything here that depends on CPython's layout of function objects sits in this

@@ -1,0 +1,289 @@
+// The shared inotify instance (see inotify_hub.hpp). A directory that disappears (moved
+// away, deleted, git switching branches) is "lost": its nearest existing ancestor is
+// watched as an anchor until the directory comes back, and then its files are re-read.
+#ifdef __linux__
+#include "watch/inotify_hub.hpp"
+
+#include "watch/tracker.hpp"
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <filesystem>
+#include <poll.h>
+#include <set>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace jurigged::watch {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// IN_MODIFY and IN_ATTRIB do not trigger a read by themselves being "complete": they only
+// re-arm the quiet period, so a file still being written is read once the writer is done.
+constexpr std::uint32_t dir_mask = IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB | IN_CREATE | IN_DELETE |
+                                   IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF |
+                                   IN_ONLYDIR | IN_EXCL_UNLINK;
+
+std::string real_or_same(const fs::path& dir) {
+    std::error_code ec;
+    auto real = fs::canonical(dir, ec);
+    return ec ? dir.string() : real.string();
+}
+
+// Where a file's events show up: its directory under the path given, and, when that
+// goes through a symlink, the real file's directory (edits happen there).
+std::vector<std::pair<std::string, std::string>> locations(const std::string& path) {
+    std::vector<std::pair<std::string, std::string>> out;
+    auto add = [&](const fs::path& file) {
+        std::pair<std::string, std::string> location{real_or_same(file.parent_path()), file.filename().string()};
+        for (const auto& seen : out) {
+            if (seen == location) return;
+        }
+        out.push_back(std::move(location));
+    };
+    std::error_code ec;
+    fs::path absolute = fs::absolute(path, ec).lexically_normal();
+    add(absolute);
+    fs::path real = fs::canonical(absolute, ec);
+    if (!ec) add(real);
+    return out;
+}
+
+bool exists(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0;
+}
+
+}  // namespace
+
+std::shared_ptr<InotifyHub> InotifyHub::shared(std::string& why) {
+    static std::mutex mutex;
+    static std::weak_ptr<InotifyHub> current;
+    std::lock_guard lock(mutex);
+    if (auto hub = current.lock()) return hub;
+    int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd < 0) {
+        why = std::string("inotify_init1 failed: ") + std::strerror(errno) +
+              (errno == EMFILE ? " (fs.inotify.max_user_instances reached)" : "");
+        return nullptr;
+    }
+    int wake = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake < 0) {
+        why = std::string("eventfd failed: ") + std::strerror(errno);
+        ::close(fd);
+        return nullptr;
+    }
+    std::shared_ptr<InotifyHub> hub(new InotifyHub(fd, wake));
+    current = hub;
+    return hub;
+}
+
+InotifyHub::InotifyHub(int inotify_fd, int wake_fd)
+    : fd_(inotify_fd), wake_fd_(wake_fd), thread_([this] { run(); }) {}
+
+InotifyHub::~InotifyHub() {
+    std::uint64_t one = 1;
+    (void)!::write(wake_fd_, &one, sizeof one);
+    thread_.join();
+    ::close(fd_);
+    ::close(wake_fd_);
+}
+
+bool InotifyHub::watch(Tracker& tracker, const std::string& path, std::string& why) {
+    std::lock_guard lock(mutex_);
+    for (auto& [dir_path, name] : locations(path)) {
+        Dir& dir = dirs_[dir_path];
+        auto& subscribers = dir.names[name];
+        bool known = false;
+        for (const auto& s : subscribers) known |= s.tracker == &tracker && s.path == path;
+        if (!known) subscribers.push_back(Subscriber{&tracker, path});
+        int error = 0;
+        if (!attach(dir_path, dir, error) && (error == ENOSPC || error == ENOMEM)) {
+            why = "the inotify watch limit is reached (raise fs.inotify.max_user_watches)";
+            return false;
+        }
+    }
+    recover();  // a directory that does not exist yet waits behind an anchor
+    return true;
+}
+
+void InotifyHub::unwatch(Tracker& tracker, const std::string& path) {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> emptied;
+    for (auto& [dir_path, dir] : dirs_) {
+        for (auto it = dir.names.begin(); it != dir.names.end();) {
+            auto& subs = it->second;
+            std::erase_if(subs, [&](const Subscriber& s) { return s.tracker == &tracker && s.path == path; });
+            it = subs.empty() ? dir.names.erase(it) : std::next(it);
+        }
+        if (dir.names.empty()) emptied.push_back(dir_path);
+    }
+    for (const auto& dir_path : emptied) drop_if_unused(dir_path);
+    anchor_lost();
+}
+
+void InotifyHub::unwatch_all(Tracker& tracker) {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> emptied;
+    for (auto& [dir_path, dir] : dirs_) {
+        for (auto it = dir.names.begin(); it != dir.names.end();) {
+            std::erase_if(it->second, [&](const Subscriber& s) { return s.tracker == &tracker; });
+            it = it->second.empty() ? dir.names.erase(it) : std::next(it);
+        }
+        if (dir.names.empty()) emptied.push_back(dir_path);
+    }
+    for (const auto& dir_path : emptied) drop_if_unused(dir_path);
+    anchor_lost();
+}
+
+void InotifyHub::run() {
+    // Aligned as the kernel requires for struct inotify_event.
+    alignas(::inotify_event) char buffer[64 * 1024];
+    pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    for (;;) {
+        if (::poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            return;
+        }
+        if (fds[1].revents) return;
+        ssize_t n = ::read(fd_, buffer, sizeof buffer);
+        if (n <= 0) continue;  // EAGAIN or EINTR
+        std::lock_guard lock(mutex_);
+        bool dirs_changed = false;
+        for (char* p = buffer; p < buffer + n;) {
+            const auto& event = *reinterpret_cast<const ::inotify_event*>(p);
+            handle(event, dirs_changed);
+            p += sizeof(::inotify_event) + event.len;
+        }
+        if (dirs_changed) recover();
+    }
+}
+
+void InotifyHub::handle(const ::inotify_event& event, bool& dirs_changed) {
+    if (event.mask & IN_Q_OVERFLOW) {
+        // Events were dropped: any file may have changed, any directory may be gone.
+        rewatch_all();
+        for (const auto& entry : dirs_) touch_all(entry.second);
+        dirs_changed = true;
+        return;
+    }
+    auto found = dir_by_wd_.find(event.wd);
+    if (found == dir_by_wd_.end()) return;  // a watch already dropped
+    Dir& dir = dirs_[found->second];
+    if (event.mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT)) {
+        // A moved directory keeps its watch (it follows the inode): drop it, since events
+        // from its new location are no longer about the watched paths.
+        if (event.mask & IN_MOVE_SELF) ::inotify_rm_watch(fd_, event.wd);
+        lose(dir);
+        dirs_changed = true;
+        return;
+    }
+    if (event.len == 0) return;
+    auto named = dir.names.find(event.name);
+    if (named != dir.names.end()) {
+        for (const auto& s : named->second) s.tracker->touch(s.path);
+    }
+    if ((event.mask & IN_ISDIR) && (event.mask & (IN_CREATE | IN_MOVED_TO))) dirs_changed = true;
+}
+
+bool InotifyHub::attach(const std::string& dir_path, Dir& dir, int& error) {
+    if (dir.wd >= 0) return true;
+    int wd = ::inotify_add_watch(fd_, dir_path.c_str(), dir_mask);
+    if (wd < 0) {
+        error = errno;
+        return false;
+    }
+    dir.wd = wd;
+    dir_by_wd_[wd] = dir_path;
+    return true;
+}
+
+void InotifyHub::lose(Dir& dir) {
+    if (dir.wd < 0) return;
+    dir_by_wd_.erase(dir.wd);
+    dir.wd = -1;
+    touch_all(dir);  // gone for good shows up as Deleted after the quiet period
+}
+
+void InotifyHub::touch_all(const Dir& dir) {
+    for (const auto& [name, subscribers] : dir.names) {
+        for (const auto& s : subscribers) s.tracker->touch(s.path);
+    }
+}
+
+void InotifyHub::recover() {
+    attach_lost();
+    anchor_lost();
+    // A directory can come back between the first attempt and the anchor's watch.
+    if (attach_lost()) anchor_lost();
+}
+
+bool InotifyHub::attach_lost() {
+    bool any = false;
+    for (auto& [dir_path, dir] : dirs_) {
+        if (dir.wd >= 0 || dir.names.empty()) continue;
+        int error = 0;
+        if (attach(dir_path, dir, error)) {
+            touch_all(dir);  // its files may have been written before the watch existed
+            any = true;
+        }
+    }
+    return any;
+}
+
+void InotifyHub::anchor_lost() {
+    std::set<std::string> needed;
+    for (const auto& [dir_path, dir] : dirs_) {
+        if (dir.wd >= 0 || dir.names.empty()) continue;
+        for (fs::path p = fs::path(dir_path).parent_path();; p = p.parent_path()) {
+            if (exists(p.string())) {
+                needed.insert(p.string());
+                break;
+            }
+            if (p == p.parent_path()) break;
+        }
+    }
+    for (const auto& anchor : needed) {
+        int error = 0;
+        attach(anchor, dirs_[anchor], error);  // without a watch we cannot do better
+    }
+    std::vector<std::string> unused;
+    for (const auto& [dir_path, dir] : dirs_) {
+        if (dir.names.empty() && !needed.count(dir_path)) unused.push_back(dir_path);
+    }
+    for (const auto& dir_path : unused) drop_if_unused(dir_path);
+}
+
+void InotifyHub::drop_if_unused(const std::string& dir_path) {
+    auto it = dirs_.find(dir_path);
+    if (it == dirs_.end() || !it->second.names.empty()) return;
+    if (it->second.wd >= 0) {
+        ::inotify_rm_watch(fd_, it->second.wd);
+        dir_by_wd_.erase(it->second.wd);
+    }
+    dirs_.erase(it);
+}
+
+void InotifyHub::rewatch_all() {
+    // inotify_add_watch returns the existing wd for the same inode, and a new one when
+    // the directory was replaced while events were being dropped.
+    for (auto& [dir_path, dir] : dirs_) {
+        int wd = ::inotify_add_watch(fd_, dir_path.c_str(), dir_mask);
+        if (wd == dir.wd) continue;
+        if (dir.wd >= 0) {
+            ::inotify_rm_watch(fd_, dir.wd);
+            dir_by_wd_.erase(dir.wd);
+        }
+        dir.wd = wd < 0 ? -1 : wd;
+        if (wd >= 0) dir_by_wd_[wd] = dir_path;
+    }
+}
+
+}  // namespace jurigged::watch
+
+#endif  // __linux__

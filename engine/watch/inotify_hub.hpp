@@ -1,0 +1,69 @@
+// The one inotify instance of the process (the kernel allows only 128 per user): it
+// watches the directories of watched files, never the files themselves, because most
+// editors save by replacing the file and a watch on the old inode would go silent.
+// Its thread reads events and touches the Trackers that watch the named files.
+#pragma once
+#ifdef __linux__
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+struct inotify_event;
+
+namespace jurigged::watch {
+
+class Tracker;
+
+class InotifyHub {
+public:
+    // The process-wide hub, created on first use and closed with its last user;
+    // nullptr with `why` set when inotify cannot be initialised.
+    static std::shared_ptr<InotifyHub> shared(std::string& why);
+
+    ~InotifyHub();
+    InotifyHub(const InotifyHub&) = delete;
+    InotifyHub& operator=(const InotifyHub&) = delete;
+
+    // False with `why` when the kernel's watch limit is reached.
+    bool watch(Tracker& tracker, const std::string& path, std::string& why);
+    void unwatch(Tracker& tracker, const std::string& path);
+    // Synchronous: once it returns, the hub thread no longer touches `tracker`.
+    void unwatch_all(Tracker& tracker);
+
+private:
+    struct Subscriber {
+        Tracker* tracker;
+        std::string path;  // as given to add()
+    };
+    struct Dir {
+        int wd = -1;  // -1: lost (moved away or deleted), waiting to come back
+        std::map<std::string, std::vector<Subscriber>> names;  // empty: only an anchor
+    };
+
+    InotifyHub(int inotify_fd, int wake_fd);
+    void run();
+    void handle(const ::inotify_event& event, bool& dirs_changed);
+    bool attach(const std::string& dir_path, Dir& dir, int& error);
+    void lose(Dir& dir);
+    void recover();
+    bool attach_lost();
+    void anchor_lost();
+    void rewatch_all();
+    void drop_if_unused(const std::string& dir_path);
+    static void touch_all(const Dir& dir);
+
+    const int fd_;
+    const int wake_fd_;
+    std::mutex mutex_;  // guards the maps below; taken by the hub thread per read
+    std::map<std::string, Dir> dirs_;  // by real directory path
+    std::map<int, std::string> dir_by_wd_;
+    std::thread thread_;
+};
+
+}  // namespace jurigged::watch
+
+#endif  // __linux__

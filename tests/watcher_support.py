@@ -1,0 +1,72 @@
+"""Helpers for the watcher tests: real files in a directory outside /tmp (editors skip
+backups under /tmp, which would hide their rename-saves), and event collection."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def make_workdir():
+    base = REPO / "build" / "watcher-tests"
+    base.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=base))
+
+
+def remove_workdir(path):
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def collect(watcher, count, timeout=5.0, quiet=0.4):
+    """Batches (each one wait() result) until `count` events arrived or `timeout`
+    passed, then `quiet` seconds more so that an extra event would be seen too."""
+    batches = []
+    received = 0
+    end = time.monotonic() + timeout
+    while received < count:
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        batch = watcher.wait(max(1, int(left * 1000)))
+        if batch:
+            batches.append(batch)
+            received += len(batch)
+    end = time.monotonic() + quiet
+    while (left := end - time.monotonic()) > 0:
+        batch = watcher.wait(max(1, int(left * 1000)))
+        if batch:
+            batches.append(batch)
+    return batches
+
+
+def events(watcher, count, **kwargs):
+    return [event for batch in collect(watcher, count, **kwargs) for event in batch]
+
+
+def changed(path, content):
+    return ("changed", str(path), content, "")
+
+
+def deleted(path):
+    return ("deleted", str(path), b"", "")
+
+
+def require_tool(name):
+    """The tool's path. In CI (CI set) a missing editor fails the test instead of
+    skipping it, so that the editor tests cannot silently stop running."""
+    found = shutil.which(name)
+    if found:
+        return found
+    if os.environ.get("CI"):
+        pytest.fail(f"{name} is required in CI (apt-get install vim emacs-nox git)")
+    pytest.skip(f"{name} is not installed")
+
+
+def run(*args, **kwargs):
+    return subprocess.run(args, check=True, capture_output=True, timeout=60, **kwargs)
