@@ -1,0 +1,192 @@
+"""The `jurigged` command: turns its command line into calls of the public API."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from typing import List, Optional
+
+from . import filters, live, repl, runner
+from .version import __version__
+
+DEFAULT_DEBOUNCE = live.watch.__kwdefaults__["debounce"]
+
+USAGE = """\
+jurigged [options] [PATH [ARG ...] | -m MODULE[:FUNCTION] [ARG ...]]
+       jurigged --defs FILE [FILE ...]"""
+
+DESCRIPTION = """\
+Run a Python program and update it while it runs: when you save a watched file,
+the functions, classes and statements you changed are patched into the process.
+
+what to run:
+  PATH [ARG ...]        run the script PATH (or a directory holding __main__.py)
+                        exactly as `python PATH ARG ...` would. Everything after
+                        PATH belongs to the script, even what looks like an option
+                        of jurigged: `jurigged app.py -v` gives -v to app.py.
+  -m MODULE [ARG ...]   run a module as `python -m MODULE ARG ...` would (a package
+                        runs its __main__ submodule).
+  -m MODULE:FUNCTION [ARG ...]
+                        import MODULE and call FUNCTION() with no arguments (the
+                        ARGs are in sys.argv). What it returns is the exit status,
+                        as with sys.exit: None or 0 for success, an int, or a
+                        message printed on stderr with status 1.
+  nothing               open an interactive prompt: the watched modules you
+                        import from it stay live.
+  The exit status is the program's. If jurigged cannot start it (no such file,
+  module or function, or a bad option), it prints one line and exits with 2."""
+
+EPILOG = """\
+which files are watched:
+  Only files that the program runs are watched: the script and the modules it
+  imports (not files that are never imported). Without -w, those are the *.py
+  files under the current directory, plus the script itself wherever it is.
+  With -w, exactly what the patterns match, the script included only if it
+  matches: `jurigged -w lib.py app.py` watches lib.py but not app.py.
+  A pattern is a file, a directory (every file under it) or a glob relative to
+  the current directory: * matches within one folder name, ** any number of
+  folders; quote globs so that the shell leaves them alone. ~ is expanded.
+  Wildcards and directory patterns never look inside virtual environments (a
+  folder with pyvenv.cfg or conda-meta), site-packages, dist-packages,
+  __pycache__ or hidden folders (.git, .venv, ...), unless the pattern names that
+  folder itself (-w .venv). --exclude removes what it matches, whatever it is.
+  A path matches if it does either as written or with symbolic links resolved."""
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run jurigged with the arguments `argv` (default: sys.argv[1:]) and return the
+    exit status. An interrupted program (Ctrl-C) ends with KeyboardInterrupt raised,
+    its traceback already printed."""
+    parser = _Parser()
+    try:
+        options = parser.parse_args(argv)
+        if options.module == []:
+            parser.error("argument -m: expected a module to run")
+    except SystemExit as exit:  # --help, --version and usage errors, already printed
+        return exit.code
+
+    if options.defs:
+        from . import defs  # only this rarely used mode needs it
+
+        return defs.run(options.defs)
+
+    target = options.module[0] if options.module else options.path
+    args = options.module[1:] if options.module else options.args
+    try:
+        program = None if target is None else runner.find_program(
+            target, args, as_module=bool(options.module))
+        # Someone running a script expects it to be live, wherever it is.
+        always = [options.path] if options.path and not options.watch else []
+        watcher = live.watch(
+            filters.make_filter(options.watch, options.exclude, always=always),
+            exclude=options.exclude, debounce=options.debounce, poll=options.poll,
+            verbose=options.verbose)
+        if program is None:
+            return _prompt_only()
+        ending = program.run(watcher.track)
+    except runner.StartError as error:
+        return _error(str(error))
+
+    if options.interactive:
+        if ending is not None:
+            runner.report(ending)
+        return _interact(program.namespace)
+    if isinstance(ending, KeyboardInterrupt):
+        runner.report(ending)
+        raise KeyboardInterrupt
+    return runner.exit_status(ending)
+
+
+def entry() -> None:
+    """The `jurigged` console script (and `python -m jurigged`)."""
+    try:
+        status = main()
+    except KeyboardInterrupt:
+        # Python ends a program interrupted by Ctrl-C by killing itself with SIGINT
+        # after its normal shutdown (atexit handlers, flushing), so that the shell
+        # sees the interruption. Letting the interrupt escape makes Python do just
+        # that; its traceback was printed already, so the final report is silenced.
+        sys.excepthook = lambda *exc_info: None
+        raise
+    sys.exit(status)
+
+
+def _prompt_only() -> int:
+    sys.argv = [""]
+    runner.set_path0("")
+    banner = (f"{repl.python_banner()}\njurigged {__version__}: the watched modules "
+              f"you import are updated when their files change.")
+    return _interact(runner.fresh_main().__dict__, banner)
+
+
+def _interact(namespace: dict, banner: str = "") -> int:
+    try:
+        repl.interact(namespace, banner)
+    except SystemExit as exit:
+        return runner.exit_status(exit)
+    return 0
+
+
+def _error(message: str) -> int:
+    print(f"jurigged: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _seconds(text: str) -> float:
+    value = _number(text)
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text!r}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    value = _number(text)
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self):
+        super().__init__(
+            prog="jurigged", usage=USAGE, description=DESCRIPTION, epilog=EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter)
+        add = self.add_argument
+        add("--version", action="version", version=f"jurigged {__version__}")
+        add("-v", "--verbose", action="store_true",
+            help="print every change applied (default: only errors)")
+        add("-w", "--watch", metavar="PATH", action="append",
+            help="watch the files PATH matches: a file, a directory or a glob "
+                 "(see below); repeat to watch more (default: the *.py files under "
+                 "the current directory, and the script)")
+        add("--exclude", metavar="PATTERN", action="append", default=[],
+            help="do not watch what PATTERN (a file, a directory or a glob) "
+                 "matches; repeatable")
+        add("-d", "--debounce", metavar="SECONDS", type=_seconds,
+            default=DEFAULT_DEBOUNCE,
+            help="after a file changes, wait until it has been left alone for "
+                 f"SECONDS before updating the program (default: {DEFAULT_DEBOUNCE}; "
+                 "0 updates at once)")
+        add("--poll", metavar="SECONDS", type=_positive_seconds,
+            help="look for changes every SECONDS instead of asking the system to "
+                 "report them (for network or container mounts that do not)")
+        add("-i", "--interactive", action="store_true",
+            help="when the program ends (even with an error), open an interactive "
+                 "prompt in its namespace, like python -i")
+        add("--defs", metavar="FILE", nargs="+",
+            help="print the definitions jurigged finds in each FILE, and exit")
+        add("-m", dest="module", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+        add("path", nargs="?", help=argparse.SUPPRESS)
+        add("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+    def error(self, message: str):
+        _error(message)
+        self.exit(2)

@@ -1,0 +1,165 @@
+"""Which files jurigged watches: the rules behind `-w/--watch` and `--exclude`.
+
+A filter answers, for the absolute path of a module's file, "is it watched?".
+
+- With no watch pattern, the Python files (`*.py`) under the current directory are
+  watched.
+- A watch pattern is one of:
+  - a file: that file;
+  - a directory: every file under it;
+  - a glob, relative to the current directory: `*` matches within one folder name,
+    `**` matches any number of folders (zero included), `?` and `[...]` as in fnmatch.
+  `~` is expanded. Several patterns add up: a file is watched if any of them matches.
+- Nothing inside an *ignored folder* is watched unless the pattern names it: a
+  directory pattern that is itself an ignored folder (`-w .venv`) sees everything
+  under it, and a glob may spell one out (`-w '**/.config/*.py'`), but a wildcard
+  or a directory pattern never walks into one. Ignored folders are: virtual
+  environments (a folder holding `pyvenv.cfg`, or a conda environment's
+  `conda-meta`), `site-packages`, `dist-packages`, `__pycache__` and hidden
+  folders (`.git`, `.venv`, `.tox`, ...).
+- `--exclude` patterns (same forms) remove files, ignored folders or not.
+- `always` files (the script jurigged runs, when no watch pattern is given) are
+  watched wherever they are, unless excluded.
+- Symbolic links: a path matches a pattern if either the path as given or its real
+  path (links resolved) matches the pattern as given or resolved.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from typing import Callable, Iterable, List, Optional, Sequence
+
+Rule = Callable[[str], bool]
+
+_IGNORED_NAMES = {"__pycache__", "site-packages", "dist-packages"}
+_ENVIRONMENT_MARKERS = ("pyvenv.cfg", "conda-meta")
+_GLOB_CHARACTERS = set("*?[")
+
+
+def make_filter(patterns: Optional[Sequence[str]] = None, excludes: Iterable[str] = (),
+                *, always: Iterable[str] = ()) -> Callable[[str], bool]:
+    """Return `watched(path) -> bool` following the rules in this module's docstring.
+
+    Relative patterns are resolved against the current directory at the time of the
+    call, so later `os.chdir` calls do not change what is watched.
+    """
+    is_ignored = _IgnoredFolders()
+    if patterns:
+        include = [_rule(pattern, is_ignored) for pattern in patterns]
+    else:
+        include = [_python_files_under(os.getcwd(), is_ignored)]
+    include += [_rule(path, None) for path in always]
+    exclude = [_rule(pattern, None) for pattern in excludes]
+
+    def watched(path: str) -> bool:
+        forms = {os.path.abspath(path), os.path.realpath(path)}
+        return (any(rule(form) for rule in include for form in forms)
+                and not any(rule(form) for rule in exclude for form in forms))
+
+    return watched
+
+
+class _IgnoredFolders:
+    """Tells whether a folder is one that patterns do not look into (cached per filter,
+    since the same folders come up for every module imported from them)."""
+
+    def __init__(self):
+        self._known = {}
+
+    def __call__(self, folder: str) -> bool:
+        if folder not in self._known:
+            name = os.path.basename(folder)
+            self._known[folder] = (
+                name.startswith(".") or name in _IGNORED_NAMES
+                or any(os.path.exists(os.path.join(folder, marker))
+                       for marker in _ENVIRONMENT_MARKERS))
+        return self._known[folder]
+
+
+def _rule(pattern: str, is_ignored: Optional[_IgnoredFolders]) -> Rule:
+    """The rule for one pattern; `is_ignored` is None when ignored folders do not
+    matter (excludes, explicit files)."""
+    pattern = os.path.abspath(os.path.expanduser(pattern))
+    if _GLOB_CHARACTERS & set(pattern):
+        return _glob(pattern, is_ignored)
+    if is_ignored is not None and is_ignored(pattern):
+        is_ignored = None  # the person asked for this very folder
+    # A missing path may still appear later as a file or a folder: accept both.
+    return _under(pattern, is_ignored)
+
+
+def _python_files_under(folder: str, is_ignored: _IgnoredFolders) -> Rule:
+    inside = _under(folder, is_ignored)
+    return lambda path: path.endswith(".py") and inside(path)
+
+
+def _under(base: str, is_ignored: Optional[_IgnoredFolders]) -> Rule:
+    """Matches `base` itself and anything below it, except inside ignored folders."""
+    bases = {base, os.path.realpath(base)}
+
+    def match(path: str) -> bool:
+        for root in bases:
+            if path == root:
+                return True
+            if path.startswith(root.rstrip(os.sep) + os.sep):
+                below = path[len(root.rstrip(os.sep)) + 1:].split(os.sep)
+                if is_ignored is None or not _crosses_ignored(root, below[:-1], is_ignored):
+                    return True
+        return False
+
+    return match
+
+
+def _crosses_ignored(root: str, folders: List[str], is_ignored: _IgnoredFolders) -> bool:
+    folder = root
+    for name in folders:
+        folder = os.path.join(folder, name)
+        if is_ignored(folder):
+            return True
+    return False
+
+
+def _glob(pattern: str, is_ignored: Optional[_IgnoredFolders]) -> Rule:
+    """Matches paths against a glob made absolute; its literal leading folders are
+    also tried with links resolved."""
+    parts = pattern.split(os.sep)[1:]
+    literal = 0
+    while literal < len(parts) and not _GLOB_CHARACTERS & set(parts[literal]):
+        literal += 1
+    prefix = os.sep + os.sep.join(parts[:literal])
+    if is_ignored is not None and is_ignored(prefix):
+        is_ignored = None  # the person asked for this very folder
+    roots = {prefix, os.path.realpath(prefix)}
+    wildcards = parts[literal:]
+
+    def match(path: str) -> bool:
+        for root in roots:
+            start = root.rstrip(os.sep) + os.sep
+            if path.startswith(start):
+                below = path[len(start):].split(os.sep)
+                if _match_parts(wildcards, below, root, is_ignored):
+                    return True
+        return False
+
+    return match
+
+
+def _match_parts(segments: List[str], names: List[str], folder: str,
+                 is_ignored: Optional[_IgnoredFolders]) -> bool:
+    """Match path components `names` (found in `folder`) against glob `segments`."""
+    if not segments:
+        return not names
+    if not names:
+        return all(segment == "**" for segment in segments)
+    segment, name = segments[0], names[0]
+    inner = os.path.join(folder, name)
+    # A folder that a wildcard walks into must not be ignored; one spelled out may.
+    may_enter = (len(names) == 1 or is_ignored is None
+                 or not _GLOB_CHARACTERS & set(segment) or not is_ignored(inner))
+    if segment == "**":
+        # `**` either stops before `name` or swallows it and may go on.
+        return (_match_parts(segments[1:], names, folder, is_ignored)
+                or (may_enter and _match_parts(segments, names[1:], inner, is_ignored)))
+    return (fnmatch.fnmatchcase(name, segment) and may_enter
+            and _match_parts(segments[1:], names[1:], inner, is_ignored))

@@ -1,0 +1,284 @@
+"""Runs the program given to jurigged as `python` would: a script, a directory with a
+`__main__.py`, a module (`-m`), or a function of a module (`-m module:function`)."""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import importlib.machinery
+import importlib.util
+import os
+import sys
+import types
+from typing import Callable, List, Optional, Tuple
+
+# track(module, path, source) tells the watcher about a module no import hook sees.
+Track = Callable[[types.ModuleType, str, bytes], object]
+
+
+class StartError(Exception):
+    """The program cannot be started; the message is one line for the person."""
+
+
+class Program:
+    """Something to run as the main program. `run` returns what ended it: None if it
+    finished normally, else the exception (SystemExit included) with a traceback that
+    starts in the program's own code."""
+
+    namespace: dict  # the globals an `-i` prompt uses once `run` has returned
+
+    def run(self, track: Track) -> Optional[BaseException]:
+        raise NotImplementedError
+
+
+def find_program(target: str, args: List[str], *, as_module: bool) -> Program:
+    """The Program for a PATH (`as_module=False`) or a `-m` target. Raises StartError
+    when the target plainly cannot run, before anything is imported or watched."""
+    if not as_module:
+        if os.path.isdir(target):
+            return _Directory(target, args)
+        return _Script(target, args)
+    module, colon, function = target.partition(":")
+    _check_dotted_name(module, "module", target)
+    if colon:
+        _check_dotted_name(function, "function", target)
+        return _Function(module, function, args)
+    return _Module(module, args)
+
+
+def exit_status(ending: Optional[BaseException]) -> int:
+    """The exit status Python gives a program that ended with `ending` (None: it
+    finished), after reporting it the way Python does."""
+    if ending is None:
+        return 0
+    if isinstance(ending, SystemExit):
+        code = ending.code
+        if code is None:
+            return 0
+        if isinstance(code, int):
+            return code
+        print(code, file=sys.stderr)
+        return 1
+    report(ending)
+    return 1
+
+
+def report(error: BaseException) -> None:
+    """Print an uncaught exception through sys.excepthook (which the program may have
+    replaced) and keep it for post-mortem debugging, as Python does."""
+    sys.last_type, sys.last_value, sys.last_traceback = (
+        type(error), error, error.__traceback__)
+    if sys.version_info >= (3, 12):
+        sys.last_exc = error
+    sys.excepthook(type(error), error, error.__traceback__)
+
+
+def fresh_main(**attributes) -> types.ModuleType:
+    """A new `__main__` module with the globals Python gives one, put in sys.modules."""
+    module = types.ModuleType("__main__")
+    module.__dict__.update(__builtins__=builtins, __annotations__={}, __cached__=None)
+    module.__dict__.update(attributes)
+    sys.modules["__main__"] = module
+    return module
+
+
+def set_path0(entry: str) -> None:
+    """Make `entry` the first place imports look, as Python does for the program it
+    runs, unless Python was told not to (-P, -I): then it leaves sys.path alone."""
+    if not (getattr(sys.flags, "safe_path", False) or sys.flags.isolated):
+        sys.path[0] = entry
+
+
+class _Script(Program):
+    def __init__(self, path: str, args: List[str]):
+        try:
+            with open(path, "rb") as file:
+                self.source = file.read()
+        except OSError as error:
+            raise StartError(f"can't open file {path!r}: [Errno {error.errno}] "
+                             f"{error.strerror}") from None
+        self.path = path
+        self.args = args
+        # Python joins the script to the cwd without normalizing the result.
+        self.filename = path if os.path.isabs(path) else os.getcwd() + os.sep + path
+
+    def run(self, track: Track) -> Optional[BaseException]:
+        sys.argv = [self.path, *self.args]
+        set_path0(os.path.dirname(os.path.realpath(self.path)))
+        loader = importlib.machinery.SourceFileLoader("__main__", self.filename)
+        module = fresh_main(__file__=self.filename, __loader__=loader)
+        self.namespace = module.__dict__
+        return _execute(module, self.source, self.filename, track)
+
+
+class _Directory(Program):
+    """A directory holding `__main__.py`, which Python runs as the `__main__` module
+    found on a sys.path that starts with the directory."""
+
+    def __init__(self, path: str, args: List[str]):
+        folder = os.path.realpath(path)
+        self.spec = importlib.machinery.PathFinder.find_spec("__main__", [folder])
+        if self.spec is None:
+            raise StartError(f"can't find '__main__.py' in directory {path!r}")
+        self.folder = folder
+        self.argv = [path, *args]
+
+    def run(self, track: Track) -> Optional[BaseException]:
+        sys.argv = self.argv
+        set_path0(self.folder)
+        module = fresh_main()
+        self.namespace = module.__dict__
+        return _run_spec(module, self.spec, track)
+
+
+class _Module(Program):
+    def __init__(self, name: str, args: List[str]):
+        self.name = name
+        self.args = args
+
+    def run(self, track: Track) -> Optional[BaseException]:
+        # Like `python -m`: argv[0] is "-m" while the parent packages are imported.
+        sys.argv = ["-m", *self.args]
+        set_path0(os.getcwd())
+        module = fresh_main()
+        self.namespace = module.__dict__
+        spec, error = _call(_find_main_spec, self.name)
+        if error is not None:
+            return error
+        sys.argv[0] = spec.origin
+        return _run_spec(module, spec, track)
+
+
+class _Function(Program):
+    """`module:function`: import the module normally (so it is watched like any other
+    import), call the function with no arguments, and treat what it returns as
+    sys.exit treats its argument."""
+
+    def __init__(self, module: str, function: str, args: List[str]):
+        self.module = module
+        self.function = function
+        self.args = args
+
+    def run(self, track: Track) -> Optional[BaseException]:
+        sys.argv = ["-m", *self.args]
+        set_path0(os.getcwd())
+        module, error = _call(_import, self.module)
+        if error is not None:
+            self.namespace = fresh_main().__dict__
+            return error
+        sys.argv[0] = getattr(module, "__file__", None) or self.module
+        self.namespace = module.__dict__
+        function = module
+        for name in self.function.split("."):
+            function = getattr(function, name, _missing)
+            if function is _missing:
+                raise StartError(f"module {self.module!r} has no attribute "
+                                 f"{self.function!r}")
+        if not callable(function):
+            raise StartError(f"{self.module}:{self.function} is not callable")
+        result, error = _call(function)
+        if error is None and result is not None:
+            return SystemExit(result)
+        return error
+
+
+_missing = object()
+
+
+def _check_dotted_name(name: str, kind: str, target: str) -> None:
+    if not name or not all(part.isidentifier() for part in name.split(".")):
+        raise StartError(f"invalid {kind} name in {target!r}")
+
+
+def _find_main_spec(name: str) -> importlib.machinery.ModuleSpec:
+    """The spec `python -m name` runs: the module's, or its `__main__` submodule's
+    if it is a package. Imports the parent packages."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except ModuleNotFoundError as error:
+        _raise_if_missing(error, name)
+        raise
+    if spec is None:
+        raise StartError(f"No module named {name!r}")
+    if spec.submodule_search_locations is not None:
+        if name.endswith(".__main__"):
+            raise StartError(f"cannot use package {name!r} as the main module")
+        try:
+            return _find_main_spec(name + ".__main__")
+        except StartError:
+            raise StartError(f"No module named '{name}.__main__'; {name!r} is a "
+                             f"package and cannot be directly executed") from None
+    if spec.loader is None:
+        raise StartError(f"No code to run in module {name!r}")
+    return spec
+
+
+def _import(name: str) -> types.ModuleType:
+    try:
+        # The builtin __import__, unlike importlib.import_module, hides importlib's
+        # own frames from the traceback of an error in the imported code.
+        __import__(name)
+    except ModuleNotFoundError as error:
+        _raise_if_missing(error, name)
+        raise
+    return sys.modules[name]
+
+
+def _raise_if_missing(error: ModuleNotFoundError, name: str) -> None:
+    """Turn "the module asked for does not exist" into a StartError; any other missing
+    module is an import made by the program itself, hence the program's error."""
+    if error.name is not None and (name + ".").startswith(error.name + "."):
+        raise StartError(f"No module named {error.name!r}") from None
+
+
+def _run_spec(module: types.ModuleType, spec: importlib.machinery.ModuleSpec,
+              track: Track) -> Optional[BaseException]:
+    module.__dict__.update(__file__=spec.origin, __cached__=spec.cached,
+                           __loader__=spec.loader, __spec__=spec, __package__=spec.parent)
+    if isinstance(spec.loader, importlib.machinery.SourceFileLoader):
+        source = spec.loader.get_data(spec.origin)
+        return _execute(module, source, spec.origin, track)
+    # No source to watch (a .pyc-only module, a zip...): run its code as Python would.
+    try:
+        code = spec.loader.get_code(spec.name)
+    except ImportError:
+        code = None
+    if code is None:
+        raise StartError(f"No code object available for {spec.name!r}")
+    return _call(exec, code, module.__dict__)[1]
+
+
+def _execute(module: types.ModuleType, source: bytes, filename: str,
+             track: Track) -> Optional[BaseException]:
+    """Compile `source` (its bytes, so that an encoding cookie is honoured) and run it
+    in `module`, watched from then on."""
+    try:
+        code = compile(source, filename, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as error:
+        # Python shows a script's syntax error without any traceback above it.
+        return error.with_traceback(None)
+    track(module, filename, source)
+    return _call(exec, code, module.__dict__)[1]
+
+
+def _call(function: Callable, *args) -> Tuple[object, Optional[BaseException]]:
+    """Call `function` and return (result, None), or (None, the exception) with the
+    frames of jurigged and of importlib's machinery cut from the head of the traceback."""
+    try:
+        return function(*args), None
+    except StartError:
+        raise
+    except BaseException as error:
+        traceback = error.__traceback__
+        while traceback is not None and _is_machinery(traceback.tb_frame.f_code.co_filename):
+            traceback = traceback.tb_next
+        return None, error.with_traceback(traceback)
+
+
+_OWN_FILE = os.path.abspath(__file__)
+_IMPORTLIB_FOLDER = os.path.dirname(os.path.abspath(importlib.__file__)) + os.sep
+
+
+def _is_machinery(filename: str) -> bool:
+    return (filename == _OWN_FILE or filename.startswith("<frozen importlib")
+            or filename.startswith(_IMPORTLIB_FOLDER))
