@@ -19,6 +19,7 @@ import functools
 import os
 import sys
 import types
+import weakref
 from collections.abc import MutableMapping
 from importlib.util import decode_source
 from typing import Dict, Iterator, List, Optional, Set, Tuple
@@ -152,13 +153,22 @@ def _nested_codes(code: types.CodeType, prefix=()) -> Dict[tuple, types.CodeType
     return found
 
 
+# Cells a closure stopped using, kept so that an edit that uses the variable again
+# finds its value (the enclosing frame is usually gone by then).
+_spare_cells: "weakref.WeakKeyDictionary[types.FunctionType, dict]" = weakref.WeakKeyDictionary()
+
+
 def closure_for(function: types.FunctionType, code: types.CodeType,
                 cls: Optional[type]) -> Tuple[Optional[tuple], List[str]]:
     """A closure for `function` running `code`: its cells matched by variable name
     (CPython only checks their number). Returns the cells and the names that had none."""
+    old = dict(_spare_cells.get(function, {}))
+    old.update(zip(function.__code__.co_freevars, function.__closure__ or ()))
+    dropped = {name: cell for name, cell in old.items() if name not in code.co_freevars}
+    if dropped or function in _spare_cells:
+        _spare_cells[function] = dropped
     if not code.co_freevars:
         return None, []
-    old = dict(zip(function.__code__.co_freevars, function.__closure__ or ()))
     cells, missing = [], []
     for name in code.co_freevars:
         if name in old:
