@@ -74,4 +74,21 @@ class Logger:
                     "detail": text}, text, stream=sys.stderr, always=True)
 
 
+def write_events(logger: Logger, destination: str):
+    """Write every event of `logger` as one JSON object per line to `destination` (a
+    file path, or "-" for stdout), for editors and tools. Returns the listener."""
+    import json
+
+    stream = sys.stdout if destination == "-" else open(destination, "a", buffering=1,
+                                                         encoding="utf-8")
+
+    def listener(event: dict) -> None:
+        with _lock:
+            stream.write(json.dumps(event) + "\n")
+            stream.flush()
+
+    logger.listeners.append(listener)
+    return listener
+
+
 logger = Logger()
