@@ -55,6 +55,10 @@ class Logger:
         self._emit({"event": "run", "module": module, "file": path, "line": line,
                     "text": text}, f"Run {module}:{line}: {first}")
 
+    def batch(self, paths: List[str]) -> None:
+        """One batch of saves is about to be applied (for the event stream only)."""
+        self._emit({"event": "batch", "files": list(paths)}, None)
+
     def notice(self, message: str, path: str = "", line: int = 0) -> None:
         """Something the user should know even without -v (a refusal, a fallback)."""
         self._emit({"event": "notice", "message": message, "file": path, "line": line},
