@@ -82,7 +82,13 @@ std::optional<SyntaxError> check_tokens(std::string_view text, const Token* firs
             op != "*" && op != "...")
             return at(*first, "invalid syntax");
     }
-    for (const Token* t = first; t + 1 < last; ++t) {
+    const Token* checked = first;
+    if (first->kind == TokenKind::Name && first->text(text) == "from") {
+        // relative module names: "from ...pkg import x" puts '...' before a name
+        while (checked < last && !(checked->kind == TokenKind::Name && checked->text(text) == "import"))
+            ++checked;
+    }
+    for (const Token* t = checked; t + 1 < last; ++t) {
         const Token& next = t[1];
         if (t->kind == TokenKind::String && next.kind == TokenKind::String) continue;
         if (is_op(text, *t, "<>") || is_op(text, next, "<>")) return at(*t, "invalid syntax");

@@ -488,6 +488,8 @@ private:
         for (std::size_t k = begin; k < end; ++k) {
             h = hash_mix(h, static_cast<std::uint64_t>(toks[k].kind));
             h = hash_bytes(toks[k].text(text), h);
+            // a Dedent sits where the next statement starts, after any blank lines
+            if (toks[k].kind == TokenKind::Dedent) continue;
             h = hash_mix(h, (static_cast<std::uint64_t>(toks[k].line - base_line) << 32) |
                                 static_cast<std::uint32_t>(toks[k].col));
         }
