@@ -103,7 +103,9 @@ public:
         } else {
             scan();
         }
-        result.line_count = line;
+        result.line_count = 0;
+        for (char c : s) result.line_count += c == '\n';
+        if (!s.empty() && s.back() != '\n') ++result.line_count;
         if (error) {
             result.error = error;
         } else {
@@ -202,8 +204,24 @@ private:
         for (std::size_t i = 1; i < indents.size(); ++i)
             out.push_back({TokenKind::Dedent, line, col_of(pos), line, col_of(pos),
                            static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(pos)});
+        end_of_last_line();
         out.push_back({TokenKind::End, line, col_of(pos), line, col_of(pos),
                        static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(pos)});
+    }
+
+    // Like CPython, errors found at the end of the input point at the end of the last
+    // line that holds anything, not at the empty line after it.
+    void end_of_last_line() {
+        std::size_t end = s.size();
+        while (end > 0 && (s[end - 1] == '\n' || s[end - 1] == ' ' || s[end - 1] == '\t' || s[end - 1] == '\f'))
+            --end;
+        std::size_t start = s.rfind('\n', end == 0 ? 0 : end - 1);
+        start = (start == std::string_view::npos || end == 0) ? 0 : start + 1;
+        int lines = 1;
+        for (std::size_t k = 0; k < start; ++k) lines += s[k] == '\n';
+        line = lines;
+        line_start = start;
+        pos = end;
     }
 
     // Reads the indentation of a new logical line and emits Indent/Dedent tokens.
