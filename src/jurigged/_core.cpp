@@ -463,6 +463,9 @@ static void bind_patcher(nb::module_& m) {
 
 NB_MODULE(_core, m) {
     m.doc() = "jurigged's C++ engine";
+    // The function index and the watcher live in module globals until the interpreter
+    // exits; nanobind would report them as leaks at shutdown.
+    nb::set_leak_warnings(false);
     bind_source(m);
     bind_watcher(m);
     bind_patcher(m);
