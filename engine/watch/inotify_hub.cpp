@@ -168,7 +168,18 @@ void InotifyHub::handle(const ::inotify_event& event, bool& dirs_changed) {
     if (event.mask & IN_Q_OVERFLOW) {
         // Events were dropped: any file may have changed, any directory may be gone.
         rewatch_all();
-        for (const auto& entry : dirs_) touch_all(entry.second);
+        std::set<Tracker*> told;
+        for (const auto& entry : dirs_) {
+            touch_all(entry.second);
+            for (const auto& [name, subscribers] : entry.second.names) {
+                for (const auto& s : subscribers) {
+                    if (told.insert(s.tracker).second) {
+                        s.tracker->notice("the inotify event queue overflowed (fs.inotify.max_queued_events); "
+                                          "re-reading every watched file");
+                    }
+                }
+            }
+        }
         dirs_changed = true;
         return;
     }

@@ -1,0 +1,113 @@
+"""The watcher when the kernel gives up: the inotify queue overflows (events are lost,
+every file is re-read by content) or the watch limit is reached (fall back to polling).
+The watcher runs in a child process (tests/watcher_child.py) so that it can be stopped,
+or given tiny limits in its own user namespace."""
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from watcher_support import make_workdir, remove_workdir
+
+CHILD = Path(__file__).with_name("watcher_child.py")
+
+
+@pytest.fixture
+def workdir():
+    path = make_workdir()
+    yield path
+    remove_workdir(path)
+
+
+class Child:
+    def __init__(self, args):
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+        self.lines = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.lines.put(json.loads(line))
+
+    def next(self, timeout=10):
+        return self.lines.get(timeout=timeout)
+
+    def close(self):
+        self.process.kill()
+        self.process.wait()
+
+
+def test_queue_overflow_rereads_every_file(workdir):
+    module = workdir / "mod.py"
+    module.write_bytes(b"value = 1\n")
+    child = Child([sys.executable, str(CHILD), str(module)])
+    try:
+        assert child.next() == ["ready", "", "", "False"]
+        time.sleep(0.3)  # past the first quiet period
+        # While the watcher's process is stopped nothing reads the queue; alternating
+        # names keep the kernel from merging the events, 40000 exceed its 16384.
+        os.kill(child.process.pid, signal.SIGSTOP)
+        try:
+            scratch = [workdir / "a.txt", workdir / "b.txt"]
+            for path in scratch:
+                path.write_bytes(b"")
+            for i in range(20000):
+                for path in scratch:
+                    os.utime(path)
+            module.write_bytes(b"value = 2\n")  # its event is among those dropped
+        finally:
+            os.kill(child.process.pid, signal.SIGCONT)
+        received = [child.next(), child.next()]
+        assert received[0][0] == "notice" and "overflowed" in received[0][3]
+        assert received[1] == ["changed", str(module), "value = 2\n", ""]
+        with pytest.raises(queue.Empty):
+            child.next(timeout=0.5)
+    finally:
+        child.close()
+
+
+def can_unshare():
+    try:
+        return subprocess.run(["unshare", "-Ur", "true"], capture_output=True).returncode == 0
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not can_unshare(), reason="needs unprivileged user namespaces (unshare -Ur)")
+@pytest.mark.parametrize(
+    "limit, reason",
+    [("max_inotify_watches", "watch limit"), ("max_inotify_instances", "inotify_init1 failed")],
+)
+def test_kernel_limit_falls_back_to_polling(workdir, limit, reason):
+    paths = []
+    for name in ("one", "two", "three"):
+        (workdir / name).mkdir()
+        paths.append(workdir / name / "mod.py")
+        paths[-1].write_bytes(b"value = 1\n")
+    # The limits in /proc/sys/user are per user namespace: 1 watch, or no instance at all.
+    value = 1 if limit == "max_inotify_watches" else 0
+    script = f'echo {value} > /proc/sys/user/{limit} && exec "$@"'
+    child = Child(["unshare", "-Ur", "sh", "-c", script, "sh", sys.executable, str(CHILD), *map(str, paths)])
+    try:
+        ready, notice = child.next(), child.next()
+        assert ready == ["ready", "", "", "True"]
+        assert notice[0] == "notice" and reason in notice[3] and "polling" in notice[3]
+        paths[2].write_bytes(b"value = 2\n")
+        paths[0].write_bytes(b"value = 3\n")
+        received = sorted([child.next(), child.next()])
+        assert received == [
+            ["changed", str(paths[0]), "value = 3\n", ""],
+            ["changed", str(paths[2]), "value = 2\n", ""],
+        ]
+        with pytest.raises(queue.Empty):
+            child.next(timeout=0.5)
+    finally:
+        child.close()
