@@ -429,3 +429,20 @@ def test_wait_times_out_with_an_empty_batch(module):
     assert watcher.wait(150) == []
     assert 0.1 < time.monotonic() - began < 1.0
     watcher.close()
+
+
+def test_symlink_pointed_elsewhere_is_followed(workdir):
+    for name in ("v1", "v2"):
+        (workdir / name).mkdir()
+        (workdir / name / "mod.py").write_bytes(b"value = 1\n")
+    link = workdir / "mod.py"
+    link.symlink_to(workdir / "v1" / "mod.py")
+    watcher = start(link)
+    (workdir / "new-link").symlink_to(workdir / "v2" / "mod.py")
+    os.replace(workdir / "new-link", link)  # same content: nothing yet
+    assert events(watcher, 0) == []
+    write_in_place(workdir / "v2" / "mod.py", b"value = 2\n")
+    assert events(watcher, 1) == [changed(link, b"value = 2\n")]
+    write_in_place(workdir / "v1" / "mod.py", b"value = 3\n")  # no longer the module
+    assert events(watcher, 0) == []
+    watcher.close()

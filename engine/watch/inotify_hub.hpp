@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -43,16 +44,22 @@ private:
         int wd = -1;  // -1: lost (moved away or deleted), waiting to come back
         std::map<std::string, std::vector<Subscriber>> names;  // empty: only an anchor
     };
+    using Location = std::pair<std::string, std::string>;  // real directory, name in it
+    using Key = std::pair<Tracker*, std::string>;
 
     InotifyHub(int inotify_fd, int wake_fd);
     void run();
-    void handle(const ::inotify_event& event, bool& dirs_changed);
+    void handle(const ::inotify_event& event, bool& dirs_changed, std::set<Key>& touched);
+    bool place(const Key& key, std::string& why);
+    void unplace(const Key& key);
+    void unsubscribe(const Key& key, const Location& location);
     bool attach(const std::string& dir_path, Dir& dir, int& error);
     void lose(Dir& dir);
     void recover();
     bool attach_lost();
     void anchor_lost();
     void rewatch_all();
+    void overflowed();
     void drop_if_unused(const std::string& dir_path);
     static void touch_all(const Dir& dir);
 
@@ -61,6 +68,7 @@ private:
     std::mutex mutex_;  // guards the maps below; taken by the hub thread per read
     std::map<std::string, Dir> dirs_;  // by real directory path
     std::map<int, std::string> dir_by_wd_;
+    std::map<Key, std::vector<Location>> placed_;  // where each watched file is subscribed
     std::thread thread_;
 };
 
