@@ -52,6 +52,7 @@ private:
     };
     struct Reading;
 
+    void make_pending(const std::string& path);  // with mutex_ held
     void settle_loop();
     Clock::time_point batch_deadline() const;
     void judge(const std::string& path, const Reading& reading, std::vector<Event>& out);
@@ -62,7 +63,7 @@ private:
 
     mutable std::mutex mutex_;
     std::condition_variable touched_;  // wakes the settle thread
-    std::condition_variable ready_cv_;     // wakes wait()
+    std::condition_variable ready_cv_;  // wakes wait()
     std::map<std::string, File> files_;
     std::set<std::string> pending_;
     Clock::time_point first_touch_{};
