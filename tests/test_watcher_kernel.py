@@ -112,3 +112,45 @@ def test_kernel_limit_falls_back_to_polling(workdir, limit, reason):
             child.next(timeout=0.5)
     finally:
         child.close()
+
+
+FORK_SCRIPT = """
+import os, sys
+from jurigged._core import Watcher
+
+parent_file, child_file = sys.argv[1], sys.argv[2]
+watcher = Watcher()
+watcher.add(parent_file, open(parent_file, "rb").read())
+watcher.wait(300)
+pid = os.fork()
+if pid == 0:
+    # The inherited watcher is inert here; a new one works, and exiting normally
+    # (the inherited one is destroyed then) must not disturb the parent's.
+    mine = Watcher()
+    mine.add(child_file, open(child_file, "rb").read())
+    with open(child_file, "wb") as f:
+        f.write(b"child = 2\\n")
+    print("child", mine.wait(3000), flush=True)
+    sys.exit(0)
+os.waitpid(pid, 0)
+with open(parent_file, "wb") as f:
+    f.write(b"parent = 2\\n")
+print("parent", watcher.wait(3000), flush=True)
+"""
+
+
+def test_fork_leaves_the_parent_watcher_working(workdir):
+    parent_file, child_file = workdir / "parent.py", workdir / "child.py"
+    parent_file.write_bytes(b"parent = 1\n")
+    child_file.write_bytes(b"child = 1\n")
+    result = subprocess.run(
+        [sys.executable, "-c", FORK_SCRIPT, str(parent_file), str(child_file)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "child " + repr([("changed", str(child_file), b"child = 2\n", "")]),
+        "parent " + repr([("changed", str(parent_file), b"parent = 2\n", "")]),
+    ]

@@ -65,7 +65,7 @@ std::shared_ptr<InotifyHub> InotifyHub::shared(std::string& why) {
     static std::mutex mutex;
     static std::weak_ptr<InotifyHub> current;
     std::lock_guard lock(mutex);
-    if (auto hub = current.lock()) return hub;
+    if (auto hub = current.lock(); hub && !hub->thread_.forked()) return hub;
     int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (fd < 0) {
         why = std::string("inotify_init1 failed: ") + std::strerror(errno) +
@@ -87,6 +87,7 @@ InotifyHub::InotifyHub(int inotify_fd, int wake_fd)
     : fd_(inotify_fd), wake_fd_(wake_fd), thread_([this] { run(); }) {}
 
 InotifyHub::~InotifyHub() {
+    if (thread_.forked()) return;  // the eventfd would wake the parent's thread
     std::uint64_t one = 1;
     (void)!::write(wake_fd_, &one, sizeof one);
     thread_.join();
@@ -95,6 +96,7 @@ InotifyHub::~InotifyHub() {
 }
 
 bool InotifyHub::watch(Tracker& tracker, const std::string& path, std::string& why) {
+    if (thread_.forked()) return true;
     std::lock_guard lock(mutex_);
     bool placed = place(Key{&tracker, path}, why);
     recover();  // a directory that does not exist yet waits behind an anchor
@@ -102,12 +104,14 @@ bool InotifyHub::watch(Tracker& tracker, const std::string& path, std::string& w
 }
 
 void InotifyHub::unwatch(Tracker& tracker, const std::string& path) {
+    if (thread_.forked()) return;
     std::lock_guard lock(mutex_);
     unplace(Key{&tracker, path});
     anchor_lost();
 }
 
 void InotifyHub::unwatch_all(Tracker& tracker) {
+    if (thread_.forked()) return;
     std::lock_guard lock(mutex_);
     std::vector<Key> keys;
     for (const auto& entry : placed_) {

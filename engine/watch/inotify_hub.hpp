@@ -10,8 +10,9 @@
 #include <mutex>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
+
+#include "watch/process_thread.hpp"
 
 struct inotify_event;
 
@@ -34,6 +35,9 @@ public:
     void unwatch(Tracker& tracker, const std::string& path);
     // Synchronous: once it returns, the hub thread no longer touches `tracker`.
     void unwatch_all(Tracker& tracker);
+
+    // In a child process the inherited hub has no thread and shares its inotify
+    // instance with the parent: it must not change the parent's watches, so it does nothing.
 
 private:
     struct Subscriber {
@@ -69,7 +73,7 @@ private:
     std::map<std::string, Dir> dirs_;  // by real directory path
     std::map<int, std::string> dir_by_wd_;
     std::map<Key, std::vector<Location>> placed_;  // where each watched file is subscribed
-    std::thread thread_;
+    ProcessThread thread_;  // last: starts once the members above exist
 };
 
 }  // namespace jurigged::watch

@@ -143,7 +143,7 @@ void Tracker::close() {
     }
     touched_.notify_all();
     ready_cv_.notify_all();
-    if (settler_.joinable() && settler_.get_id() != std::this_thread::get_id()) settler_.join();
+    settler_.join();
 }
 
 bool Tracker::closed() const {

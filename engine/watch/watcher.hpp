@@ -59,6 +59,8 @@ public:
     // Block until a batch is ready (returned), timeout_ms passes (< 0: forever) or
     // close() is called (both return an empty batch). Safe to call from one thread
     // while others call add/remove/close.
+    // After fork() a Watcher inherited by the child reports nothing there (create a new
+    // one in the child); closing or destroying it leaves the parent's watcher working.
     std::vector<Event> wait(int timeout_ms);
 
     void close();
