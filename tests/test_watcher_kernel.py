@@ -154,3 +154,33 @@ def test_fork_leaves_the_parent_watcher_working(workdir):
         "child " + repr([("changed", str(child_file), b"child = 2\n", "")]),
         "parent " + repr([("changed", str(parent_file), b"parent = 2\n", "")]),
     ]
+
+
+def test_permission_denied_gives_one_error(workdir):
+    # Root reads anything, so as root the watcher runs as nobody in a child process.
+    module = workdir / "mod.py"
+    module.write_bytes(b"value = 1\n")
+    module.chmod(0o644)
+    args = [sys.executable, str(CHILD), str(module)]
+    if os.geteuid() == 0:
+        workdir.chmod(0o755)
+        args = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *args]
+    child = Child(args)
+    try:
+        assert child.next()[0] == "ready"
+        time.sleep(0.3)
+        module.chmod(0o000)
+        kind, path, _, message = child.next()
+        assert (kind, path) == ("error", str(module))
+        assert message == f"cannot read {module}: Permission denied"
+        os.utime(module)  # more events: the same error is not repeated
+        module.chmod(0o200)
+        with pytest.raises(queue.Empty):
+            child.next(timeout=0.5)
+        module.chmod(0o644)  # readable again, same content: nothing
+        with pytest.raises(queue.Empty):
+            child.next(timeout=0.5)
+        module.write_bytes(b"value = 2\n")
+        assert child.next() == ["changed", str(module), "value = 2\n", ""]
+    finally:
+        child.close()
