@@ -30,14 +30,14 @@ public:
     InotifyHub(const InotifyHub&) = delete;
     InotifyHub& operator=(const InotifyHub&) = delete;
 
+    // In a forked child the inherited hub has no thread and shares its inotify instance
+    // with the parent, so these three do nothing there: the parent's watches stay.
+
     // False with `why` when the kernel's watch limit is reached.
     bool watch(Tracker& tracker, const std::string& path, std::string& why);
     void unwatch(Tracker& tracker, const std::string& path);
     // Synchronous: once it returns, the hub thread no longer touches `tracker`.
     void unwatch_all(Tracker& tracker);
-
-    // In a child process the inherited hub has no thread and shares its inotify
-    // instance with the parent: it must not change the parent's watches, so it does nothing.
 
 private:
     struct Subscriber {
