@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "patch/function_index.hpp"
-#include "watch/watcher.hpp"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -160,6 +159,12 @@ static void bind_source(nb::module_& m) {
 
 // ---- watcher ------------------------------------------------------------------------
 
+// Included here rather than at the top so that this section merges on its own.
+#include <algorithm>
+#include <chrono>
+
+#include "watch/watcher.hpp"
+
 static const char* watch_event_kind(jurigged::watch::Event::Kind kind) {
     using Kind = jurigged::watch::Event::Kind;
     switch (kind) {
@@ -178,20 +183,25 @@ static unsigned long watcher_main_thread_ident = 0;  // set by bind_watcher
 static std::vector<jurigged::watch::Event> wait_for_watch_events(jurigged::watch::Watcher& watcher,
                                                                  int timeout_ms) {
     constexpr int signal_check_ms = 200;
-    const bool main_thread = PyThread_get_thread_ident() == watcher_main_thread_ident;
-    auto start = std::chrono::steady_clock::now();
+    if (PyThread_get_thread_ident() != watcher_main_thread_ident) {
+        nb::gil_scoped_release released;
+        return watcher.wait(timeout_ms);
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     for (;;) {
-        int slice = timeout_ms;
-        if (main_thread && (slice < 0 || slice > signal_check_ms)) slice = signal_check_ms;
+        int slice = signal_check_ms;
+        if (timeout_ms >= 0) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            slice = static_cast<int>(std::clamp<long long>(left.count(), 0, signal_check_ms));
+        }
         std::vector<jurigged::watch::Event> events;
         {
             nb::gil_scoped_release released;
             events = watcher.wait(slice);
         }
-        if (!events.empty() || watcher.closed() || slice == timeout_ms) return events;
+        if (!events.empty() || watcher.closed()) return events;
         if (PyErr_CheckSignals() != 0) throw nb::python_error();
-        auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
-        if (timeout_ms >= 0 && waited.count() >= timeout_ms) return events;
+        if (timeout_ms >= 0 && std::chrono::steady_clock::now() >= deadline) return events;
     }
 }
 
