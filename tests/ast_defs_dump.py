@@ -9,7 +9,15 @@ import json
 import sys
 
 KINDS = {ast.FunctionDef: "function", ast.AsyncFunctionDef: "async function", ast.ClassDef: "class"}
-SCOPES = tuple(KINDS) + (ast.Lambda,)
+DEFINITIONS = tuple(KINDS)
+# Definitions are statements, so only statement lists need walking (not expressions).
+STATEMENT_FIELDS = ("body", "orelse", "handlers", "finalbody", "cases")
+
+
+def child_statements(node):
+    for field in STATEMENT_FIELDS:
+        for child in getattr(node, field, None) or ():
+            yield child
 
 
 def declared_globals(scope):
@@ -20,8 +28,8 @@ def declared_globals(scope):
         node = pending.pop()
         if isinstance(node, ast.Global):
             names.update(node.names)
-        elif not isinstance(node, SCOPES):
-            pending.extend(ast.iter_child_nodes(node))
+        elif not isinstance(node, DEFINITIONS):
+            pending.extend(child_statements(node))
     return names
 
 
@@ -29,16 +37,14 @@ def definitions(tree):
     found = []
 
     def visit(node, prefix, globals_here):
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, tuple(KINDS)):
+        for child in child_statements(node):
+            if isinstance(child, DEFINITIONS):
                 qualname = child.name if child.name in globals_here else prefix + child.name
                 first = min([d.lineno for d in child.decorator_list] + [child.lineno])
                 found.append([KINDS[type(child)], qualname, child.lineno, child.end_lineno,
                               child.col_offset, child.end_col_offset, first])
                 inner = qualname + (".<locals>." if not isinstance(child, ast.ClassDef) else ".")
                 visit(child, inner, declared_globals(child))
-            elif isinstance(child, ast.Lambda):
-                visit(child, prefix + "<lambda>.<locals>.", set())
             else:
                 visit(child, prefix, globals_here)
 

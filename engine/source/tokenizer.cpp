@@ -3,6 +3,9 @@
 // worded like CPython's where that is practical. Never reads past the text.
 #include "source/tokenizer.hpp"
 
+#include "source/identifier_chars.hpp"
+#include "source/utf8.hpp"
+
 #include <array>
 #include <string>
 
@@ -34,30 +37,10 @@ bool starts_identifier(char c) {
 }
 bool continues_identifier(char c) { return starts_identifier(c) || is_digit(c); }
 
-// Non-ASCII code points that cannot be part of an identifier even after NFKC
-// normalization. An approximation of the Unicode XID tables covering the punctuation,
-// symbol, currency, arrow, box-drawing, emoji and private-use blocks.
-bool is_forbidden_in_identifier(char32_t cp) {
-    if (cp >= 0x80 && cp <= 0xBF)
-        return cp != 0xAA && cp != 0xB5 && cp != 0xBA && cp != 0xB7 && cp != 0xB2 &&
-               cp != 0xB3 && cp != 0xB9;
-    if (cp == 0xD7 || cp == 0xF7) return true;
-    if (cp >= 0x2000 && cp <= 0x206F) return cp != 0x203F && cp != 0x2040 && cp != 0x2054;
-    if (cp >= 0x20A0 && cp <= 0x20CF) return true;
-    if (cp >= 0x2190 && cp <= 0x23FF) return true;
-    if (cp >= 0x2500 && cp <= 0x2BFF) return true;
-    if (cp >= 0x2E00 && cp <= 0x2E7F) return true;
-    if ((cp >= 0x3000 && cp <= 0x3004) || (cp >= 0x3008 && cp <= 0x3020) || cp == 0x3030)
-        return true;
-    if (cp >= 0xE000 && cp <= 0xF8FF) return true;
-    if (cp >= 0xFE10 && cp <= 0xFE1F) return true;
-    if (cp >= 0xFE30 && cp <= 0xFE4F) return cp != 0xFE33 && cp != 0xFE34 && cp < 0xFE4D;
-    if ((cp >= 0xFF01 && cp <= 0xFF0F) || (cp >= 0xFF1A && cp <= 0xFF20) ||
-        (cp >= 0xFF3B && cp <= 0xFF40 && cp != 0xFF3F) || (cp >= 0xFF5B && cp <= 0xFF65))
-        return true;
-    if (cp >= 0xFFF0 && cp <= 0xFFFF) return true;
-    if (cp >= 0x1F000 && cp <= 0x1FAFF) return true;
-    return false;
+// Code points CPython calls "non-printable" in its error message.
+bool is_non_printable(char32_t cp) {
+    return cp < 0xA0 || cp == 0xAD || (cp >= 0x200B && cp <= 0x200F) ||
+           (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x206F) || cp == 0xFEFF;
 }
 
 std::string hex_code_point(char32_t cp) {
@@ -228,7 +211,7 @@ private:
     // Returns false for blank and comment-only lines, which do not count.
     bool indentation() {
         int col = 0, alt = 0;
-        for (; !at_end(); ++pos) {
+        while (!at_end()) {
             char c = peek();
             if (c == ' ') {
                 ++col, ++alt;
@@ -237,9 +220,15 @@ private:
                 ++alt;
             } else if (c == '\f') {
                 col = alt = 0;
+            } else if (c == '\\' && peek(1) == '\n') {
+                // since 3.10, indentation continues across a backslash continuation
+                ++pos;
+                step_over_char();
+                continue;
             } else {
                 break;
             }
+            ++pos;
         }
         char c = peek();
         if (at_end() || c == '#' || c == '\n') return false;
@@ -279,19 +268,39 @@ private:
         return cp;
     }
 
+    bool not_utf8() { return fail(line, col_of(pos), utf8_error_message(static_cast<unsigned char>(peek()))); }
+
+    // Moves past one character inside a string: a whole UTF-8 sequence, which must be
+    // valid, or one byte (a newline counts a line).
+    bool step_over_string_char() {
+        if (static_cast<unsigned char>(peek()) >= 0x80) return step_over_non_ascii();
+        step_over_char();
+        return true;
+    }
+
+    bool step_over_non_ascii() {
+        std::size_t length = utf8_sequence_length(s, pos);
+        if (length == 0) return not_utf8();
+        pos += length;
+        return true;
+    }
+
     // Scans an identifier at pos; false (with an error) on a character Python rejects.
     bool identifier() {
+        std::size_t begin = pos;
         while (!at_end() && continues_identifier(peek())) {
             if (static_cast<unsigned char>(peek()) < 0x80) {
                 ++pos;
                 continue;
             }
+            if (utf8_sequence_length(s, pos) == 0) return not_utf8();
             std::size_t length;
             char32_t cp = code_point_at(pos, length);
-            if (is_forbidden_in_identifier(cp)) {
+            bool valid = pos == begin ? starts_identifier_code_point(cp) : continues_identifier_code_point(cp);
+            if (!valid) {
                 std::string message = "invalid character '" + std::string(s.substr(pos, length)) +
                                       "' (" + hex_code_point(cp) + ")";
-                if (cp < 0xA0) message = "invalid non-printable character " + hex_code_point(cp);
+                if (is_non_printable(cp)) message = "invalid non-printable character " + hex_code_point(cp);
                 return fail(line, col_of(pos), message);
             }
             pos += length;
@@ -355,14 +364,18 @@ private:
             } else if (c == '\\') {
                 ++pos;
                 if (at_end()) return unterminated(triple, begin_line, begin_col);
-                step_over_char();
+                if (!step_over_string_char()) return false;
             } else if (c == '\n') {
                 if (!triple) return unterminated(triple, begin_line, begin_col);
                 step_over_char();
             } else {
-                if (prefix.bytes && static_cast<unsigned char>(c) >= 0x80)
+                if (static_cast<unsigned char>(c) < 0x80) {
+                    ++pos;
+                } else if (prefix.bytes) {
                     return fail(begin_line, begin_col, "bytes can only contain ASCII literal characters");
-                ++pos;
+                } else if (!step_over_non_ascii()) {
+                    return false;
+                }
             }
         }
     }
@@ -384,7 +397,7 @@ private:
                     while (!at_end() && peek() != '}' && peek() != '\n' && peek() != quote) ++pos;
                     if (peek() == '}') ++pos;
                 } else if (peek() != '{' && peek() != '}') {
-                    step_over_char();
+                    if (!step_over_string_char()) return false;
                 }
             } else if (c == '\n') {
                 if (!triple) return unterminated(triple, begin_line, begin_col);
@@ -399,8 +412,8 @@ private:
             } else if (c == '}') {
                 if (peek(1) != '}') return fail(line, col_of(pos), "f-string: single '}' is not allowed");
                 pos += 2;
-            } else {
-                ++pos;
+            } else if (!step_over_string_char()) {
+                return false;
             }
         }
     }
@@ -447,7 +460,7 @@ private:
                 ++pos;
             } else if (c == '\\') {
                 ++pos;
-                if (!at_end()) step_over_char();
+                if (!at_end() && !step_over_string_char()) return false;
             } else if (nesting == 0 && c == '!' && peek(1) != '=') {
                 ++pos;
                 while (!at_end() && continues_identifier(peek())) ++pos;
@@ -456,8 +469,8 @@ private:
                 return format_spec(quote, triple, begin_line, begin_col, depth);
             } else if (c == '!' || c == '=' || c == '<' || c == '>') {
                 ++pos;  // covers != == <= >= and the self-documenting '='
-            } else {
-                ++pos;
+            } else if (!step_over_string_char()) {
+                return false;
             }
         }
     }
@@ -480,9 +493,9 @@ private:
                 step_over_char();
             } else if (c == '\\') {
                 ++pos;
-                if (!at_end()) step_over_char();
-            } else {
-                ++pos;
+                if (!at_end() && !step_over_string_char()) return false;
+            } else if (!step_over_string_char()) {
+                return false;
             }
         }
     }
