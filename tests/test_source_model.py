@@ -325,7 +325,7 @@ CONSTRUCTS = {
         x = "é"; def_ = 1
         def späť(): return "ä"; y = "ö"
     '''),
-    "nfkc_identifiers": "def \u013fine(): pass\nclass \ufb01le:\n    def x\u00b2(self): pass\n".encode(),
+    "nfkc_identifiers": "def \u013fine(): pass\nclass \ufb01le:\n    def \uff58y(self): pass\n".encode(),
     "continuation_only_lines": src('''
         class A:
         \\
