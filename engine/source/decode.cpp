@@ -171,14 +171,15 @@ bool decode_source(std::string_view raw, std::string& text, SyntaxError& error) 
     }
 
     text.clear();
-    text.reserve(utf8.size() + 1);
-    for (std::size_t i = 0; i < utf8.size(); ++i) {
-        if (utf8[i] == '\r') {
-            text += '\n';
-            if (i + 1 < utf8.size() && utf8[i + 1] == '\n') ++i;
-        } else {
-            text += utf8[i];
-        }
+    text.reserve(utf8.size());
+    for (std::size_t i = 0; i < utf8.size();) {
+        std::size_t cr = utf8.find('\r', i);
+        if (cr == std::string::npos) cr = utf8.size();
+        text.append(utf8, i, cr - i);
+        if (cr == utf8.size()) break;
+        text += '\n';
+        i = cr + 1;
+        if (i < utf8.size() && utf8[i] == '\n') ++i;
     }
     return true;
 }

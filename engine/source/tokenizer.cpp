@@ -24,11 +24,32 @@ constexpr std::array<std::string_view, 35> keywords = {
     "import", "in",    "is",      "lambda",   "nonlocal", "not",  "or",
     "pass",  "raise",  "return",  "try",      "while",  "with",   "yield"};
 
-constexpr std::array<std::string_view, 5> three_char_ops = {"**=", "//=", ">>=", "<<=", "..."};
-constexpr std::array<std::string_view, 20> two_char_ops = {
-    "!=", "%=", "&=", "**", "*=", "+=", "-=", "->", "//", "/=",
-    ":=", "<<", "<=", "<>", "==", ">=", ">>", "@=", "^=", "|="};
-constexpr std::string_view one_char_ops = "%&()*+,-./:;<=>@[]^{|}~";
+// Length of the operator or delimiter starting `rest` (longest match), 0 if none.
+int operator_length(std::string_view rest) {
+    char a = rest[0];
+    char b = rest.size() > 1 ? rest[1] : '\0';
+    char c = rest.size() > 2 ? rest[2] : '\0';
+    switch (a) {
+        case '*': case '/': case '>':  // ** **= // //= >> >>=
+            if (b == a) return c == '=' ? 3 : 2;
+            return b == '=' ? 2 : 1;
+        case '<':  // << <<= <= <>
+            if (b == '<') return c == '=' ? 3 : 2;
+            return b == '=' || b == '>' ? 2 : 1;
+        case '.':
+            return b == '.' && c == '.' ? 3 : 1;
+        case '-':
+            return b == '=' || b == '>' ? 2 : 1;
+        case '!':  // alone, only inside f-strings
+            return b == '=' ? 2 : 0;
+        case ':': case '=': case '%': case '&': case '+': case '@': case '^': case '|':
+            return b == '=' ? 2 : 1;
+        case '~': case '(': case ')': case '[': case ']': case '{': case '}': case ',': case ';':
+            return 1;
+        default:
+            return 0;
+    }
+}
 
 bool is_ascii_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -138,6 +159,7 @@ private:
     }
 
     void scan() {
+        out.reserve(s.size() / 4 + 16);
         bool at_line_start = true;
         while (!error) {
             if (at_line_start) {
@@ -582,28 +604,19 @@ private:
     void op() {
         std::size_t begin = pos;
         int begin_col = col_of(pos);
-        std::string_view rest = s.substr(pos);
-        for (std::string_view candidate : three_char_ops) {
-            if (rest.substr(0, 3) == candidate) {
-                pos += 3;
-                emit(TokenKind::Op, begin, line, begin_col);
-                return;
-            }
-        }
-        for (std::string_view candidate : two_char_ops) {
-            if (rest.substr(0, 2) == candidate) {
-                pos += 2;
-                emit(TokenKind::Op, begin, line, begin_col);
-                return;
-            }
-        }
         char c = peek();
-        if (one_char_ops.find(c) == std::string_view::npos) {
+        int length = operator_length(s.substr(pos));
+        if (length == 0) {
             if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
                 fail(line, begin_col, "invalid non-printable character " + hex_code_point(static_cast<unsigned char>(c)));
             } else {
                 fail(line, begin_col, "invalid syntax");
             }
+            return;
+        }
+        if (length > 1) {
+            pos += length;
+            emit(TokenKind::Op, begin, line, begin_col);
             return;
         }
         if (c == '(' || c == '[' || c == '{') {
@@ -636,8 +649,12 @@ private:
 }  // namespace
 
 bool is_keyword(std::string_view name) {
+    // most names are not keywords: reject on length and first letter before comparing
+    if (name.size() < 2 || name.size() > 8) return false;
+    char first = name[0];
+    if (first > 'y' || (first < 'a' && first != 'F' && first != 'N' && first != 'T')) return false;
     for (std::string_view kw : keywords)
-        if (kw == name) return true;
+        if (kw[0] == first && kw == name) return true;
     return false;
 }
 

@@ -4,9 +4,9 @@
 #include <string>
 #include <unordered_map>
 
-#include "common/hash.hpp"
 #include "source/decode.hpp"
 #include "source/model.hpp"
+#include "source/range_hash.hpp"
 #include "source/token_checks.hpp"
 #include "source/tokenizer.hpp"
 
@@ -475,50 +475,31 @@ private:
         }
     }
 
-    std::uint64_t hash_tokens(std::size_t begin, std::size_t end, std::uint64_t h = hash_seed) const {
-        for (std::size_t k = begin; k < end; ++k) {
-            h = hash_mix(h, static_cast<std::uint64_t>(toks[k].kind));
-            h = hash_bytes(toks[k].text(text), h);
-        }
-        return h;
-    }
-
-    std::uint64_t hash_layout(std::size_t begin, std::size_t end, int base_line) const {
-        std::uint64_t h = hash_seed;
-        for (std::size_t k = begin; k < end; ++k) {
-            h = hash_mix(h, static_cast<std::uint64_t>(toks[k].kind));
-            h = hash_bytes(toks[k].text(text), h);
-            // a Dedent sits where the next statement starts, after any blank lines
-            if (toks[k].kind == TokenKind::Dedent) continue;
-            h = hash_mix(h, (static_cast<std::uint64_t>(toks[k].line - base_line) << 32) |
-                                static_cast<std::uint32_t>(toks[k].col));
-        }
-        return h;
-    }
-
     // A block's own tokens: its whole extent minus the definitions inside it.
-    std::uint64_t hash_without_definitions(std::size_t n) const {
-        std::uint64_t h = hash_seed;
+    std::uint64_t hash_without_definitions(const RangeHasher& hasher, std::size_t n) const {
+        RangeHasher::Concatenation own(hasher);
         std::size_t from = extents[n].begin;
         for (std::size_t d = n + 1; d < extents[n].subtree_end; ++d) {
             if (!is_definition(tree.nodes[d].kind) || extents[d].begin < from) continue;
-            h = hash_tokens(from, extents[d].begin, h);
+            own.add(from, extents[d].begin);
             from = extents[d].end;
         }
-        return hash_tokens(from, extents[n].end, h);
+        own.add(from, extents[n].end);
+        return own.value();
     }
 
     void hashes() {
+        RangeHasher hasher(text, toks);
         for (std::size_t n = 0; n < tree.nodes.size(); ++n) {
             Node& node = tree.nodes[n];
             const Extent& e = extents[n];
-            node.layout_hash = hash_layout(e.begin, e.end, node.span.line);
-            node.body_hash = hash_tokens(e.body_begin, e.end);
+            node.layout_hash = hasher.layout(e.begin, e.end, node.span.line);
+            node.body_hash = hasher.content(e.body_begin, e.end);
             if (is_definition(node.kind)) {
-                node.decorators_hash = hash_tokens(e.begin, e.header_begin);
-                node.header_hash = hash_tokens(e.header_begin, e.body_begin);
+                node.decorators_hash = hasher.content(e.begin, e.header_begin);
+                node.header_hash = hasher.content(e.header_begin, e.body_begin);
             } else if (node.kind == Kind::Block) {
-                node.header_hash = hash_without_definitions(n);
+                node.header_hash = hash_without_definitions(hasher, n);
             }
         }
     }
