@@ -117,6 +117,21 @@ void locate(std::string_view raw, std::size_t offset, SyntaxError& error) {
     error.col = static_cast<int>(offset - line_start);
 }
 
+// Every line ending as '\n'.
+void fold_newlines(std::string_view from, std::string& text) {
+    text.clear();
+    text.reserve(from.size());
+    for (std::size_t i = 0; i < from.size();) {
+        std::size_t cr = from.find('\r', i);
+        if (cr == std::string_view::npos) cr = from.size();
+        text.append(from.substr(i, cr - i));
+        if (cr == from.size()) break;
+        text += '\n';
+        i = cr + 1;
+        if (i < from.size() && from[i] == '\n') ++i;
+    }
+}
+
 }  // namespace
 
 bool decode_source(std::string_view raw, std::string& text, SyntaxError& error) {
@@ -138,11 +153,9 @@ bool decode_source(std::string_view raw, std::string& text, SyntaxError& error) 
         return false;
     }
 
-    std::string utf8;
-    utf8.reserve(raw.size());
+    std::string utf8;  // the source re-encoded, unless it is UTF-8 already
     if (encoding == "utf-8") {
         // ast.parse() tolerates malformed UTF-8 in comments, so the tokenizer checks it
-        utf8.assign(raw);
     } else if (encoding == "ascii") {
         for (std::size_t i = 0; i < raw.size(); ++i) {
             if (static_cast<unsigned char>(raw[i]) >= 0x80) {
@@ -170,17 +183,7 @@ bool decode_source(std::string_view raw, std::string& text, SyntaxError& error) 
         return false;
     }
 
-    text.clear();
-    text.reserve(utf8.size());
-    for (std::size_t i = 0; i < utf8.size();) {
-        std::size_t cr = utf8.find('\r', i);
-        if (cr == std::string::npos) cr = utf8.size();
-        text.append(utf8, i, cr - i);
-        if (cr == utf8.size()) break;
-        text += '\n';
-        i = cr + 1;
-        if (i < utf8.size() && utf8[i] == '\n') ++i;
-    }
+    fold_newlines(encoding == "utf-8" ? raw : std::string_view(utf8), text);
     return true;
 }
 

@@ -4,10 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 #include <vector>
 
-#include "common/hash.hpp"
 #include "source/tokenizer.hpp"
 
 namespace jurigged::source {
@@ -18,20 +18,17 @@ public:
         std::size_t n = tokens.size();
         powers.resize(n + 1);
         content_sums.resize(n + 1);
-        line_sums.resize(n + 1);
-        col_sums.resize(n + 1);
+        position_sums.resize(n + 1);
         placed_sums.resize(n + 1);
         powers[0] = 1;
         for (std::size_t k = 0; k < n; ++k) {
             const Token& t = tokens[k];
-            std::uint64_t token = hash_bytes(t.text(text), hash_mix(hash_seed, static_cast<std::uint64_t>(t.kind)));
             // a Dedent sits where the next statement starts, after any blank lines, so
             // its position is not part of the layout
             bool placed = t.kind != TokenKind::Dedent;
             powers[k + 1] = powers[k] * base;
-            content_sums[k + 1] = content_sums[k] * base + token;
-            line_sums[k + 1] = line_sums[k] * base + (placed ? static_cast<std::uint64_t>(t.line) : 0);
-            col_sums[k + 1] = col_sums[k] * base + (placed ? static_cast<std::uint64_t>(t.col) : 0);
+            content_sums[k + 1] = content_sums[k] * base + token_hash(t.kind, t.text(text));
+            position_sums[k + 1] = position_sums[k] * base + (placed ? position(t.line, t.col) : 0);
             placed_sums[k + 1] = placed_sums[k] * base + (placed ? 1 : 0);
         }
     }
@@ -43,11 +40,9 @@ public:
 
     // Kinds, texts and positions of tokens [begin, end), lines counted from base_line.
     std::uint64_t layout(std::size_t begin, std::size_t end, int base_line) const {
-        std::uint64_t lines = raw(line_sums, begin, end) -
-                              static_cast<std::uint64_t>(base_line) * raw(placed_sums, begin, end);
-        std::uint64_t sum = raw(content_sums, begin, end) + line_weight * lines +
-                            col_weight * raw(col_sums, begin, end);
-        return finish(sum, end - begin);
+        std::uint64_t positions = raw(position_sums, begin, end) -
+                                  position(base_line, 0) * raw(placed_sums, begin, end);
+        return finish(raw(content_sums, begin, end) + position_weight * positions, end - begin);
     }
 
     // The content of several ranges in order, as if they were one.
@@ -68,10 +63,35 @@ public:
 
 private:
     static constexpr std::uint64_t base = 0x9e3779b97f4a7c15ULL;  // odd, so invertible mod 2^64
-    static constexpr std::uint64_t line_weight = 0xc2b2ae3d27d4eb4fULL;
-    static constexpr std::uint64_t col_weight = 0x165667b19e3779f9ULL;
+    static constexpr std::uint64_t position_weight = 0xc2b2ae3d27d4eb4fULL;
 
-    std::vector<std::uint64_t> powers, content_sums, line_sums, col_sums, placed_sums;
+    std::vector<std::uint64_t> powers, content_sums, position_sums, placed_sums;
+
+    // Linear in the line, so that sums can be rebased to another first line.
+    static std::uint64_t position(int line, int col) {
+        return (static_cast<std::uint64_t>(line) << 24) + static_cast<std::uint64_t>(col);
+    }
+
+    // Kind and text of one token, eight bytes at a time.
+    static std::uint64_t token_hash(TokenKind kind, std::string_view text) {
+        std::uint64_t h = (static_cast<std::uint64_t>(kind) + 1) * 0x9e3779b97f4a7c15ULL ^ text.size();
+        std::size_t i = 0;
+        auto mix = [&](std::uint64_t word) {
+            h = (h ^ word) * 0xff51afd7ed558ccdULL;
+            h ^= h >> 29;
+        };
+        for (; i + 8 <= text.size(); i += 8) {
+            std::uint64_t word;
+            std::memcpy(&word, text.data() + i, 8);
+            mix(word);
+        }
+        if (i < text.size()) {
+            std::uint64_t word = 0;
+            std::memcpy(&word, text.data() + i, text.size() - i);
+            mix(word);
+        }
+        return h;
+    }
 
     std::uint64_t raw(const std::vector<std::uint64_t>& sums, std::size_t begin, std::size_t end) const {
         return sums[end] - sums[begin] * powers[end - begin];

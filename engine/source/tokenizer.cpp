@@ -6,7 +6,7 @@
 #include "source/identifier_chars.hpp"
 #include "source/utf8.hpp"
 
-#include <array>
+#include <initializer_list>
 #include <string>
 
 namespace jurigged::source {
@@ -16,13 +16,6 @@ namespace {
 constexpr int max_indent_levels = 100;   // CPython's limits, which also bound our
 constexpr int max_bracket_depth = 200;   // recursion on hostile input
 constexpr int max_fstring_depth = 150;
-
-constexpr std::array<std::string_view, 35> keywords = {
-    "False", "None",   "True",    "and",      "as",     "assert", "async",
-    "await", "break",  "class",   "continue", "def",    "del",    "elif",
-    "else",  "except", "finally", "for",      "from",   "global", "if",
-    "import", "in",    "is",      "lambda",   "nonlocal", "not",  "or",
-    "pass",  "raise",  "return",  "try",      "while",  "with",   "yield"};
 
 // Length of the operator or delimiter starting `rest` (longest match), 0 if none.
 int operator_length(std::string_view rest) {
@@ -649,13 +642,22 @@ private:
 }  // namespace
 
 bool is_keyword(std::string_view name) {
-    // most names are not keywords: reject on length and first letter before comparing
-    if (name.size() < 2 || name.size() > 8) return false;
-    char first = name[0];
-    if (first > 'y' || (first < 'a' && first != 'F' && first != 'N' && first != 'T')) return false;
-    for (std::string_view kw : keywords)
-        if (kw[0] == first && kw == name) return true;
-    return false;
+    // called for every name: compare only against the keywords of the same length
+    auto any_of = [&](std::initializer_list<std::string_view> words) {
+        for (std::string_view word : words)
+            if (word == name) return true;
+        return false;
+    };
+    switch (name.size()) {
+        case 2: return any_of({"as", "if", "in", "is", "or"});
+        case 3: return any_of({"and", "def", "del", "for", "not", "try"});
+        case 4: return any_of({"None", "True", "elif", "else", "from", "pass", "with"});
+        case 5: return any_of({"False", "async", "await", "break", "class", "raise", "while", "yield"});
+        case 6: return any_of({"assert", "except", "global", "import", "lambda", "return"});
+        case 7: return name == "finally";
+        case 8: return name == "continue" || name == "nonlocal";
+        default: return false;
+    }
 }
 
 TokenizeResult tokenize(std::string_view text) { return Tokenizer(text).run(); }

@@ -31,6 +31,8 @@ public:
         : text(text), toks(tokens) {}
 
     ParseResult build(int line_count) {
+        tree.nodes.reserve(toks.size() / 8 + 1);  // about one statement per 8 tokens
+        extents.reserve(toks.size() / 8 + 1);
         tree.nodes.emplace_back();
         tree.nodes[0].kind = Kind::Module;
         extents.emplace_back();
