@@ -2,7 +2,8 @@
 
 Run under any Python 3.9+: reads file paths (one per line) on stdin and prints one JSON
 object per file: {"file", "error": null or [line, message], "defs": [[kind, qualname,
-lineno, end_lineno, col_offset, end_col_offset, first_line], ...]} in source order.
+lineno, end_lineno, col_offset, end_col_offset, first_line], ...] in source order,
+"top": the spans of the module's statements}.
 """
 import ast
 import json
@@ -53,6 +54,11 @@ def definitions(tree):
     return found
 
 
+def top_level(tree):
+    """Spans of the module's statements: [lineno, col_offset, end_lineno, end_col_offset]."""
+    return [[s.lineno, s.col_offset, s.end_lineno, s.end_col_offset] for s in tree.body]
+
+
 def main():
     for line in sys.stdin:
         path = line.rstrip("\n")
@@ -65,7 +71,7 @@ def main():
         except (SyntaxError, ValueError) as error:
             print(json.dumps({"file": path, "error": [getattr(error, "lineno", 0), str(error)], "defs": []}))
             continue
-        print(json.dumps({"file": path, "error": None, "defs": definitions(tree)}))
+        print(json.dumps({"file": path, "error": None, "defs": definitions(tree), "top": top_level(tree)}))
 
 
 if __name__ == "__main__":

@@ -89,6 +89,13 @@ def model_definitions(tree):
     return found
 
 
+def span_like_ast(node):
+    """A node's span numbered like its ast statement (which starts at def, not @)."""
+    if node.kind in DEFINITION_KINDS:
+        return [node.def_line, node.def_col, node.end_line, node.end_col]
+    return [node.line, node.col, node.end_line, node.end_col]
+
+
 def compare(record):
     """A description of how the model disagrees with one ast record, or None."""
     path = record["file"]
@@ -103,6 +110,11 @@ def compare(record):
     if record["error"] is not None:
         return f"{path}: accepted, ast rejects it: {record['error']}"
     mine = model_definitions(tree)
+    top = [span_like_ast(tree.nodes[i]) for i in tree.nodes[0].children]
+    if top != record["top"]:
+        ours, theirs = next((a, b) for a, b in zip(top + [None] * len(record["top"]),
+                                                   record["top"] + [None] * len(top)) if a != b)
+        return f"{path}: module statement span {ours} != ast {theirs}"
     if mine == record["defs"]:
         return None
     for ours, theirs in zip(mine, record["defs"]):
