@@ -558,3 +558,30 @@ def test_empty_and_trivial_sources():
     for source in (b"", b"\n", b"# just a comment", b"\xef\xbb\xbf", b"\n\n   \n", b"pass"):
         tree = _core.parse(source)
         assert tree.nodes[0].kind == "module"
+
+
+# ---- the troubleshooting command ------------------------------------------------------
+
+def test_defs_command(tmp_path):
+    import io
+    from jurigged import defs
+
+    good = tmp_path / "good.py"
+    good.write_bytes(src('''
+        @decorator
+        class C:
+            async def m(self):
+                def inner(): pass
+    '''))
+    bad = tmp_path / "bad.py"
+    bad.write_bytes(b"def f(:\n    pass\n")
+    out, err = io.StringIO(), io.StringIO()
+    status = defs.run([str(bad), str(good)], out=out, err=err)
+    assert status != 0
+    assert err.getvalue().startswith(f"{bad}:1:")
+    assert "SyntaxError:" in err.getvalue()
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(r["kind"], r["qualname"], r["lineno"], r["end_lineno"]) for r in records] == [
+        ("class", "C", 3, 5), ("async function", "C.m", 4, 5), ("function", "C.m.<locals>.inner", 5, 5)]
+    assert all(r["file"] == str(good) for r in records)
+    assert defs.run([str(good)], out=io.StringIO(), err=io.StringIO()) == 0
