@@ -104,10 +104,14 @@ public:
         for (char c : s) result.line_count += c == '\n';
         if (!s.empty() && s.back() != '\n') ++result.line_count;
         if (error) {
+            // what came before the error, so that the caller can look for an earlier
+            // statement error as CPython's lazy tokenizer would
             result.error = error;
-        } else {
-            result.tokens = std::move(out);
+            result.error_overrides_invalid_syntax = !found_in_order;
+            std::uint32_t here = static_cast<std::uint32_t>(pos < s.size() ? pos : s.size());
+            out.push_back({TokenKind::End, error->line, error->col, error->line, error->col, here, here});
         }
+        result.tokens = std::move(out);
         return result;
     }
 
@@ -125,6 +129,8 @@ private:
     std::vector<OpenBracket> brackets;
     std::vector<int> indents{0}, alt_indents{0};  // tab size 8 and tab size 1
     bool line_has_tokens = false;
+    int token_line = 1, token_col = 0;  // where the current name or string started
+    bool found_in_order = false;
     std::optional<SyntaxError> error;
 
     bool at_end(std::size_t k = 0) const { return pos + k >= s.size(); }
@@ -134,6 +140,12 @@ private:
     bool fail(int at_line, int at_col, std::string message) {
         if (!error) error = SyntaxError{at_line, at_col, std::move(message)};
         return false;
+    }
+
+    // Errors CPython's tokenizer only reports when its parser gets that far.
+    bool fail_in_order(int at_line, int at_col, std::string message) {
+        if (!error) found_in_order = true;
+        return fail(at_line, at_col, std::move(message));
     }
 
     // Moves past one byte, keeping the line count right.
@@ -176,7 +188,7 @@ private:
                 if (peek(1) == '\n') {
                     ++pos;
                     step_over_char();
-                    if (at_end()) fail(line, 0, "unexpected EOF while parsing");
+                    if (at_end()) fail_in_order(line, 0, "unexpected EOF while parsing");
                 } else {
                     fail(line, col_of(pos) + 1, "unexpected character after line continuation character");
                 }
@@ -248,7 +260,7 @@ private:
         char c = peek();
         if (at_end() || c == '#' || c == '\n') return false;
         auto tab_error = [&] {
-            return fail(line, col_of(pos), "inconsistent use of tabs and spaces in indentation");
+            return fail_in_order(line, col_of(pos), "inconsistent use of tabs and spaces in indentation");
         };
         std::uint32_t here = static_cast<std::uint32_t>(pos);
         if (col == indents.back()) {
@@ -256,7 +268,7 @@ private:
         } else if (col > indents.back()) {
             if (alt <= alt_indents.back()) return tab_error();
             if (static_cast<int>(indents.size()) > max_indent_levels)
-                return fail(line, col_of(pos), "too many levels of indentation");
+                return fail_in_order(line, col_of(pos), "too many levels of indentation");
             indents.push_back(col);
             alt_indents.push_back(alt);
             out.push_back({TokenKind::Indent, line, 0, line, col_of(pos), here - col_of(pos), here});
@@ -267,7 +279,7 @@ private:
                 out.push_back({TokenKind::Dedent, line, col_of(pos), line, col_of(pos), here, here});
             }
             if (col != indents.back())
-                return fail(line, col_of(pos), "unindent does not match any outer indentation level");
+                return fail_in_order(line, col_of(pos), "unindent does not match any outer indentation level");
             if (alt != alt_indents.back()) return tab_error();
         }
         return true;
@@ -283,7 +295,10 @@ private:
         return cp;
     }
 
-    bool not_utf8() { return fail(line, col_of(pos), utf8_error_message(static_cast<unsigned char>(peek()))); }
+    // Like CPython 3.12+, a decoding error points at the token holding the bad bytes.
+    bool not_utf8() {
+        return fail(token_line, token_col, utf8_error_message(static_cast<unsigned char>(peek())));
+    }
 
     // Moves past one character inside a string: a whole UTF-8 sequence, which must be
     // valid, or one byte (a newline counts a line).
@@ -326,6 +341,8 @@ private:
     void name_or_prefixed_string() {
         std::size_t begin = pos;
         int begin_col = col_of(pos);
+        token_line = line;
+        token_col = begin_col;
         if (!identifier()) return;
         std::string_view word = s.substr(begin, pos - begin);
         if (peek() == '"' || peek() == '\'') {
@@ -341,6 +358,8 @@ private:
     // A whole string literal starting at `begin` (its prefix), pos on the quote.
     void string_token(std::size_t begin, Prefix prefix) {
         int begin_line = line, begin_col = col_of(begin);
+        token_line = begin_line;
+        token_col = begin_col;
         if (string_body(prefix, begin_line, begin_col, 0))
             emit(TokenKind::String, begin, begin_line, begin_col);
     }

@@ -514,8 +514,27 @@ ParseResult parse(std::string_view source) {
     SyntaxError decode_error;
     if (!decode_source(source, text, decode_error)) return {std::nullopt, decode_error};
     TokenizeResult tokens = tokenize(text);
-    if (tokens.error) return {std::nullopt, tokens.error};
-    return TreeBuilder(text, tokens.tokens).build(tokens.line_count);
+    if (!tokens.error) return TreeBuilder(text, tokens.tokens).build(tokens.line_count);
+
+    // CPython tokenizes as it parses, so a statement error on a line before the one the
+    // tokenizer failed on is the one it reports; except that before reporting a plain
+    // "invalid syntax" it tokenizes the rest of the file and prefers most errors found
+    // there (an unclosed bracket only if it was opened before the statement error).
+    std::size_t last_newline = 0;
+    for (std::size_t k = 0; k + 1 < tokens.tokens.size(); ++k)
+        if (tokens.tokens[k].kind == TokenKind::Newline) last_newline = k + 1;
+    const Token& unfinished = tokens.tokens[last_newline];
+    ParseResult partial = TreeBuilder(text, tokens.tokens).build(tokens.line_count);
+    const std::optional<SyntaxError>& statement_error = partial.error;
+    bool statement_first = statement_error && (statement_error->line < unfinished.line ||
+                                               (statement_error->line == unfinished.line &&
+                                                statement_error->col < unfinished.col));
+    if (!statement_first) return {std::nullopt, tokens.error};
+    if (statement_error->message != "invalid syntax" || !tokens.error_overrides_invalid_syntax)
+        return {std::nullopt, statement_error};
+    bool unclosed = tokens.error->message.ends_with("was never closed");
+    if (unclosed && tokens.error->line >= statement_error->line) return {std::nullopt, statement_error};
+    return {std::nullopt, tokens.error};
 }
 
 }  // namespace jurigged::source
