@@ -9,8 +9,6 @@ namespace nb = nanobind;
 
 // ---- source model -------------------------------------------------------------------
 
-#include <nanobind/stl/optional.h>
-
 #include "source/model.hpp"
 
 namespace source_binding {
