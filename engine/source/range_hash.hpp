@@ -16,20 +16,19 @@ class RangeHasher {
 public:
     RangeHasher(std::string_view text, const std::vector<Token>& tokens) {
         std::size_t n = tokens.size();
-        powers.resize(n + 1);
-        content_sums.resize(n + 1);
-        position_sums.resize(n + 1);
-        placed_sums.resize(n + 1);
-        powers[0] = 1;
+        for (auto* sums : {&powers, &content_sums, &position_sums, &placed_sums}) {
+            sums->reserve(n + 1);
+            sums->push_back(sums == &powers ? 1 : 0);
+        }
         for (std::size_t k = 0; k < n; ++k) {
             const Token& t = tokens[k];
             // a Dedent sits where the next statement starts, after any blank lines, so
             // its position is not part of the layout
             bool placed = t.kind != TokenKind::Dedent;
-            powers[k + 1] = powers[k] * base;
-            content_sums[k + 1] = content_sums[k] * base + token_hash(t.kind, t.text(text));
-            position_sums[k + 1] = position_sums[k] * base + (placed ? position(t.line, t.col) : 0);
-            placed_sums[k + 1] = placed_sums[k] * base + (placed ? 1 : 0);
+            powers.push_back(powers[k] * base);
+            content_sums.push_back(content_sums[k] * base + token_hash(t.kind, t.text(text)));
+            position_sums.push_back(position_sums[k] * base + (placed ? position(t.line, t.col) : 0));
+            placed_sums.push_back(placed_sums[k] * base + (placed ? 1 : 0));
         }
     }
 

@@ -73,13 +73,19 @@ SyntaxError at(const Token& t, std::string message) { return {t.line, t.col, std
 
 // Operators that need an operand on their left.
 bool is_binary_only(std::string_view op) {
-    static constexpr std::string_view binary_only[] = {
-        "//", "%",  "@",  "<<", ">>", "&",  "|",   "^",   "<",   ">",   "<=",  ">=",  "==",
-        "!=", ":=", ".",  "->", ",",  "=",  "/",   "+=",  "-=",  "*=",  "/=",  "//=", "%=",
-        "@=", "&=", "|=", "^=", ">>=", "<<=", "**="};
-    for (std::string_view candidate : binary_only)
-        if (op == candidate) return true;
-    return false;
+    switch (op[0]) {
+        case '/': case '%': case '&': case '|': case '^': case '<': case '>': case '=':
+        case ',': case '@': case '!':
+            return true;
+        case '.':
+            return op.size() == 1;  // not "..."
+        case ':': case '-': case '+':
+            return op.size() > 1;  // ":=" "->" "-=" "+="
+        case '*':
+            return op.back() == '=';  // "*=" "**="
+        default:
+            return false;
+    }
 }
 
 // Whether operator `next` can follow operator `previous`: not when `previous` leaves an
@@ -111,17 +117,19 @@ bool starts_statements_only(std::string_view word) {
 std::optional<SyntaxError> check_keywords(std::string_view text, const Token* from,
                                           const Token* first, const Token* last) {
     constexpr int max_depth = 256;
-    int ifs[max_depth] = {};
+    int ifs[max_depth];  // per bracket depth; zeroed on entering a depth
+    ifs[0] = 0;
     int depth = 0;
     for (const Token* t = first; t < last; ++t) {
         if (t->kind == TokenKind::Op) {
-            std::string_view op = t->text(text);
-            if ((op == "(" || op == "[" || op == "{") && depth + 1 < max_depth) ifs[++depth] = 0;
-            else if ((op == ")" || op == "]" || op == "}") && depth > 0) --depth;
+            char op = text[t->begin];  // brackets are one character long
+            if ((op == '(' || op == '[' || op == '{') && depth + 1 < max_depth) ifs[++depth] = 0;
+            else if ((op == ')' || op == ']' || op == '}') && depth > 0) --depth;
             continue;
         }
         if (t->kind != TokenKind::Name || t < from) continue;
         std::string_view word = t->text(text);
+        if (!is_keyword(word)) continue;
         if (word == "import" && first->text(text) == "from") continue;
         if (starts_statements_only(word) || (word == "for" && depth == 0)) return at(*t, "invalid syntax");
         if (word == "async" && (t + 1 == last || t[1].text(text) != "for" || depth == 0))

@@ -101,7 +101,8 @@ public:
             scan();
         }
         result.line_count = 0;
-        for (char c : s) result.line_count += c == '\n';
+        for (std::size_t at = s.find('\n'); at != std::string_view::npos; at = s.find('\n', at + 1))
+            ++result.line_count;
         if (!s.empty() && s.back() != '\n') ++result.line_count;
         if (error) {
             // what came before the error, so that the caller can look for an earlier
