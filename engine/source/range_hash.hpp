@@ -15,33 +15,29 @@ namespace jurigged::source {
 class RangeHasher {
 public:
     RangeHasher(std::string_view text, const std::vector<Token>& tokens) {
-        std::size_t n = tokens.size();
-        for (auto* sums : {&powers, &content_sums, &position_sums, &placed_sums}) {
-            sums->reserve(n + 1);
-            sums->push_back(sums == &powers ? 1 : 0);
-        }
-        for (std::size_t k = 0; k < n; ++k) {
-            const Token& t = tokens[k];
+        sums.reserve(tokens.size() + 1);
+        sums.push_back({1, 0, 0, 0});
+        for (const Token& t : tokens) {
+            const Sums& before = sums.back();
             // a Dedent sits where the next statement starts, after any blank lines, so
             // its position is not part of the layout
             bool placed = t.kind != TokenKind::Dedent;
-            powers.push_back(powers[k] * base);
-            content_sums.push_back(content_sums[k] * base + token_hash(t.kind, t.text(text)));
-            position_sums.push_back(position_sums[k] * base + (placed ? position(t.line, t.col) : 0));
-            placed_sums.push_back(placed_sums[k] * base + (placed ? 1 : 0));
+            sums.push_back({before.power * base, before.content * base + token_hash(t.kind, t.text(text)),
+                            before.position * base + (placed ? position(t.line, t.col) : 0),
+                            before.placed * base + (placed ? 1 : 0)});
         }
     }
 
     // The kinds and texts of tokens [begin, end).
     std::uint64_t content(std::size_t begin, std::size_t end) const {
-        return finish(raw(content_sums, begin, end), end - begin);
+        return finish(raw(&Sums::content, begin, end), end - begin);
     }
 
     // Kinds, texts and positions of tokens [begin, end), lines counted from base_line.
     std::uint64_t layout(std::size_t begin, std::size_t end, int base_line) const {
-        std::uint64_t positions = raw(position_sums, begin, end) -
-                                  position(base_line, 0) * raw(placed_sums, begin, end);
-        return finish(raw(content_sums, begin, end) + position_weight * positions, end - begin);
+        std::uint64_t positions = raw(&Sums::position, begin, end) -
+                                  position(base_line, 0) * raw(&Sums::placed, begin, end);
+        return finish(raw(&Sums::content, begin, end) + position_weight * positions, end - begin);
     }
 
     // The content of several ranges in order, as if they were one.
@@ -49,7 +45,7 @@ public:
     public:
         explicit Concatenation(const RangeHasher& hasher) : hasher(hasher) {}
         void add(std::size_t begin, std::size_t end) {
-            sum = sum * hasher.powers[end - begin] + hasher.raw(hasher.content_sums, begin, end);
+            sum = sum * hasher.sums[end - begin].power + hasher.raw(&Sums::content, begin, end);
             length += end - begin;
         }
         std::uint64_t value() const { return finish(sum, length); }
@@ -64,7 +60,11 @@ private:
     static constexpr std::uint64_t base = 0x9e3779b97f4a7c15ULL;  // odd, so invertible mod 2^64
     static constexpr std::uint64_t position_weight = 0xc2b2ae3d27d4eb4fULL;
 
-    std::vector<std::uint64_t> powers, content_sums, position_sums, placed_sums;
+    // Prefix sums up to each token (and base's powers), kept together for locality.
+    struct Sums {
+        std::uint64_t power, content, position, placed;
+    };
+    std::vector<Sums> sums;
 
     // Linear in the line, so that sums can be rebased to another first line.
     static std::uint64_t position(int line, int col) {
@@ -92,8 +92,8 @@ private:
         return h;
     }
 
-    std::uint64_t raw(const std::vector<std::uint64_t>& sums, std::size_t begin, std::size_t end) const {
-        return sums[end] - sums[begin] * powers[end - begin];
+    std::uint64_t raw(std::uint64_t Sums::*field, std::size_t begin, std::size_t end) const {
+        return sums[end].*field - sums[begin].*field * sums[end - begin].power;
     }
 
     // Scrambles the (linear) polynomial sum so that similar ranges get unrelated hashes.

@@ -286,7 +286,9 @@ private:
             if (clause == "except" && !check_except(keyword, colon)) return;
             bool bare = clause == "else" || clause == "finally" || clause == "try";
             if (clause != "except" && !check_header(keyword, colon, bare, bare)) return;
-            suite(node, colon, "'" + std::string(clause) + "' statement", tok(keyword).line);
+            std::string what = "'";
+            what.append(clause).append("' statement");
+            suite(node, colon, what, tok(keyword).line);
             if (error) return;
             seen_except |= clause == "except";
             seen_else |= clause == "else";
