@@ -344,6 +344,10 @@ CONSTRUCTS = {
             x = 1
             \\
         def method(self): pass
+            def g(self):
+                y = 1
+            \\
+            return y
         def f():
             return 1
     '''),

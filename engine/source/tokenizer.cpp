@@ -239,6 +239,7 @@ private:
     // Returns false for blank and comment-only lines, which do not count.
     bool indentation() {
         int col = 0, alt = 0;
+        int continued_col = 0;  // where the first backslash continuation was, if not at 0
         while (!at_end()) {
             char c = peek();
             if (c == ' ') {
@@ -249,7 +250,9 @@ private:
             } else if (c == '\f') {
                 col = alt = 0;
             } else if (c == '\\' && peek(1) == '\n') {
-                // since 3.10, indentation continues across a backslash continuation
+                // since 3.10 a continuation here does not end the indentation; CPython
+                // then takes the column of the first backslash, unless that was 0
+                if (continued_col == 0) continued_col = col;
                 ++pos;
                 step_over_char();
                 continue;
@@ -258,6 +261,7 @@ private:
             }
             ++pos;
         }
+        if (continued_col != 0) col = alt = continued_col;
         char c = peek();
         if (at_end() || c == '#' || c == '\n') return false;
         auto tab_error = [&] {
