@@ -18,8 +18,6 @@ using namespace nb::literals;
 
 // ---- source model -------------------------------------------------------------------
 
-#include <nanobind/stl/optional.h>
-
 #include "source/model.hpp"
 
 namespace source_binding {
@@ -58,6 +56,23 @@ nb::object source_line(const std::string& raw, int line) {
     PyObject* text = PyUnicode_DecodeUTF8(raw.data() + pos, static_cast<Py_ssize_t>(end - pos), "replace");
     if (!text) throw nb::python_error();
     return nb::steal(text);
+}
+
+// Python folds identifiers to NFKC ("Ŀ" is "L·"); the engine keeps them as written,
+// so names reach Python folded like CPython's own.
+void fold_identifiers(src::Tree& tree) {
+    nb::object normalize;
+    auto fold = [&](std::string& text) {
+        if (!normalize.is_valid()) normalize = nb::module_::import_("unicodedata").attr("normalize");
+        text = nb::cast<std::string>(normalize("NFKC", nb::str(text.c_str(), text.size())));
+    };
+    for (src::Node& node : tree.nodes) {
+        bool ascii = true;
+        for (char c : node.qualname) ascii &= static_cast<unsigned char>(c) < 0x80;
+        if (ascii) continue;
+        fold(node.name);
+        fold(node.qualname);
+    }
 }
 
 [[noreturn]] void raise_syntax_error(const src::SyntaxError& error, const std::string& raw,
@@ -126,6 +141,7 @@ static void bind_source(nb::module_& m) {
                 result = src::parse(raw);
             }
             if (result.error) raise_syntax_error(*result.error, raw, filename);
+            fold_identifiers(*result.tree);
             return PyTree{std::move(*result.tree), nb::object()};
         },
         nb::arg("source"), nb::arg("filename") = "<unknown>",
