@@ -46,7 +46,8 @@ which files are watched:
   matches: `jurigged -w lib.py app.py` watches lib.py but not app.py.
   A pattern is a file, a directory (every file under it) or a glob relative to
   the current directory: * matches within one folder name, ** any number of
-  folders; quote globs so that the shell leaves them alone. ~ is expanded.
+  folders, and a folder it matches stands for every file under it; quote globs
+  so that the shell leaves them alone. ~ is expanded.
   Wildcards and directory patterns never look inside virtual environments (a
   folder with pyvenv.cfg or conda-meta), site-packages, dist-packages,
   __pycache__ or hidden folders (.git, .venv, ...), unless the pattern names that

@@ -8,7 +8,8 @@ A filter answers, for the absolute path of a module's file, "is it watched?".
   - a file: that file;
   - a directory: every file under it;
   - a glob, relative to the current directory: `*` matches within one folder name,
-    `**` matches any number of folders (zero included), `?` and `[...]` as in fnmatch.
+    `**` matches any number of folders (zero included), `?` and `[...]` as in
+    fnmatch; a folder it matches stands for every file under it.
   `~` is expanded. Several patterns add up: a file is watched if any of them matches.
 - Nothing inside an *ignored folder* is watched unless the pattern names it: a
   directory pattern that is itself an ignored folder (`-w .venv`) sees everything
@@ -148,8 +149,8 @@ def _glob(pattern: str, is_ignored: Optional[_IgnoredFolders]) -> Rule:
 def _match_parts(segments: List[str], names: List[str], folder: str,
                  is_ignored: Optional[_IgnoredFolders]) -> bool:
     """Match path components `names` (found in `folder`) against glob `segments`."""
-    if not segments:
-        return not names
+    if not segments:  # a match so far: `names` is under a folder that matched
+        return is_ignored is None or not _crosses_ignored(folder, names[:-1], is_ignored)
     if not names:
         return all(segment == "**" for segment in segments)
     segment, name = segments[0], names[0]
