@@ -226,6 +226,18 @@ def test_module_runs_as_with_python_dash_m(package, args):
         assert ours.stderr == "Traceback (most recent call last):\n" + program_part
 
 
+@pytest.mark.parametrize("ours, theirs", [
+    (["--", "show.py", "a", "--", "b"], ["show.py", "a", "--", "b"]),
+    (["-vd0", "--exclude", "x", "show.py", "--", "-x"], ["show.py", "--", "-x"]),
+    (["--debounce=1", "-w", "lib", "-v", "show.py", "-w"], ["show.py", "-w"]),
+    (["-vm", "pkg.show", "--", "x"], ["-m", "pkg.show", "--", "x"]),
+    (["-mpkg.show", "-i"], ["-mpkg.show", "-i"]),
+])
+def test_program_command_line_is_passed_untouched(package, ours, theirs):
+    write(package, "show.py", SHOW_MAIN)
+    assert_same(run(ours, package), python(theirs, package))
+
+
 @pytest.mark.parametrize("target, status, out, err", [
     ("pkg.funcs:show", 0, "argv ['a', '-v'] file True\n", ""),
     ("pkg.funcs:three", 3, "", ""),
