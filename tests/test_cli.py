@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -125,8 +126,10 @@ def test_python_dash_m_jurigged_is_the_same_command(tmp_path):
     print("main code done")
     """,
     "import helper\nhelper.fail()\n",
+    "def f(x: int) -> None: pass\nprint(f.__annotations__)\n",
 ], ids=["ok", "exit3", "exit-none", "exit-message", "exit-true", "chained-traceback",
-        "syntax-error", "encoding-cookie", "atexit", "excepthook", "thread", "sibling"])
+        "syntax-error", "encoding-cookie", "atexit", "excepthook", "thread", "sibling",
+        "no-future-leak"])
 def test_script_ends_as_with_python(tmp_path, source):
     write(tmp_path, "sub/helper.py", """\
         def fail():
@@ -175,9 +178,13 @@ def test_process_ends_when_the_script_ends(tmp_path, run_jurigged):
     assert time.monotonic() - started < 10
 
 
-def test_directory_with_main_runs_as_with_python(tmp_path):
+@pytest.mark.parametrize("path", ["app", "./app/", "app.zip", "LINK"])
+def test_directory_or_zip_with_main_runs_as_with_python(tmp_path, path):
     write(tmp_path, "app/__main__.py", SHOW_MAIN)
-    assert_same(run(["app", "-v"], tmp_path), python(["app", "-v"], tmp_path))
+    with zipfile.ZipFile(tmp_path / "app.zip", "w") as archive:
+        archive.write(tmp_path / "app/__main__.py", "__main__.py")
+    (tmp_path / "LINK").symlink_to(tmp_path / "app")
+    assert_same(run([path, "-v"], tmp_path), python([path, "-v"], tmp_path))
 
 
 # -- modules and functions ----------------------------------------------------------
@@ -262,7 +269,8 @@ def test_module_function_error_shows_the_program_traceback(package):
 
 @pytest.mark.parametrize("args, message", [
     (["nope.py"], "can't open file 'nope.py': [Errno 2] No such file or directory"),
-    (["plain_dir"], "can't find '__main__.py' in directory 'plain_dir'"),
+    (["plain_dir"], "can't find '__main__.py' in 'plain_dir'"),
+    (["empty.zip"], "can't find '__main__.py' in 'empty.zip'"),
     (["-m", "nope"], "No module named 'nope'"),
     (["-m", "nope.sub"], "No module named 'nope'"),
     (["-m", "pkg.nope"], "No module named 'pkg.nope'"),
@@ -285,6 +293,7 @@ def test_module_function_error_shows_the_program_traceback(package):
 ])
 def test_mistakes_give_one_line(package, args, message):
     (package / "plain_dir").mkdir()
+    zipfile.ZipFile(package / "empty.zip", "w").close()
     write(package, "plain_pkg/__init__.py", "")
     result = run(args, package)
     assert (result.returncode, result.stdout, result.stderr) == (
