@@ -146,7 +146,8 @@ def test_script_ends_as_with_python(tmp_path, source):
     assert "jurigged" not in ours.stderr
 
 
-def test_ctrl_c_ends_as_with_python(tmp_path, run_jurigged):
+@pytest.mark.parametrize("jurigged", [None, PYTHON_M_JURIGGED], ids=["command", "-m"])
+def test_ctrl_c_ends_as_with_python(tmp_path, run_jurigged, jurigged):
     write(tmp_path, "sleeper.py", """\
         import atexit, time
         atexit.register(lambda: print("atexit handler ran"))
@@ -154,7 +155,7 @@ def test_ctrl_c_ends_as_with_python(tmp_path, run_jurigged):
         time.sleep(60)
         """)
     ending = {}
-    for name, command in [("python", [sys.executable]), ("jurigged", None)]:
+    for name, command in [("python", [sys.executable]), ("jurigged", jurigged)]:
         process = run_jurigged("sleeper.py", command=command)
         process.expect("ready", stream="out")
         time.sleep(0.5)  # let it get from print() into sleep(), where tracebacks agree

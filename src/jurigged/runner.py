@@ -1,5 +1,5 @@
-"""Runs the program given to jurigged as `python` would: a script, a directory with a
-`__main__.py`, a module (`-m`), or a function of a module (`-m module:function`)."""
+"""Runs the program given to jurigged as `python` would: a script, a directory or zip
+file with a `__main__.py`, a module (`-m`), or a module's function (`-m mod:func`)."""
 
 from __future__ import annotations
 
