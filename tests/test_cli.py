@@ -404,3 +404,17 @@ def test_interactive_after_script(tmp_path, ending):
     terminal.type_at_prompt("\x04")
     assert terminal.wait() == 0
     assert "Python " not in terminal.seen  # no banner, as with python -i
+
+
+def test_interactive_with_piped_input_as_with_python(tmp_path):
+    write(tmp_path, "script.py", "answer = 41\nraise ValueError('bad value')\n")
+    # (No error at the prompt: Python 3.13 shows the typed line in its traceback.)
+    commands = "print('value', answer + 1)\nanswer * 2\nimport sys; sys.exit(7)\n"
+    outcome = {}
+    for name, command in [("python", [sys.executable, "-i"]),
+                          ("jurigged", [*jurigged_command(), "-i"])]:
+        outcome[name] = subprocess.run(
+            [*command, "script.py"], cwd=str(tmp_path), input=commands, text=True,
+            capture_output=True, timeout=60, env=subprocess_env(tmp_path))
+    assert_same(outcome["jurigged"], outcome["python"])
+    assert outcome["jurigged"].stdout == "value 42\n82\n"

@@ -15,9 +15,23 @@ HISTORY_LENGTH = 1000
 def interact(namespace: dict, banner: str = "") -> None:
     """Read and run commands in `namespace` until end of input (Ctrl-D). SystemExit
     (`exit()`, `sys.exit(3)`) propagates to the caller."""
-    console = code.InteractiveConsole(namespace, filename="<stdin>")
+    console = _Console(namespace, filename="<stdin>")
     with _line_editing(namespace):
         console.interact(banner=banner, exitmsg="")
+
+
+class _Console(code.InteractiveConsole):
+    def raw_input(self, prompt: str = "") -> str:
+        if sys.stdin.isatty():
+            return input(prompt)
+        # Like Python's prompt when input is piped in: prompts go to stderr, so that
+        # stdout holds only what the commands print.
+        sys.stderr.write(prompt)
+        sys.stderr.flush()
+        line = sys.stdin.readline()
+        if not line:
+            raise EOFError
+        return line.rstrip("\n")
 
 
 def python_banner() -> str:
