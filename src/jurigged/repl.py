@@ -43,13 +43,13 @@ def python_banner() -> str:
 @contextlib.contextmanager
 def _line_editing(namespace: dict):
     """Line editing, history kept across sessions and tab completion of the names in
-    `namespace`, when the readline module exists (it does not everywhere)."""
-    try:
-        import readline
-        import rlcompleter
-    except ImportError:
+    `namespace`, for a person typing at a terminal."""
+    readline = _readline()
+    if readline is None:
         yield
         return
+    import rlcompleter
+
     readline.set_completer(rlcompleter.Completer(namespace).complete)
     if "libedit" in (readline.__doc__ or ""):
         readline.parse_and_bind("bind ^I rl_complete")
@@ -63,3 +63,15 @@ def _line_editing(namespace: dict):
         readline.set_history_length(HISTORY_LENGTH)
         with contextlib.suppress(OSError):
             readline.write_history_file(HISTORY_FILE)
+
+
+def _readline():
+    """The readline module when input comes from a terminal and the module exists
+    (it does not everywhere), else None."""
+    if not sys.stdin.isatty():
+        return None
+    try:
+        import readline
+    except ImportError:
+        return None
+    return readline
