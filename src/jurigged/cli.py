@@ -7,7 +7,8 @@ import math
 import sys
 from typing import List, Optional, Tuple
 
-from . import filters, live, repl, runner
+from . import config, filters, live, repl, runner
+from .logs import logger, write_events
 from .version import __version__
 
 DEFAULT_DEBOUNCE = live.watch.__kwdefaults__["debounce"]
@@ -52,7 +53,14 @@ which files are watched:
   folder with pyvenv.cfg or conda-meta), site-packages, dist-packages,
   __pycache__ or hidden folders (.git, .venv, ...), unless the pattern names that
   folder itself (-w .venv). --exclude removes what it matches, whatever it is.
-  A path matches if it does either as written or with symbolic links resolved."""
+  A path matches if it does either as written or with symbolic links resolved.
+
+configuration:
+  Defaults for -w, --exclude, -d, --poll and -v can be set in the nearest
+  pyproject.toml, in a [tool.jurigged] table (watch, exclude, debounce, poll,
+  verbose), and in the environment (JURIGGED_WATCH and JURIGGED_EXCLUDE, paths
+  separated by ':', JURIGGED_DEBOUNCE, JURIGGED_POLL, JURIGGED_VERBOSE=1). The
+  environment overrides pyproject.toml; options on the command line override both."""
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -70,15 +78,30 @@ def main(argv: Optional[List[str]] = None) -> int:
         return defs.run(options.defs)
 
     try:
+        settings = config.load()
+    except config.ConfigError as error:
+        return _error(str(error))
+    # Flags override the environment, which overrides pyproject.toml.
+    watch = options.watch or settings.watch or None
+    exclude = options.exclude or settings.exclude
+    debounce = settings.debounce if options.debounce is None else options.debounce
+    poll = settings.poll if options.poll is None else options.poll
+    verbose = options.verbose or settings.verbose
+    if options.events:
+        try:
+            write_events(logger, options.events)
+        except OSError as error:
+            return _error(f"cannot write events to {options.events}: {error.strerror}")
+
+    try:
         program = None if options.target is None else runner.find_program(
             options.target, options.args, as_module=options.as_module)
         # Someone running a script expects it to be live, wherever it is.
         as_script = options.target is not None and not options.as_module
-        always = [options.target] if as_script and not options.watch else []
+        always = [options.target] if as_script and not watch else []
         watcher = live.watch(
-            filters.make_filter(options.watch, options.exclude, always=always),
-            exclude=options.exclude, debounce=options.debounce, poll=options.poll,
-            verbose=options.verbose)
+            filters.make_filter(watch, exclude, always=always),
+            exclude=exclude, debounce=debounce, poll=poll, verbose=verbose)
         if program is None:
             return _prompt_only()
         ending = program.run(watcher.track)
@@ -174,8 +197,7 @@ class _Parser(argparse.ArgumentParser):
         add("--exclude", metavar="PATTERN", action="append", default=[],
             help="do not watch what PATTERN (a file, a directory or a glob) "
                  "matches; repeatable")
-        add("-d", "--debounce", metavar="SECONDS", type=_seconds,
-            default=DEFAULT_DEBOUNCE,
+        add("-d", "--debounce", metavar="SECONDS", type=_seconds, default=None,
             help="after a file changes, wait until it has been left alone for "
                  f"SECONDS before updating the program (default: {DEFAULT_DEBOUNCE}; "
                  "0 updates at once)")
@@ -185,6 +207,9 @@ class _Parser(argparse.ArgumentParser):
         add("-i", "--interactive", action="store_true",
             help="when the program ends (even with an error), open an interactive "
                  "prompt in its namespace, like python -i")
+        add("--events", metavar="FILE",
+            help="write every event (watch, update, add, delete, run, error, batch) "
+                 "as one JSON object per line to FILE, or to stdout with -")
         add("--defs", metavar="FILE", nargs="+",
             help="print the definitions jurigged finds in each FILE, and exit")
 
