@@ -88,6 +88,17 @@ class JuriggedProcess:
             if not self._pump(deadline - time.monotonic()):
                 self.fail(f"no line containing {text!r} within {timeout}s")
 
+    def seen(self, text: str, stream: str = "all", timeout: float = 10) -> str:
+        """Wait until some line of `stream`, earlier or later, contains `text` (for
+        lines whose order against others does not matter), and return it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.lines[stream]:
+                if text in line:
+                    return line
+            if not self._pump(deadline - time.monotonic()):
+                self.fail(f"no line containing {text!r} within {timeout}s")
+
     def wait(self, timeout: float = 10) -> int:
         """Wait for the process to end and all its output to be read; return its
         status (negative: killed by that signal)."""

@@ -308,7 +308,7 @@ def test_mistakes_give_one_line(package, args, message):
 def test_zero_debounce_is_accepted(tmp_path):
     write(tmp_path, "ok.py", "print('ok')\n")
     result = run(["-d", "0", "--poll", "0.5", "-v", "ok.py"], tmp_path)
-    assert (result.returncode, result.stdout) == (0, "ok\n")
+    assert (result.returncode, result.stdout) == (0, f"Watch {tmp_path / 'ok.py'}\nok\n")
 
 
 def test_version(tmp_path):

@@ -61,7 +61,7 @@ def test_function_body_and_reference_taken_before(run_jurigged, tmp_path):
               "from lib import f\ncallbacks = {'f': lib.f}\ncbs = [lib.f]")
     p.expect("R (2, 2, 2, 2)")
     edit(tmp_path, p, lib.replace("x + 1", "x + 10"), "(11, 11, 11, 11)")
-    assert "Update lib.f" in p.output("out")
+    p.seen("Update lib.f", stream="out")
 
 
 def test_signature_and_defaults(run_jurigged, tmp_path):
@@ -200,8 +200,8 @@ def test_class_members_added_removed_and_attributes(run_jurigged, tmp_path):
             return "new"
     """)
     edit(tmp_path, p, new, "(False, 'new', 2, ['kept'])")
-    out = p.output("out")
-    assert "Delete lib.C.old" in out and "Add lib.C.new" in out
+    p.seen("Delete lib.C.old", stream="out")
+    p.seen("Add lib.C.new", stream="out")
 
 
 def test_dataclass_fields(run_jurigged, tmp_path):
@@ -238,7 +238,7 @@ def test_statements_rerun_only_when_changed(run_jurigged, tmp_path):
     value = 2
     """)
     edit(tmp_path, p, new, "(['import'], 2, False)")
-    assert "Run lib:3" in p.output("out")
+    p.seen("Run lib:3", stream="out")
 
 
 def test_definitions_inside_blocks(run_jurigged, tmp_path):

@@ -81,6 +81,7 @@ def excerpt(source, line):
     return "\n".join(f"{low + k + 1:5}: {text!r}" for k, text in enumerate(lines[low:line + 2]))
 
 
+@pytest.mark.main_only
 @pytest.mark.timeout(int(BUDGET) + 120)
 def test_fuzz_parse_and_diff():
     rng = random.Random(SEED)

@@ -123,6 +123,7 @@ def compare(record):
     return f"{path}: model has {len(mine)} definitions, ast {len(record['defs'])}"
 
 
+@pytest.mark.main_only
 @pytest.mark.timeout(600)
 def test_every_definition_matches_ast():
     jobs = []
