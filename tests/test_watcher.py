@@ -12,27 +12,9 @@ import time
 import pytest
 
 from jurigged._core import Watcher
-from watcher_support import changed, collect, collect_while, deleted, events, make_workdir, remove_workdir
+from watcher_support import changed, collect, collect_while, deleted, events, module, remove_workdir, start, workdir  # noqa: F401 (fixtures)
 
 
-@pytest.fixture
-def workdir():
-    path = make_workdir()
-    yield path
-    remove_workdir(path)
-
-
-@pytest.fixture
-def module(workdir):
-    path = workdir / "mod.py"
-    path.write_bytes(b"value = 1\n")
-    return path
-
-
-def start(path, **options):
-    watcher = Watcher(**options)
-    watcher.add(str(path), path.read_bytes())
-    return watcher
 
 
 # ---- save styles -----------------------------------------------------------------------

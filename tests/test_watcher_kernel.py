@@ -15,16 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from watcher_support import make_workdir, remove_workdir
+from watcher_support import workdir  # noqa: F401 (fixture)
 
 CHILD = Path(__file__).with_name("watcher_child.py")
 
 
-@pytest.fixture
-def workdir():
-    path = make_workdir()
-    yield path
-    remove_workdir(path)
 
 
 class Child:

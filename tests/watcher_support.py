@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from jurigged._core import Watcher
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -82,3 +84,23 @@ def require_tool(name):
 
 def run(*args, **kwargs):
     return subprocess.run(args, check=True, capture_output=True, timeout=60, **kwargs)
+
+
+@pytest.fixture
+def workdir():
+    path = make_workdir()
+    yield path
+    remove_workdir(path)
+
+
+@pytest.fixture
+def module(workdir):
+    path = workdir / "mod.py"
+    path.write_bytes(b"value = 1\n")
+    return path
+
+
+def start(path, **options):
+    watcher = Watcher(**options)
+    watcher.add(str(path), path.read_bytes())
+    return watcher
