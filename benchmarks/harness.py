@@ -70,6 +70,7 @@ class Program:
         self._changed = threading.Condition()
         self.usage = None
         self.wall = None
+        self.peak_kb: Optional[int] = None
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -111,14 +112,15 @@ class Program:
                     if kind == "gap" and t >= start and t - float(rest) <= end]
 
     def stop(self) -> None:
-        """SIGTERM, then collect the child's exit and its own rusage."""
+        """Read the peak RSS, SIGTERM, then collect the child's exit."""
         if self.process.poll() is None and self.usage is None:
+            self.peak_kb = peak_rss_kb(self.process.pid)
             self.process.send_signal(signal.SIGTERM)
         self.finish()
 
     def finish(self, timeout: Optional[float] = None) -> None:
         """Reap the child (killing it after `timeout` seconds) through wait4, which,
-        unlike Popen.wait, gives this child's own peak RSS and CPU times."""
+        unlike Popen.wait, gives this child's own CPU times."""
         if self.usage is not None:
             return
         deadline = None if timeout is None else clock() + timeout
@@ -142,9 +144,22 @@ class Program:
         text = self.stderr.read().decode(errors="replace")
         return text[-limit:]
 
+    def last_error(self) -> str:
+        """The last line the tool printed on stderr (the exception, for a traceback)."""
+        lines = [line for line in self.error_text(4000).splitlines() if line.strip()]
+        return lines[-1].strip() if lines else "(nothing on stderr)"
+
     @property
     def peak_rss_mb(self) -> float:
-        return self.usage.ru_maxrss / 1024 if self.usage else float("nan")
+        """Peak RSS: VmHWM read just before stopping it, or the value a program that
+        exits by itself reported ("peak T KB"). Not wait4's ru_maxrss: Linux carries
+        the pre-exec RSS of the forked harness into it (about 20 MB here), which
+        hides the real figure of a small program."""
+        kb = self.peak_kb
+        if kb is None:
+            reported = [rest for kind, _, rest in self.lines if kind == "peak"]
+            kb = int(reported[-1]) if reported else None
+        return kb / 1024 if kb is not None else float("nan")
 
     def __enter__(self):
         return self
@@ -154,10 +169,14 @@ class Program:
         self.stderr.close()
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a live process (all its threads), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def peak_rss_kb(pid: int) -> Optional[int]:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:

@@ -7,13 +7,14 @@ traceback line from the line-number probe), never that a tool said so.
 
 from __future__ import annotations
 
+import signal
 import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 import gen
 from envs import Tool
-from harness import Program, Workdir, clock, cpu_seconds
+from harness import Program, Workdir, clock
 
 MODULE = "target_mod"  # the watched module's name in the workdir
 STARTUP_TIMEOUT = 120.0  # building 5M objects takes a while on a shared machine
@@ -43,7 +44,7 @@ def _start(tool: Tool, workdir: Workdir, args, run: EditRun) -> Optional[Program
     ready = program.wait_for(lambda kind, t, rest: kind == "ready", STARTUP_TIMEOUT)
     if ready is None:
         program.stop()
-        run.error = f"did not start: {program.error_text(600).strip()}"
+        run.error = f"did not start: {program.last_error()}"
         return None
     run.objects = int(ready[1][2])
     # The original schedules its directory watch on a background thread; give both
@@ -78,8 +79,8 @@ def _edit(program: Program, workdir: Workdir, name: str, text: str, kind: str,
     if hit is None:
         run.failures += 1
         if not run.error:
-            run.error = (f"edit not live after {timeout:.0f} s; tool said: "
-                         f"{program.error_text(600).strip() or '(nothing)'}")
+            run.error = (f"edit not live after {timeout:.0f} s; last line on stderr: "
+                         f"{program.last_error()}")
         _settle(program, clock())
         return False
     latency = hit[1][1] - written
@@ -182,10 +183,10 @@ def startup(tools: Dict[str, Tool], modules: int, runs: int) -> Dict[str, StartR
             for name, tool in tools.items():
                 result = results[name]
                 program = Program(tool, workdir, str(modules), "exit")
-                program.finish(timeout=120)
+                program.finish(timeout=120)  # reaps it: wall time covers the exit
                 if program.process.returncode != 0:
-                    result.error = f"exit {program.process.returncode}: " \
-                                   f"{program.error_text(600).strip()}"
+                    result.error = (f"exit {program.process.returncode}: "
+                                    f"{program.last_error()}")
                 elif _ > 0:
                     result.walls.append(program.wall)
                     result.peak_rss_mb.append(program.peak_rss_mb)
@@ -209,10 +210,19 @@ def idle(tools: Dict[str, Tool], modules: int, duration: float) -> Dict[str, Idl
             result = results[name] = IdleRun(duration=duration)
             with Program(tool, workdir, str(modules), "idle") as program:
                 if program.wait_for(lambda k, t, rest: k == "ready", STARTUP_TIMEOUT) is None:
-                    result.error = program.error_text(600).strip()
+                    result.error = f"did not start: {program.last_error()}"
                     continue
                 time.sleep(1.0)  # start-up work (threads, watches) is not idling
-                before = cpu_seconds(program.process.pid)
-                time.sleep(duration)
-                result.cpu_seconds = cpu_seconds(program.process.pid) - before
+                readings = []
+                for pause in (0.0, duration):
+                    time.sleep(pause)
+                    count = len(program.lines)
+                    program.process.send_signal(signal.SIGUSR1)
+                    hit = program.wait_for(lambda k, t, rest: k == "cpu", 10, start=count)
+                    if hit is None:
+                        result.error = f"no CPU reading: {program.last_error()}"
+                        break
+                    readings.append(float(hit[1][2]))
+                if len(readings) == 2:
+                    result.cpu_seconds = readings[1] - readings[0]
     return results
