@@ -99,7 +99,10 @@ class Watcher:
                 logger.error(f"{path}: {message}", path)
             else:
                 logger.notice(message, path)
-        for _, path, content in sorted(changed, key=lambda item: item[0]):
+        changed.sort(key=lambda item: item[0])
+        if changed:
+            logger.batch([path for _, path, _ in changed])
+        for _, path, content in changed:
             file = self.registry.files.get(path)
             if file is None:
                 continue

@@ -55,6 +55,10 @@ class Logger:
         self._emit({"event": "run", "module": module, "file": path, "line": line,
                     "text": text}, f"Run {module}:{line}: {first}")
 
+    def batch(self, paths: List[str]) -> None:
+        """One batch of saves is about to be applied (for the event stream only)."""
+        self._emit({"event": "batch", "files": list(paths)}, None)
+
     def notice(self, message: str, path: str = "", line: int = 0) -> None:
         """Something the user should know even without -v (a refusal, a fallback)."""
         self._emit({"event": "notice", "message": message, "file": path, "line": line},
@@ -72,6 +76,23 @@ class Logger:
             text = f"{text}\n{detail.rstrip()}"
         self._emit({"event": "error", "message": message, "file": path, "line": line,
                     "detail": text}, text, stream=sys.stderr, always=True)
+
+
+def write_events(logger: Logger, destination: str):
+    """Write every event of `logger` as one JSON object per line to `destination` (a
+    file path, or "-" for stdout), for editors and tools. Returns the listener."""
+    import json
+
+    stream = sys.stdout if destination == "-" else open(destination, "a", buffering=1,
+                                                         encoding="utf-8")
+
+    def listener(event: dict) -> None:
+        with _lock:
+            stream.write(json.dumps(event) + "\n")
+            stream.flush()
+
+    logger.listeners.append(listener)
+    return listener
 
 
 logger = Logger()

@@ -28,6 +28,7 @@ from . import _core
 from .logs import logger
 
 FUNCTION_KINDS = ("function", "async function")
+_TRANSIENT = ("<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>")
 DEFINITION_KINDS = FUNCTION_KINDS + ("class",)
 _KEEP = "__jurigged_keep__"  # stands in for decorators when only the bare function is wanted
 
@@ -586,7 +587,10 @@ class Patch:
                 old_nested = _nested_codes(swap["old_code"])
                 new_nested = _nested_codes(swap["code"])
                 for key, code in old_nested.items():
-                    if key in new_nested:
+                    # Comprehension code never outlives its call, and identical code
+                    # needs no swap: only real changes cost the heap scan.
+                    if (key in new_nested and code.co_name not in _TRANSIENT
+                            and new_nested[key] != code):
                         nested_map[code] = new_nested[key]
         lost = []
         if nested_map:

@@ -1,0 +1,15 @@
+// Source bytes as read from disk into the text the tokenizer reads: UTF-8 without a
+// BOM, every line ending as '\n'. Follows PEP 263 (coding cookies) and PEP 3120.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "source/model.hpp"
+
+namespace jurigged::source {
+
+// Fills `text` and returns true, or fills `error` and returns false.
+bool decode_source(std::string_view raw, std::string& text, SyntaxError& error);
+
+}  // namespace jurigged::source

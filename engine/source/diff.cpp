@@ -1,0 +1,225 @@
+// diff(): pairs the nodes of two trees scope by scope and says what changed in each
+// pair. Definitions pair by kind and name, statements by content, then by place.
+#include <algorithm>
+#include <string_view>
+#include <unordered_map>
+
+#include "source/model.hpp"
+
+namespace jurigged::source {
+
+namespace {
+
+bool is_definition(Kind kind) {
+    return kind == Kind::Class || kind == Kind::Function || kind == Kind::AsyncFunction;
+}
+
+class Differ {
+public:
+    Differ(const Tree& old_tree, const Tree& new_tree)
+        : a(old_tree.nodes), b(new_tree.nodes), old_to_new(a.size(), -1), new_to_old(b.size(), -1),
+          changes(b.size(), Unchanged) {}
+
+    Plan run() {
+        Plan plan;
+        if (a.empty() || b.empty()) return plan;
+        pair(0, 0, content_changes(0, 0));
+        match_children(0, 0);
+        for (std::size_t n = 0; n < b.size(); ++n) {
+            if (new_to_old[n] >= 0)
+                plan.entries.push_back({changes[n], new_to_old[n], static_cast<int>(n)});
+            else if (new_to_old[b[n].parent] >= 0)
+                plan.entries.push_back({Added, -1, static_cast<int>(n)});
+        }
+        for (std::size_t o = 1; o < a.size(); ++o) {
+            if (old_to_new[o] < 0 && old_to_new[a[o].parent] >= 0)
+                plan.entries.push_back({Deleted, static_cast<int>(o), -1});
+        }
+        return plan;
+    }
+
+private:
+    const std::vector<Node>& a;  // old
+    const std::vector<Node>& b;  // new
+    std::vector<int> old_to_new, new_to_old;
+    std::vector<std::uint32_t> changes;  // per new node
+
+    void pair(int o, int n, std::uint32_t change) {
+        old_to_new[o] = n;
+        new_to_old[n] = o;
+        changes[n] = change;
+    }
+
+    // What separates two nodes already known to be "the same" one.
+    std::uint32_t content_changes(int o, int n) const {
+        const Node& x = a[o];
+        const Node& y = b[n];
+        std::uint32_t change = Unchanged;
+        if (is_definition(x.kind)) {
+            if (x.decorators_hash != y.decorators_hash) change |= DecoratorsChanged;
+            if (x.header_hash != y.header_hash)
+                change |= x.kind == Kind::Class ? ClassHeaderChanged : SignatureChanged;
+            if (x.body_hash != y.body_hash) change |= BodyChanged;
+        } else if (x.kind == Kind::Block) {
+            // a block's own clauses; the definitions inside it get their own entries
+            if (x.header_hash != y.header_hash) return BodyChanged;
+            if (x.body_hash != y.body_hash) return x.span.line != y.span.line ? Moved : Unchanged;
+        } else if (x.body_hash != y.body_hash) {
+            change |= BodyChanged;
+        }
+        if (change != Unchanged) return change;
+        if (x.layout_hash != y.layout_hash) return Reformatted;
+        return x.span.line != y.span.line ? Moved : Unchanged;
+    }
+
+    void match_children(int o, int n) {
+        const std::vector<int>& old_children = a[o].children;
+        const std::vector<int>& new_children = b[n].children;
+        match_definitions(old_children, new_children);
+        match_statements(old_children, new_children);
+        for (int child : new_children) {
+            int partner = new_to_old[child];
+            if (partner >= 0 && b[child].kind != Kind::Statement) match_children(partner, child);
+        }
+    }
+
+    // Same-named definitions in one scope (overloads, property accessors, redefinitions)
+    // pair by similarity, strictest first; what is left pairs in source order.
+    void match_definitions(const std::vector<int>& old_children, const std::vector<int>& new_children) {
+        std::unordered_map<std::string_view, std::vector<int>> old_by_name;
+        for (int c : old_children)
+            if (is_definition(a[c].kind)) old_by_name[a[c].name].push_back(c);
+        if (old_by_name.empty()) return;
+
+        using Similar = bool (*)(const Node&, const Node&);
+        static constexpr Similar tiers[] = {
+            [](const Node& x, const Node& y) {
+                return x.decorators_hash == y.decorators_hash && x.header_hash == y.header_hash &&
+                       x.body_hash == y.body_hash;
+            },
+            [](const Node& x, const Node& y) { return x.body_hash == y.body_hash; },
+            [](const Node& x, const Node& y) {
+                return x.decorators_hash == y.decorators_hash && x.header_hash == y.header_hash;
+            },
+            [](const Node& x, const Node& y) { return x.header_hash == y.header_hash; },
+            [](const Node& x, const Node& y) { return x.decorators_hash == y.decorators_hash; },
+            [](const Node&, const Node&) { return true; },
+        };
+        for (Similar similar : tiers) {
+            for (int c : new_children) {
+                if (!is_definition(b[c].kind) || new_to_old[c] >= 0) continue;
+                auto found = old_by_name.find(b[c].name);
+                if (found == old_by_name.end()) continue;
+                for (int candidate : found->second) {
+                    if (old_to_new[candidate] >= 0 || a[candidate].kind != b[c].kind) continue;
+                    if (!similar(a[candidate], b[c])) continue;
+                    pair(candidate, c, content_changes(candidate, c));
+                    break;
+                }
+            }
+        }
+    }
+
+    std::uint64_t statement_key(const Node& node) const {
+        return node.kind == Kind::Block ? node.header_hash ^ 0x9e3779b97f4a7c15ULL : node.body_hash;
+    }
+
+    // Statements and blocks: an in-order alignment on content (the longest common
+    // subsequence, or a greedy one for huge scopes), then identical content out of
+    // order, then what is left between two aligned statements pairs up as changes.
+    void match_statements(const std::vector<int>& old_children, const std::vector<int>& new_children) {
+        std::vector<int> xs, ys;
+        for (int c : old_children)
+            if (!is_definition(a[c].kind)) xs.push_back(c);
+        for (int c : new_children)
+            if (!is_definition(b[c].kind)) ys.push_back(c);
+        if (xs.empty() || ys.empty()) return;
+
+        std::vector<std::pair<int, int>> anchors = align(xs, ys);
+        for (auto [x, y] : anchors) pair(x, y, content_changes(x, y));
+
+        std::unordered_map<std::uint64_t, std::vector<int>> unpaired_old;
+        for (int x : xs)
+            if (old_to_new[x] < 0) unpaired_old[statement_key(a[x])].push_back(x);
+        for (int y : ys) {
+            if (new_to_old[y] >= 0) continue;
+            auto found = unpaired_old.find(statement_key(b[y]));
+            if (found == unpaired_old.end()) continue;
+            for (int x : found->second) {
+                if (old_to_new[x] >= 0 || a[x].kind != b[y].kind) continue;
+                pair(x, y, content_changes(x, y));
+                break;
+            }
+        }
+
+        // Walk the gaps between anchors, pairing leftovers of the same kind in order.
+        std::size_t xi = 0, yi = 0;
+        anchors.push_back({-1, -1});
+        for (auto [ax, ay] : anchors) {
+            std::vector<int> gap_old, gap_new;
+            for (; xi < xs.size() && xs[xi] != ax; ++xi)
+                if (old_to_new[xs[xi]] < 0) gap_old.push_back(xs[xi]);
+            for (; yi < ys.size() && ys[yi] != ay; ++yi)
+                if (new_to_old[ys[yi]] < 0) gap_new.push_back(ys[yi]);
+            ++xi, ++yi;
+            std::size_t k = 0;
+            for (int y : gap_new) {
+                for (std::size_t j = k; j < gap_old.size(); ++j) {
+                    if (a[gap_old[j]].kind != b[y].kind) continue;
+                    pair(gap_old[j], y, content_changes(gap_old[j], y));
+                    k = j + 1;
+                    break;
+                }
+            }
+        }
+    }
+
+    std::vector<std::pair<int, int>> align(const std::vector<int>& xs, const std::vector<int>& ys) const {
+        auto same = [&](int x, int y) {
+            return a[x].kind == b[y].kind && statement_key(a[x]) == statement_key(b[y]);
+        };
+        std::vector<std::pair<int, int>> head, tail;
+        std::size_t lo = 0, hx = xs.size(), hy = ys.size();
+        while (lo < hx && lo < hy && same(xs[lo], ys[lo])) head.push_back({xs[lo], ys[lo]}), ++lo;
+        while (hx > lo && hy > lo && same(xs[hx - 1], ys[hy - 1])) tail.push_back({xs[--hx], ys[--hy]});
+
+        std::size_t n = hx - lo, m = hy - lo;
+        std::vector<std::pair<int, int>> middle;
+        if (n > 0 && m > 0 && n * m <= 4'000'000) {
+            std::vector<std::uint32_t> table((n + 1) * (m + 1), 0);  // LCS lengths of suffixes
+            auto at = [&](std::size_t i, std::size_t j) -> std::uint32_t& { return table[i * (m + 1) + j]; };
+            for (std::size_t i = n; i-- > 0;)
+                for (std::size_t j = m; j-- > 0;)
+                    at(i, j) = same(xs[lo + i], ys[lo + j]) ? at(i + 1, j + 1) + 1
+                                                            : std::max(at(i + 1, j), at(i, j + 1));
+            for (std::size_t i = 0, j = 0; i < n && j < m;) {
+                if (same(xs[lo + i], ys[lo + j])) middle.push_back({xs[lo + i++], ys[lo + j++]});
+                else if (at(i + 1, j) >= at(i, j + 1)) ++i;
+                else ++j;
+            }
+        } else if (n > 0 && m > 0) {
+            std::unordered_map<std::uint64_t, std::vector<std::size_t>> positions;
+            for (std::size_t i = n; i-- > 0;) positions[statement_key(a[xs[lo + i]])].push_back(i);
+            std::size_t next = 0;
+            for (std::size_t j = 0; j < m; ++j) {
+                auto found = positions.find(statement_key(b[ys[lo + j]]));
+                if (found == positions.end()) continue;
+                std::vector<std::size_t>& stack = found->second;  // ascending from the back
+                while (!stack.empty() && stack.back() < next) stack.pop_back();
+                if (stack.empty() || !same(xs[lo + stack.back()], ys[lo + j])) continue;
+                middle.push_back({xs[lo + stack.back()], ys[lo + j]});
+                next = stack.back() + 1;
+                stack.pop_back();
+            }
+        }
+        head.insert(head.end(), middle.begin(), middle.end());
+        head.insert(head.end(), tail.rbegin(), tail.rend());
+        return head;
+    }
+};
+
+}  // namespace
+
+Plan diff(const Tree& old_tree, const Tree& new_tree) { return Differ(old_tree, new_tree).run(); }
+
+}  // namespace jurigged::source

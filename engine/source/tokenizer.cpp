@@ -1,0 +1,633 @@
+// A Python tokenizer written for the source model: the union of the 3.9-3.13 lexical
+// grammar (3.12's nested f-strings included), positions exactly like ast, and errors
+// worded like CPython's where that is practical. Never reads past the text.
+#include "source/tokenizer.hpp"
+
+#include <array>
+#include <string>
+
+namespace jurigged::source {
+
+namespace {
+
+constexpr int max_indent_levels = 100;   // CPython's limits, which also bound our
+constexpr int max_bracket_depth = 200;   // recursion on hostile input
+constexpr int max_fstring_depth = 150;
+
+constexpr std::array<std::string_view, 35> keywords = {
+    "False", "None",   "True",    "and",      "as",     "assert", "async",
+    "await", "break",  "class",   "continue", "def",    "del",    "elif",
+    "else",  "except", "finally", "for",      "from",   "global", "if",
+    "import", "in",    "is",      "lambda",   "nonlocal", "not",  "or",
+    "pass",  "raise",  "return",  "try",      "while",  "with",   "yield"};
+
+constexpr std::array<std::string_view, 5> three_char_ops = {"**=", "//=", ">>=", "<<=", "..."};
+constexpr std::array<std::string_view, 20> two_char_ops = {
+    "!=", "%=", "&=", "**", "*=", "+=", "-=", "->", "//", "/=",
+    ":=", "<<", "<=", "<>", "==", ">=", ">>", "@=", "^=", "|="};
+constexpr std::string_view one_char_ops = "%&()*+,-./:;<=>@[]^{|}~";
+
+bool is_ascii_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool starts_identifier(char c) {
+    return is_ascii_letter(c) || c == '_' || static_cast<unsigned char>(c) >= 0x80;
+}
+bool continues_identifier(char c) { return starts_identifier(c) || is_digit(c); }
+
+// Non-ASCII code points that cannot be part of an identifier even after NFKC
+// normalization. An approximation of the Unicode XID tables covering the punctuation,
+// symbol, currency, arrow, box-drawing, emoji and private-use blocks.
+bool is_forbidden_in_identifier(char32_t cp) {
+    if (cp >= 0x80 && cp <= 0xBF)
+        return cp != 0xAA && cp != 0xB5 && cp != 0xBA && cp != 0xB7 && cp != 0xB2 &&
+               cp != 0xB3 && cp != 0xB9;
+    if (cp == 0xD7 || cp == 0xF7) return true;
+    if (cp >= 0x2000 && cp <= 0x206F) return cp != 0x203F && cp != 0x2040 && cp != 0x2054;
+    if (cp >= 0x20A0 && cp <= 0x20CF) return true;
+    if (cp >= 0x2190 && cp <= 0x23FF) return true;
+    if (cp >= 0x2500 && cp <= 0x2BFF) return true;
+    if (cp >= 0x2E00 && cp <= 0x2E7F) return true;
+    if ((cp >= 0x3000 && cp <= 0x3004) || (cp >= 0x3008 && cp <= 0x3020) || cp == 0x3030)
+        return true;
+    if (cp >= 0xE000 && cp <= 0xF8FF) return true;
+    if (cp >= 0xFE10 && cp <= 0xFE1F) return true;
+    if (cp >= 0xFE30 && cp <= 0xFE4F) return cp != 0xFE33 && cp != 0xFE34 && cp < 0xFE4D;
+    if ((cp >= 0xFF01 && cp <= 0xFF0F) || (cp >= 0xFF1A && cp <= 0xFF20) ||
+        (cp >= 0xFF3B && cp <= 0xFF40 && cp != 0xFF3F) || (cp >= 0xFF5B && cp <= 0xFF65))
+        return true;
+    if (cp >= 0xFFF0 && cp <= 0xFFFF) return true;
+    if (cp >= 0x1F000 && cp <= 0x1FAFF) return true;
+    return false;
+}
+
+std::string hex_code_point(char32_t cp) {
+    static const char digits[] = "0123456789ABCDEF";
+    std::string out;
+    for (int shift = cp > 0xFFFF ? 20 : 12; shift >= 0; shift -= 4) out += digits[(cp >> shift) & 15];
+    return "U+" + out;
+}
+
+// String prefixes are case-insensitive combinations of r, b, u, f (u alone).
+struct Prefix {
+    bool valid = false, raw = false, bytes = false, format = false;
+};
+
+Prefix parse_prefix(std::string_view word) {
+    Prefix p;
+    if (word.size() > 2) return p;
+    bool unicode = false;
+    for (char c : word) {
+        switch (c | 0x20) {
+            case 'r': if (p.raw) return {}; p.raw = true; break;
+            case 'b': if (p.bytes) return {}; p.bytes = true; break;
+            case 'f': if (p.format) return {}; p.format = true; break;
+            case 'u': if (unicode) return {}; unicode = true; break;
+            default: return {};
+        }
+    }
+    if (unicode && word.size() > 1) return {};
+    if (p.bytes && p.format) return {};
+    p.valid = true;
+    return p;
+}
+
+class Tokenizer {
+public:
+    explicit Tokenizer(std::string_view text) : s(text) {}
+
+    TokenizeResult run() {
+        TokenizeResult result;
+        if (auto nul = s.find('\0'); nul != std::string_view::npos) {
+            while (pos < nul) step_over_char();
+            fail(line, col_of(pos), "source code cannot contain null bytes");
+        } else {
+            scan();
+        }
+        result.line_count = 0;
+        for (char c : s) result.line_count += c == '\n';
+        if (!s.empty() && s.back() != '\n') ++result.line_count;
+        if (error) {
+            result.error = error;
+        } else {
+            result.tokens = std::move(out);
+        }
+        return result;
+    }
+
+private:
+    struct OpenBracket {
+        char ch;
+        int line, col;
+    };
+
+    std::string_view s;
+    std::size_t pos = 0;
+    int line = 1;
+    std::size_t line_start = 0;
+    std::vector<Token> out;
+    std::vector<OpenBracket> brackets;
+    std::vector<int> indents{0}, alt_indents{0};  // tab size 8 and tab size 1
+    bool line_has_tokens = false;
+    std::optional<SyntaxError> error;
+
+    bool at_end(std::size_t k = 0) const { return pos + k >= s.size(); }
+    char peek(std::size_t k = 0) const { return pos + k < s.size() ? s[pos + k] : '\0'; }
+    int col_of(std::size_t p) const { return static_cast<int>(p - line_start); }
+
+    bool fail(int at_line, int at_col, std::string message) {
+        if (!error) error = SyntaxError{at_line, at_col, std::move(message)};
+        return false;
+    }
+
+    // Moves past one byte, keeping the line count right.
+    void step_over_char() {
+        if (s[pos] == '\n') {
+            ++line;
+            line_start = pos + 1;
+        }
+        ++pos;
+    }
+
+    void emit(TokenKind kind, std::size_t begin, int begin_line, int begin_col) {
+        out.push_back({kind, begin_line, begin_col, line, col_of(pos),
+                       static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(pos)});
+        if (kind != TokenKind::Indent && kind != TokenKind::Dedent) line_has_tokens = true;
+    }
+
+    void scan() {
+        bool at_line_start = true;
+        while (!error) {
+            if (at_line_start) {
+                at_line_start = false;
+                if (!indentation()) continue;  // a blank or comment-only line
+            }
+            while (peek() == ' ' || peek() == '\t' || peek() == '\f') ++pos;
+            if (at_end()) break;
+            char c = peek();
+            if (c == '#') {
+                while (!at_end() && peek() != '\n') ++pos;
+            } else if (c == '\n') {
+                if (brackets.empty() && line_has_tokens) {
+                    out.push_back({TokenKind::Newline, line, col_of(pos), line, col_of(pos) + 1,
+                                   static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(pos)});
+                    line_has_tokens = false;
+                }
+                step_over_char();
+                at_line_start = brackets.empty();
+            } else if (c == '\\') {
+                if (peek(1) == '\n') {
+                    ++pos;
+                    step_over_char();
+                    if (at_end()) fail(line, 0, "unexpected EOF while parsing");
+                } else {
+                    fail(line, col_of(pos) + 1, "unexpected character after line continuation character");
+                }
+            } else if (is_digit(c) || (c == '.' && is_digit(peek(1)))) {
+                number();
+            } else if (starts_identifier(c)) {
+                name_or_prefixed_string();
+            } else if (c == '"' || c == '\'') {
+                string_token(pos, Prefix{true, false, false, false});
+            } else {
+                op();
+            }
+        }
+        if (error) return;
+        if (!brackets.empty()) {
+            const OpenBracket& open = brackets.back();
+            fail(open.line, open.col, std::string("'") + open.ch + "' was never closed");
+            return;
+        }
+        if (line_has_tokens)
+            out.push_back({TokenKind::Newline, line, col_of(pos), line, col_of(pos) + 1,
+                           static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(pos)});
+        for (std::size_t i = 1; i < indents.size(); ++i)
+            out.push_back({TokenKind::Dedent, line, col_of(pos), line, col_of(pos),
+                           static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(pos)});
+        end_of_last_line();
+        out.push_back({TokenKind::End, line, col_of(pos), line, col_of(pos),
+                       static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(pos)});
+    }
+
+    // Like CPython, errors found at the end of the input point at the end of the last
+    // line that holds anything, not at the empty line after it.
+    void end_of_last_line() {
+        std::size_t end = s.size();
+        while (end > 0 && (s[end - 1] == '\n' || s[end - 1] == ' ' || s[end - 1] == '\t' || s[end - 1] == '\f'))
+            --end;
+        std::size_t start = s.rfind('\n', end == 0 ? 0 : end - 1);
+        start = (start == std::string_view::npos || end == 0) ? 0 : start + 1;
+        int lines = 1;
+        for (std::size_t k = 0; k < start; ++k) lines += s[k] == '\n';
+        line = lines;
+        line_start = start;
+        pos = end;
+    }
+
+    // Reads the indentation of a new logical line and emits Indent/Dedent tokens.
+    // Returns false for blank and comment-only lines, which do not count.
+    bool indentation() {
+        int col = 0, alt = 0;
+        for (; !at_end(); ++pos) {
+            char c = peek();
+            if (c == ' ') {
+                ++col, ++alt;
+            } else if (c == '\t') {
+                col = (col / 8 + 1) * 8;
+                ++alt;
+            } else if (c == '\f') {
+                col = alt = 0;
+            } else {
+                break;
+            }
+        }
+        char c = peek();
+        if (at_end() || c == '#' || c == '\n') return false;
+        auto tab_error = [&] {
+            return fail(line, col_of(pos), "inconsistent use of tabs and spaces in indentation");
+        };
+        std::uint32_t here = static_cast<std::uint32_t>(pos);
+        if (col == indents.back()) {
+            if (alt != alt_indents.back()) return tab_error();
+        } else if (col > indents.back()) {
+            if (alt <= alt_indents.back()) return tab_error();
+            if (static_cast<int>(indents.size()) > max_indent_levels)
+                return fail(line, col_of(pos), "too many levels of indentation");
+            indents.push_back(col);
+            alt_indents.push_back(alt);
+            out.push_back({TokenKind::Indent, line, 0, line, col_of(pos), here - col_of(pos), here});
+        } else {
+            while (col < indents.back()) {
+                indents.pop_back();
+                alt_indents.pop_back();
+                out.push_back({TokenKind::Dedent, line, col_of(pos), line, col_of(pos), here, here});
+            }
+            if (col != indents.back())
+                return fail(line, col_of(pos), "unindent does not match any outer indentation level");
+            if (alt != alt_indents.back()) return tab_error();
+        }
+        return true;
+    }
+
+    // Decodes the (valid, see decode.hpp) UTF-8 sequence at pos without moving.
+    char32_t code_point_at(std::size_t p, std::size_t& length) const {
+        unsigned char b = static_cast<unsigned char>(s[p]);
+        length = b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+        if (p + length > s.size()) length = s.size() - p;
+        char32_t cp = length == 1 ? b : length == 2 ? (b & 0x1F) : length == 3 ? (b & 0x0F) : (b & 0x07);
+        for (std::size_t k = 1; k < length; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[p + k]) & 0x3F);
+        return cp;
+    }
+
+    // Scans an identifier at pos; false (with an error) on a character Python rejects.
+    bool identifier() {
+        while (!at_end() && continues_identifier(peek())) {
+            if (static_cast<unsigned char>(peek()) < 0x80) {
+                ++pos;
+                continue;
+            }
+            std::size_t length;
+            char32_t cp = code_point_at(pos, length);
+            if (is_forbidden_in_identifier(cp)) {
+                std::string message = "invalid character '" + std::string(s.substr(pos, length)) +
+                                      "' (" + hex_code_point(cp) + ")";
+                if (cp < 0xA0) message = "invalid non-printable character " + hex_code_point(cp);
+                return fail(line, col_of(pos), message);
+            }
+            pos += length;
+        }
+        return true;
+    }
+
+    void name_or_prefixed_string() {
+        std::size_t begin = pos;
+        int begin_col = col_of(pos);
+        if (!identifier()) return;
+        std::string_view word = s.substr(begin, pos - begin);
+        if (peek() == '"' || peek() == '\'') {
+            Prefix prefix = parse_prefix(word);
+            if (prefix.valid) {
+                string_token(begin, prefix);
+                return;
+            }
+        }
+        emit(TokenKind::Name, begin, line, begin_col);
+    }
+
+    // A whole string literal starting at `begin` (its prefix), pos on the quote.
+    void string_token(std::size_t begin, Prefix prefix) {
+        int begin_line = line, begin_col = col_of(begin);
+        if (string_body(prefix, begin_line, begin_col, 0))
+            emit(TokenKind::String, begin, begin_line, begin_col);
+    }
+
+    bool unterminated(bool triple, int begin_line, int begin_col) {
+        std::string message = triple ? "unterminated triple-quoted string literal"
+                                     : "unterminated string literal";
+        return fail(begin_line, begin_col, message + " (detected at line " + std::to_string(line) + ")");
+    }
+
+    // Consumes the opening quote(s) and returns whether the string is triple-quoted.
+    bool open_quote(char quote) {
+        bool triple = peek(1) == quote && peek(2) == quote;
+        pos += triple ? 3 : 1;
+        return triple;
+    }
+
+    // At a quote character: true (and moves past) when it closes the string.
+    bool closes(char quote, bool triple) {
+        if (peek() != quote) return false;
+        if (triple && !(peek(1) == quote && peek(2) == quote)) return false;
+        pos += triple ? 3 : 1;
+        return true;
+    }
+
+    bool string_body(Prefix prefix, int begin_line, int begin_col, int depth) {
+        char quote = peek();
+        bool triple = open_quote(quote);
+        if (prefix.format) return fstring_body(quote, triple, prefix.raw, begin_line, begin_col, depth);
+        while (true) {
+            if (at_end()) return unterminated(triple, begin_line, begin_col);
+            char c = peek();
+            if (c == quote) {
+                if (closes(quote, triple)) return true;
+                ++pos;
+            } else if (c == '\\') {
+                ++pos;
+                if (at_end()) return unterminated(triple, begin_line, begin_col);
+                step_over_char();
+            } else if (c == '\n') {
+                if (!triple) return unterminated(triple, begin_line, begin_col);
+                step_over_char();
+            } else {
+                if (prefix.bytes && static_cast<unsigned char>(c) >= 0x80)
+                    return fail(begin_line, begin_col, "bytes can only contain ASCII literal characters");
+                ++pos;
+            }
+        }
+    }
+
+    // The literal parts of an f-string; replacement fields go to fstring_field.
+    bool fstring_body(char quote, bool triple, bool raw, int begin_line, int begin_col, int depth) {
+        if (depth > max_fstring_depth) return fail(begin_line, begin_col, "too many nested f-strings");
+        while (true) {
+            if (at_end()) return unterminated(triple, begin_line, begin_col);
+            char c = peek();
+            if (c == quote) {
+                if (closes(quote, triple)) return true;
+                ++pos;
+            } else if (c == '\\') {
+                ++pos;
+                if (at_end()) return unterminated(triple, begin_line, begin_col);
+                if (!raw && peek() == 'N' && peek(1) == '{') {
+                    // \N{NAME}: these braces belong to the escape
+                    while (!at_end() && peek() != '}' && peek() != '\n' && peek() != quote) ++pos;
+                    if (peek() == '}') ++pos;
+                } else if (peek() != '{' && peek() != '}') {
+                    step_over_char();
+                }
+            } else if (c == '\n') {
+                if (!triple) return unterminated(triple, begin_line, begin_col);
+                step_over_char();
+            } else if (c == '{') {
+                if (peek(1) == '{') {
+                    pos += 2;
+                } else {
+                    ++pos;
+                    if (!fstring_field(quote, triple, begin_line, begin_col, depth)) return false;
+                }
+            } else if (c == '}') {
+                if (peek(1) != '}') return fail(line, col_of(pos), "f-string: single '}' is not allowed");
+                pos += 2;
+            } else {
+                ++pos;
+            }
+        }
+    }
+
+    // A replacement field after its '{': expression, optional !conversion, optional
+    // :format spec (which may hold fields itself), through the closing '}'.
+    bool fstring_field(char quote, bool triple, int begin_line, int begin_col, int depth) {
+        int nesting = 0;
+        bool empty = true;
+        while (true) {
+            while (peek() == ' ' || peek() == '\t' || peek() == '\f') ++pos;
+            if (at_end()) return unterminated(triple, begin_line, begin_col);
+            char c = peek();
+            if (c == '}' && nesting == 0) {
+                if (empty) return fail(line, col_of(pos), "f-string: valid expression required before '}'");
+                ++pos;
+                return true;
+            }
+            if (c == '\n') {
+                step_over_char();
+                continue;
+            }
+            if (c == '#') {
+                while (!at_end() && peek() != '\n') ++pos;
+                continue;
+            }
+            empty = false;
+            if (c == '"' || c == '\'') {
+                if (!string_body(Prefix{true, false, false, false}, line, col_of(pos), depth + 1)) return false;
+            } else if (starts_identifier(c)) {
+                std::size_t word_begin = pos;
+                if (!identifier()) return false;
+                if (peek() == '"' || peek() == '\'') {
+                    Prefix prefix = parse_prefix(s.substr(word_begin, pos - word_begin));
+                    if (prefix.valid && !string_body(prefix, line, col_of(word_begin), depth + 1))
+                        return false;
+                }
+            } else if (c == '(' || c == '[' || c == '{') {
+                if (++nesting > max_bracket_depth) return fail(line, col_of(pos), "too many nested parentheses");
+                ++pos;
+            } else if (c == ')' || c == ']' || c == '}') {
+                if (nesting == 0) return fail(line, col_of(pos), std::string("f-string: unmatched '") + c + "'");
+                --nesting;
+                ++pos;
+            } else if (c == '\\') {
+                ++pos;
+                if (!at_end()) step_over_char();
+            } else if (nesting == 0 && c == '!' && peek(1) != '=') {
+                ++pos;
+                while (!at_end() && continues_identifier(peek())) ++pos;
+            } else if (nesting == 0 && c == ':') {
+                ++pos;
+                return format_spec(quote, triple, begin_line, begin_col, depth);
+            } else if (c == '!' || c == '=' || c == '<' || c == '>') {
+                ++pos;  // covers != == <= >= and the self-documenting '='
+            } else {
+                ++pos;
+            }
+        }
+    }
+
+    bool format_spec(char quote, bool triple, int begin_line, int begin_col, int depth) {
+        while (true) {
+            if (at_end()) return unterminated(triple, begin_line, begin_col);
+            char c = peek();
+            if (c == '}') {
+                ++pos;
+                return true;
+            }
+            if (c == '{') {
+                ++pos;
+                if (!fstring_field(quote, triple, begin_line, begin_col, depth + 1)) return false;
+            } else if (c == quote && (!triple || (peek(1) == quote && peek(2) == quote))) {
+                return fail(line, col_of(pos), "f-string: expecting '}'");
+            } else if (c == '\n') {
+                if (!triple) return unterminated(triple, begin_line, begin_col);
+                step_over_char();
+            } else if (c == '\\') {
+                ++pos;
+                if (!at_end()) step_over_char();
+            } else {
+                ++pos;
+            }
+        }
+    }
+
+    // Digits (with single underscores between them) accepted by `is_valid`; false with
+    // an error on a misplaced underscore or when there is no digit at all.
+    template <class IsValid>
+    bool digits(IsValid is_valid, const char* kind, int begin_col) {
+        if (!is_valid(peek())) return fail(line, begin_col, std::string("invalid ") + kind + " literal");
+        while (true) {
+            while (is_valid(peek())) ++pos;
+            if (peek() != '_') return true;
+            if (!is_valid(peek(1))) return fail(line, col_of(pos), std::string("invalid ") + kind + " literal");
+            ++pos;
+        }
+    }
+
+    void number() {
+        std::size_t begin = pos;
+        int begin_col = col_of(pos);
+        const char* kind = "decimal";
+        char second = static_cast<char>(peek(1) | 0x20);
+        if (peek() == '0' && (second == 'x' || second == 'o' || second == 'b')) {
+            pos += 2;
+            if (peek() == '_') ++pos;
+            bool ok;
+            if (second == 'x') {
+                kind = "hexadecimal";
+                ok = digits([](char c) { return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'); },
+                            kind, begin_col);
+            } else if (second == 'o') {
+                kind = "octal";
+                ok = digits([](char c) { return c >= '0' && c <= '7'; }, kind, begin_col);
+            } else {
+                kind = "binary";
+                ok = digits([](char c) { return c == '0' || c == '1'; }, kind, begin_col);
+            }
+            if (!ok) return;
+        } else {
+            bool is_float = false, is_integer_part = peek() != '.';
+            bool leading_zero = peek() == '0', nonzero = false;
+            if (is_integer_part) {
+                std::size_t int_begin = pos;
+                if (!digits(is_digit, kind, begin_col)) return;
+                for (std::size_t k = int_begin; k < pos; ++k) nonzero |= s[k] != '0' && s[k] != '_';
+            }
+            if (peek() == '.') {
+                ++pos;
+                is_float = true;
+                if (is_digit(peek()) && !digits(is_digit, kind, begin_col)) return;
+            }
+            if ((peek() | 0x20) == 'e' &&
+                (is_digit(peek(1)) || ((peek(1) == '+' || peek(1) == '-') && is_digit(peek(2))))) {
+                pos += is_digit(peek(1)) ? 1 : 2;
+                is_float = true;
+                if (!digits(is_digit, kind, begin_col)) return;
+            }
+            if ((peek() | 0x20) == 'j') {
+                ++pos;
+                is_float = true;
+            }
+            if (!is_float && leading_zero && nonzero) {
+                fail(line, begin_col,
+                     "leading zeros in decimal integer literals are not permitted; use an 0o prefix "
+                     "for octal integers");
+                return;
+            }
+        }
+        if (continues_identifier(peek()) && !keyword_follows()) {
+            fail(line, begin_col, std::string("invalid ") + kind + " literal");
+            return;
+        }
+        emit(TokenKind::Number, begin, line, begin_col);
+    }
+
+    // CPython lets a few keywords touch a number ("1if x else 2"), with a warning.
+    bool keyword_follows() const {
+        for (std::string_view kw : {"and", "else", "for", "if", "in", "is", "not", "or"}) {
+            if (s.substr(pos, kw.size()) == kw) return true;
+        }
+        return false;
+    }
+
+    void op() {
+        std::size_t begin = pos;
+        int begin_col = col_of(pos);
+        std::string_view rest = s.substr(pos);
+        for (std::string_view candidate : three_char_ops) {
+            if (rest.substr(0, 3) == candidate) {
+                pos += 3;
+                emit(TokenKind::Op, begin, line, begin_col);
+                return;
+            }
+        }
+        for (std::string_view candidate : two_char_ops) {
+            if (rest.substr(0, 2) == candidate) {
+                pos += 2;
+                emit(TokenKind::Op, begin, line, begin_col);
+                return;
+            }
+        }
+        char c = peek();
+        if (one_char_ops.find(c) == std::string_view::npos) {
+            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
+                fail(line, begin_col, "invalid non-printable character " + hex_code_point(static_cast<unsigned char>(c)));
+            } else {
+                fail(line, begin_col, "invalid syntax");
+            }
+            return;
+        }
+        if (c == '(' || c == '[' || c == '{') {
+            if (static_cast<int>(brackets.size()) >= max_bracket_depth) {
+                fail(line, begin_col, "too many nested parentheses");
+                return;
+            }
+            brackets.push_back({c, line, begin_col});
+        } else if (c == ')' || c == ']' || c == '}') {
+            if (brackets.empty()) {
+                fail(line, begin_col, std::string("unmatched '") + c + "'");
+                return;
+            }
+            OpenBracket open = brackets.back();
+            char expected = open.ch == '(' ? ')' : open.ch == '[' ? ']' : '}';
+            if (c != expected) {
+                std::string message = std::string("closing parenthesis '") + c +
+                                      "' does not match opening parenthesis '" + open.ch + "'";
+                if (open.line != line) message += " on line " + std::to_string(open.line);
+                fail(line, begin_col, message);
+                return;
+            }
+            brackets.pop_back();
+        }
+        ++pos;
+        emit(TokenKind::Op, begin, line, begin_col);
+    }
+};
+
+}  // namespace
+
+bool is_keyword(std::string_view name) {
+    for (std::string_view kw : keywords)
+        if (kw == name) return true;
+    return false;
+}
+
+TokenizeResult tokenize(std::string_view text) { return Tokenizer(text).run(); }
+
+}  // namespace jurigged::source

@@ -1,0 +1,46 @@
+// Python tokens from decoded source text: what the definition tree is built from and
+// what its hashes cover. Comments and non-logical newlines are dropped.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "source/model.hpp"
+
+namespace jurigged::source {
+
+enum class TokenKind : std::uint8_t {
+    Name,     // identifiers and keywords
+    Number,
+    String,   // one literal with its prefix; an f-string is a single token
+    Op,       // operators and delimiters
+    Newline,  // end of a logical line
+    Indent,
+    Dedent,
+    End,
+};
+
+struct Token {
+    TokenKind kind;
+    int line, col, end_line, end_col;  // like ast: 1-based lines, 0-based byte columns
+    std::uint32_t begin, end;          // byte range in the text
+
+    std::string_view text(std::string_view source) const {
+        return source.substr(begin, end - begin);
+    }
+};
+
+struct TokenizeResult {
+    std::vector<Token> tokens;  // ends with End on success
+    std::optional<SyntaxError> error;
+    int line_count = 0;
+};
+
+// `text` must be decoded (see decode.hpp): UTF-8, '\n' line endings.
+TokenizeResult tokenize(std::string_view text);
+
+bool is_keyword(std::string_view name);
+
+}  // namespace jurigged::source

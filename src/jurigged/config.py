@@ -1,0 +1,110 @@
+"""Settings from `[tool.jurigged]` in the nearest pyproject.toml, then from JURIGGED_*
+environment variables; command-line flags override both (the CLI applies them last).
+
+    [tool.jurigged]
+    watch = ["src", "scripts/*.py"]   # like -w, repeatable
+    exclude = ["src/generated"]       # like --exclude
+    debounce = 0.05                   # like -d
+    poll = 1.0                        # like --poll
+    verbose = true                    # like -v
+
+Environment: JURIGGED_WATCH and JURIGGED_EXCLUDE (paths separated by os.pathsep),
+JURIGGED_DEBOUNCE, JURIGGED_POLL, JURIGGED_VERBOSE (1/true/yes).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional
+
+if os.sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - depends on the interpreter
+    import tomli as tomllib
+
+
+class ConfigError(Exception):
+    """A setting with a value jurigged cannot use; the message says which and where."""
+
+
+@dataclass
+class Settings:
+    watch: List[str] = field(default_factory=list)
+    exclude: List[str] = field(default_factory=list)
+    debounce: float = 0.05
+    poll: Optional[float] = None
+    verbose: bool = False
+    source: Optional[str] = None  # the pyproject.toml that was read, if any
+
+
+def find_pyproject(start: Path) -> Optional[Path]:
+    for folder in [start, *start.parents]:
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _number(value, name: str, where: str, minimum: float = 0.0) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: {name} must be a number of seconds, not {value!r}")
+    if number < minimum:
+        raise ConfigError(f"{where}: {name} must be at least {minimum}, not {value!r}")
+    return number
+
+
+def _paths(value, name: str, where: str, base: Path) -> List[str]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(f"{where}: {name} must be a path or a list of paths")
+    return [i if os.path.isabs(os.path.expanduser(i)) else str(base / i) for i in items]
+
+
+def _truthy(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def load(cwd: Optional[Path] = None, environ=None) -> Settings:
+    """The settings in force before command-line flags."""
+    cwd = Path(cwd or os.getcwd())
+    environ = os.environ if environ is None else environ
+    settings = Settings()
+    pyproject = find_pyproject(cwd)
+    if pyproject is not None:
+        try:
+            with open(pyproject, "rb") as f:
+                table = tomllib.load(f).get("tool", {}).get("jurigged", {})
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{pyproject}: {exc}")
+        where = f"{pyproject} [tool.jurigged]"
+        unknown = set(table) - {"watch", "exclude", "debounce", "poll", "verbose"}
+        if unknown:
+            raise ConfigError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
+        base = pyproject.parent
+        if "watch" in table:
+            settings.watch = _paths(table["watch"], "watch", where, base)
+        if "exclude" in table:
+            settings.exclude = _paths(table["exclude"], "exclude", where, base)
+        if "debounce" in table:
+            settings.debounce = _number(table["debounce"], "debounce", where)
+        if "poll" in table:
+            settings.poll = _number(table["poll"], "poll", where) or None
+        if "verbose" in table:
+            settings.verbose = bool(table["verbose"])
+        settings.source = str(pyproject)
+    if environ.get("JURIGGED_WATCH"):
+        settings.watch = environ["JURIGGED_WATCH"].split(os.pathsep)
+    if environ.get("JURIGGED_EXCLUDE"):
+        settings.exclude = environ["JURIGGED_EXCLUDE"].split(os.pathsep)
+    if environ.get("JURIGGED_DEBOUNCE"):
+        settings.debounce = _number(environ["JURIGGED_DEBOUNCE"], "JURIGGED_DEBOUNCE",
+                                    "environment")
+    if environ.get("JURIGGED_POLL"):
+        settings.poll = _number(environ["JURIGGED_POLL"], "JURIGGED_POLL", "environment") or None
+    if environ.get("JURIGGED_VERBOSE"):
+        settings.verbose = _truthy(environ["JURIGGED_VERBOSE"])
+    return settings

@@ -1,0 +1,537 @@
+"""The C++ source model against each installed interpreter's own ast: every definition
+of every stdlib file (and a bounded slice of site-packages), then one small source per
+tricky construct, then invalid sources."""
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import textwrap
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from jurigged import _core
+
+HERE = Path(__file__).parent
+DUMP = str(HERE / "ast_defs_dump.py")
+PYENV = Path("/root/.pyenv/versions")
+VERSIONS = ["3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0"]
+SITE_PACKAGES_BYTES = int(os.environ.get("JURIGGED_SITE_BYTES", 40_000_000))
+BATCH = 300
+DEFINITION_KINDS = ("function", "async function", "class")
+
+# Files the model cannot match, with the reason; empty means it matches everything.
+KNOWN_GAPS = {}
+
+
+def interpreters():
+    found = []
+    for version in VERSIONS:
+        python = PYENV / version / "bin" / "python"
+        if python.exists():
+            found.append((version, str(python)))
+    return found
+
+
+def newest_interpreter():
+    found = interpreters()
+    return found[-1][1] if found else sys.executable
+
+
+def python_files(root, skip_site_packages=True):
+    for directory, subdirs, files in os.walk(root):
+        subdirs.sort()
+        if skip_site_packages:
+            subdirs[:] = [d for d in subdirs if d != "site-packages"]
+        # other sessions reinstall jurigged while tests run: not a stable reference
+        subdirs[:] = [d for d in subdirs if not d.startswith("jurigged")]
+        for name in sorted(files):
+            if name.endswith(".py"):
+                yield os.path.join(directory, name)
+
+
+def stdlib_dir(python):
+    out = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"],
+                         capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+def bounded_site_packages():
+    """The test interpreter's site-packages (its own and its base's), first bytes only."""
+    roots = []
+    for base in (sys.prefix, sys.base_prefix):
+        path = sysconfig.get_path("purelib", vars={"base": base, "platbase": base})
+        if path and os.path.isdir(path) and path not in roots:
+            roots.append(path)
+    chosen, total = [], 0
+    for root in roots:
+        for path in python_files(root, skip_site_packages=False):
+            size = os.path.getsize(path)
+            if total + size > SITE_PACKAGES_BYTES:
+                return chosen
+            chosen.append(path)
+            total += size
+    return chosen
+
+
+def reference(python, paths):
+    out = subprocess.run([python, DUMP], input="\n".join(paths), capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def model_definitions(tree):
+    found = [[n.kind, n.qualname, n.def_line, n.end_line, n.def_col, n.end_col, n.line]
+             for n in tree.nodes if n.kind in DEFINITION_KINDS]
+    found.sort(key=lambda d: (d[6], d[4]))
+    return found
+
+
+def compare(record):
+    """A description of how the model disagrees with one ast record, or None."""
+    path = record["file"]
+    with open(path, "rb") as f:
+        source = f.read()
+    try:
+        tree = _core.parse(source, path)
+    except SyntaxError as error:
+        if record["error"] is None:
+            return f"{path}: rejected ({error.lineno}:{error.offset} {error.msg}), ast accepts it"
+        return None
+    if record["error"] is not None:
+        return f"{path}: accepted, ast rejects it: {record['error']}"
+    mine = model_definitions(tree)
+    if mine == record["defs"]:
+        return None
+    for ours, theirs in zip(mine, record["defs"]):
+        if ours != theirs:
+            return f"{path}: model {ours} != ast {theirs}"
+    return f"{path}: model has {len(mine)} definitions, ast {len(record['defs'])}"
+
+
+def test_every_definition_matches_ast():
+    jobs = []
+    for version, python in interpreters():
+        files = list(python_files(stdlib_dir(python)))
+        jobs += [(version, python, files[k:k + BATCH]) for k in range(0, len(files), BATCH)]
+    site = bounded_site_packages()
+    jobs += [("site-packages", sys.executable, site[k:k + BATCH]) for k in range(0, len(site), BATCH)]
+    assert jobs, "no interpreter found"
+
+    mismatches, counts = [], {}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = pool.map(lambda job: (job[0], reference(job[1], job[2])), jobs)
+        for label, records in results:
+            counts[label] = counts.get(label, 0) + len(records)
+            for record in records:
+                problem = compare(record)
+                if problem and record["file"] not in KNOWN_GAPS:
+                    mismatches.append(f"[{label}] {problem}")
+    print("files compared:", counts)
+    assert sum(counts.values()) > 1000
+    assert not mismatches, f"{len(mismatches)} mismatches:\n" + "\n".join(mismatches[:50])
+
+
+# ---- one source per construct, checked against the newest interpreter's ast --------
+
+def check_against_ast(source: bytes, tmp_path, python=None):
+    path = tmp_path / "case.py"
+    path.write_bytes(source)
+    (record,) = reference(python or newest_interpreter(), [str(path)])
+    assert record["error"] is None, record["error"]
+    assert model_definitions(_core.parse(source)) == record["defs"]
+    return record["defs"]
+
+
+def src(text):
+    return textwrap.dedent(text).encode()
+
+
+CONSTRUCTS = {
+    "string_prefixes": src(r"""
+        a = rb'\x' + Rb"a" + BR'''x''' + u'\'' + b"\"" + r'\\' + '\N{EM DASH}'
+        b = f'{a!r:>{10}}' + fr'\d{a}' + Fr"{a}" + rF'{a}' + F"{{}}" + f'\N{EM DASH}{a}'
+        def f(): return "def g(): pass"
+        class C: x = '''
+        class D: pass
+        '''
+    """),
+    "fstring_nesting_pep701": src('''
+        d = {"a": 1}
+        x = f"{f"{d["a"]}"}" + f"{"nested" + f'{d['a']:>{d["a"]}}'}"
+        def f(): return f"{d["a"]:#x}" f"{d!r:^10}" f"{'a:b'}" f"{1!=2}" f"{d=}" f"{d = !r:>10}"
+        def g():
+            return f"""{
+                d["a"]  # a comment in a multi-line replacement field
+            }:{d:{'#'}>10}"""
+    '''),
+    "fstring_format_spec_chars": src('''
+        x = 1
+        def f(): return f"{x:#>10}" + f"{x!s:!<3}" + f"{x:{x}.{x}}" + f"{x:%Y-%m-%d %H:%M}"
+        def g(): return f'{x}}}' f'{{{x}'
+    '''),
+    "backslash_continuations": src('''
+        def f(a, \\
+              b):
+            return a + \\
+                b
+        x = 1 + \\
+            2
+        class C(object,
+                metaclass=type): pass
+    '''),
+    "bracket_joins": src('''
+        def f(
+            a,
+            b=(1,
+               2),
+        ) -> dict[
+            str, int
+        ]:
+            return {
+                "a": [a,
+                      b]}
+    '''),
+    "semicolons_and_inline_bodies": src('''
+        import os; import sys;
+        def f(): x = 1; return x;
+        class C: a = 1; b = 2
+        if os: y = 1; z = 2
+        def g():
+            x = 1; pass; del x;
+    '''),
+    "lambdas_are_not_definitions": src('''
+        f = lambda x: lambda y: x + y
+        def g(key=lambda v: v):
+            h = lambda: None
+            return sorted([], key=lambda a, *b, **c: a)
+    '''),
+    "decorators_pep614": src('''
+        import functools
+        buttons = [functools]
+        @buttons[0].lru_cache(maxsize=None)
+        @(lambda f: f)
+        @functools.wraps(print) if True else None
+        def f(): pass
+
+        class C:
+            @property
+            def x(self): return 1
+            @x.setter
+            def x(self, value): pass
+    '''),
+    "definitions_in_blocks": src('''
+        import sys
+        if sys:
+            def a(): pass
+        elif sys.path:
+            class B: pass
+        else:
+            def c(): pass
+        try:
+            def d(): pass
+        except ImportError:
+            def e(): pass
+        else:
+            def f(): pass
+        finally:
+            def g(): pass
+        with open(__file__) as fh:
+            def h(): pass
+        for i in range(1):
+            def k(): pass
+        else:
+            def m(): pass
+        while False:
+            def n(): pass
+        class C:
+            if sys:
+                def inside_if(self): pass
+            try:
+                def inside_try(self): pass
+            except Exception:
+                pass
+            for j in []:
+                class Nested:
+                    def method(self): pass
+    '''),
+    "closures_and_global": src('''
+        def outer():
+            global g, K
+            def inner():
+                def deepest(): pass
+                class Local:
+                    def method(self): pass
+                return deepest
+            def g(): pass
+            class K: pass
+            if True:
+                def in_block(): pass
+            return inner
+        class C:
+            global D
+            class D:
+                def m(self): pass
+            def method(self):
+                nonlocal_free = 1
+                def closure():
+                    nonlocal nonlocal_free
+                return closure
+    '''),
+    "async_definitions": src('''
+        async def f():
+            async with f() as x:
+                async def g(): pass
+            async for y in x:
+                def h(): pass
+            await g()
+        class C:
+            async def m(self): pass
+    '''),
+    "soft_keywords": src('''
+        match = 1
+        case = 2
+        type = 3
+        print(match, case, type)
+        match(case)
+        match [match]:
+            case [1, *rest] if rest:
+                def one(): pass
+            case {"k": v, **kw}:
+                pass
+            case Point(x=0) | str() as s:
+                class Two: pass
+            case _:
+                def other(): pass
+        match -1:
+            case -1: pass
+        type X = int
+        type Y[T] = list[T]
+        type(X)
+    '''),
+    "generics_pep695": src('''
+        def f[T](x: T) -> T: return x
+        class C[T: int, *Ts, **P]:
+            def m[U](self, u: U) -> U: return u
+        async def g[T: (int, str) = int](): pass
+    ''').replace(b" = int]", b"]"),
+    "non_ascii_identifiers": src('''
+        def fünf(): return "ü"
+        class Ñandú:
+            def größe(self): return "日本語"
+        x = "é"; def_ = 1
+        def späť(): return "ä"; y = "ö"
+    '''),
+    "comments_and_blank_lines_around_definitions": src('''
+        # leading comment
+        def f():
+            return 1
+            # trailing comment inside, not part of the span
+
+        # between
+
+        class C:
+            """Doc."""
+
+            x = 1  # trailing
+
+            # before method
+            def m(self):
+                pass  # end
+    '''),
+    "nested_block_ends": src('''
+        def f(x):
+            if x:
+                for i in x:
+                    try:
+                        pass
+                    finally:
+                        return [
+                            i,
+                        ]
+        def g(): return """
+        multi
+        line"""
+    '''),
+    "numbers": src('''
+        a = 0x_FF + 0o17 + 0b1_0 + 1_000.5e-3j + .5 + 5. + 0 + 00 + 0_0 + 1e10 + 0.0
+        def f(): return 1if a else 2
+    '''),
+    "global_nonlocal_statements": src('''
+        x = 0
+        def f():
+            global x
+            x = 1
+            def g():
+                nonlocal_y = 2
+                def h():
+                    nonlocal nonlocal_y
+                    nonlocal_y = 3
+                return h
+            return g
+    '''),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONSTRUCTS))
+def test_construct(name, tmp_path):
+    assert check_against_ast(CONSTRUCTS[name], tmp_path)
+
+
+def test_qualnames_follow_cpython(tmp_path):
+    defs = check_against_ast(CONSTRUCTS["closures_and_global"], tmp_path)
+    names = [d[1] for d in defs]
+    assert names == ["outer", "outer.<locals>.inner", "outer.<locals>.inner.<locals>.deepest",
+                     "outer.<locals>.inner.<locals>.Local", "outer.<locals>.inner.<locals>.Local.method",
+                     "g", "K", "outer.<locals>.in_block", "C", "D", "D.m", "C.method",
+                     "C.method.<locals>.closure"]
+    namespace = {}
+    exec(CONSTRUCTS["closures_and_global"], namespace)
+    namespace["outer"]()
+    assert namespace["g"].__qualname__ == "g" and namespace["D"].m.__qualname__ == "D.m"
+
+
+def test_blocks_and_statements_tree():
+    tree = _core.parse(CONSTRUCTS["definitions_in_blocks"])
+    kinds = [(n.kind, n.qualname) for n in tree.nodes]
+    assert kinds[0] == ("module", "")
+    module = tree.nodes[0]
+    top = [tree.nodes[i].kind for i in module.children]
+    assert top == ["statement", "block", "block", "block", "block", "block", "class"]
+    cls = tree.nodes[module.children[-1]]
+    inner = [tree.nodes[i].kind for i in cls.children]
+    assert inner == ["block", "block", "block"]
+    assert ("function", "C.inside_if") in kinds and ("class", "C.Nested") in kinds
+    # a compound statement without definitions stays a single statement
+    plain = _core.parse(b"if x:\n    y = 1\nelse:\n    z = 2\n")
+    assert [n.kind for n in plain.nodes] == ["module", "statement"]
+    assert (plain.nodes[1].line, plain.nodes[1].end_line, plain.nodes[1].end_col) == (1, 4, 9)
+
+
+def test_statement_spans_match_ast():
+    source = CONSTRUCTS["semicolons_and_inline_bodies"]
+    import ast
+    expected = [(s.lineno, s.col_offset, s.end_lineno, s.end_col_offset) for s in ast.parse(source).body]
+    tree = _core.parse(source)
+    got = [(n.line, n.col, n.end_line, n.end_col) for n in (tree.nodes[i] for i in tree.nodes[0].children)]
+    assert got == expected
+
+
+# ---- encodings and line endings ---------------------------------------------------
+
+LAYOUT_SOURCE = src('''
+    class C:
+        def m(self):
+            return "x"  # comment
+    def f(a,
+          b): return a
+''')
+
+
+@pytest.mark.parametrize("transform", [
+    pytest.param(lambda s: s.replace(b"\n", b"\r\n"), id="crlf"),
+    pytest.param(lambda s: s.replace(b"\n", b"\r"), id="cr_only"),
+    pytest.param(lambda s: b"\xef\xbb\xbf" + s, id="bom"),
+    pytest.param(lambda s: b"\xef\xbb\xbf# -*- coding: utf-8 -*-\n" + s, id="bom_and_cookie"),
+    pytest.param(lambda s: s.replace(b"\n    ", b"\n\t"), id="tabs"),
+    pytest.param(lambda s: b"\x0c\n" + s.replace(b"\nclass", b"\n\x0cclass").replace(b"\ndef f", b"\n\x0c  \x0cdef f"),
+                 id="form_feed"),
+])
+def test_line_endings_and_whitespace(transform, tmp_path):
+    assert check_against_ast(transform(LAYOUT_SOURCE), tmp_path)
+
+
+def test_latin1_cookie(tmp_path):
+    source = ("# -*- coding: latin-1 -*-\n"
+              "x = 'éé'; y = 1\n"
+              "def f(): return 'çà'\n"
+              "class Été:\n"
+              "    def m(self): return 'ñ'\n").encode("latin-1")
+    defs = check_against_ast(source, tmp_path)
+    assert defs[0][5] == len("def f(): return 'çà'".encode("utf-8"))  # columns count UTF-8 bytes
+    assert [d[1] for d in defs] == ["f", "Été", "Été.m"]
+
+
+def test_other_single_byte_cookies(tmp_path):
+    for encoding in ("cp1252", "koi8-r", "iso-8859-15"):
+        text = f"# coding: {encoding}\ndef f(): return '{'€' if encoding != 'koi8-r' else 'ж'}'\n"
+        assert check_against_ast(text.encode(encoding), tmp_path)
+
+
+def test_cookie_on_second_line_only_after_comment():
+    latin = "#!/usr/bin/env python\n# vim: set fileencoding=latin-1 :\ns = 'é'\n".encode("latin-1")
+    assert _core.parse(latin).nodes[1].end_col == len("s = 'é'".encode())
+    ignored = "x = 1\n# coding: latin-1\ns = 'é'\n".encode("latin-1")
+    with pytest.raises(SyntaxError):
+        _core.parse(ignored)  # not UTF-8, and the cookie comes too late
+
+
+# ---- invalid sources ----------------------------------------------------------------
+
+INVALID = {
+    "unclosed_paren": (b"x = (1,\n2\n", 1, "'(' was never closed"),
+    "mismatched_bracket": (b"x = [1, 2)\n", 1, "does not match"),
+    "unmatched_close": (b"x = 1)\n", 1, "unmatched ')'"),
+    "bad_dedent": (b"if x:\n        a\n    b\n", 3, "unindent does not match"),
+    "unexpected_indent": (b"x = 1\n    y = 2\n", 2, "unexpected indent"),
+    "unterminated_string": (b"x = 'abc\ny = 1\n", 1, "unterminated string literal"),
+    "unterminated_triple": (b"x = '''abc\ny = 1\n", 1, "unterminated triple-quoted string"),
+    "def_without_body_eof": (b"def f():\n", 1, "expected an indented block"),
+    "def_without_body": (b"def f():\nx = 1\n", 2, "expected an indented block"),
+    "class_without_body": (b"class C:\n\n# only a comment\n", 3, "expected an indented block"),
+    "missing_colon": (b"def f()\n    pass\n", 1, "expected ':'"),
+    "print_statement": (b"print 'hello'\n", 1, "Missing parentheses in call to 'print'"),
+    "leading_zeros": (b"x = 0777\n", 1, "leading zeros"),
+    "invalid_character": ("x = 1 € 2\n".encode(), 1, "invalid character"),
+    "tab_error": (b"if x:\n\ta = 1\n        b = 2\n", 3, "inconsistent use of tabs"),
+    "dangling_else": (b"x = 1\nelse:\n    pass\n", 2, "invalid syntax"),
+    "try_without_handler": (b"try:\n    pass\nx = 1\n", 3, "expected 'except' or 'finally'"),
+    "non_ascii_bytes": ("x = b'é'\n".encode(), 1, "bytes can only contain ASCII"),
+    "continuation_garbage": (b"x = 1 \\ 2\n", 1, "unexpected character after line continuation"),
+    "unknown_encoding": (b"# coding: nonsense-42\nx = 1\n", 1, "unknown encoding"),
+    "invalid_utf8": (b"x = '\xff'\n", 1, "codec can't decode"),
+    "keyword_as_name": (b"def class(): pass\n", 1, "invalid syntax"),
+    "tuple_parameters": (b"def f(a, (b, c)): pass\n", 1, "invalid syntax"),
+    "except_comma": (b"try:\n    pass\nexcept E, e:\n    pass\n", 3, "must be parenthesized"),
+    "backtick": (b"x = `1`\n", 1, "invalid syntax"),
+    "dangling_operator": (b"x = 1 +\n", 1, "invalid syntax"),
+    "single_brace_in_fstring": (b"x = f'a}b'\n", 1, "single '}' is not allowed"),
+    "decorator_without_def": (b"@dec\nx = 1\n", 2, "invalid syntax"),
+    "compound_in_inline_body": (b"if x: for y in z: pass\n", 1, "invalid syntax"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INVALID))
+def test_invalid_source(name):
+    source, line, message = INVALID[name]
+    with pytest.raises(SyntaxError) as raised:
+        _core.parse(source, "bad.py")
+    error = raised.value
+    assert message in error.msg
+    assert error.lineno == line
+    assert error.filename == "bad.py"
+    assert error.offset >= 1 and isinstance(error.text, str)
+    import ast
+    with pytest.raises((SyntaxError, ValueError)):
+        ast.parse(source)
+
+
+def test_syntax_error_offset_counts_characters():
+    with pytest.raises(SyntaxError) as raised:
+        _core.parse("s = 'é' + )\n".encode())
+    assert (raised.value.lineno, raised.value.offset) == (1, 11)
+    assert raised.value.text == "s = 'é' + )"
+
+
+def test_null_byte_rejected():
+    with pytest.raises(SyntaxError) as raised:
+        _core.parse(b"x = 1\ny = '\x00'\n")
+    assert raised.value.lineno == 2 and "null bytes" in raised.value.msg
+
+
+def test_empty_and_trivial_sources():
+    for source in (b"", b"\n", b"# just a comment", b"\xef\xbb\xbf", b"\n\n   \n", b"pass"):
+        tree = _core.parse(source)
+        assert tree.nodes[0].kind == "module"
