@@ -106,7 +106,7 @@ def edit_latency(tool: Tool, lines: int, edits: int, timeout: float) -> EditRun:
                 run.error = "never answered"
                 return run
             quiet_start = clock()
-            time.sleep(1.0)
+            time.sleep(2.0)
             run.baseline_stall = max(program.gaps(quiet_start, clock()), default=0.0)
             failures_in_a_row = 0
             for value in range(1, edits + 1):
@@ -124,6 +124,7 @@ class HeapRun:
     edit: EditRun = field(default_factory=EditRun)
     function_edits: List[float] = field(default_factory=list)
     insertions: List[float] = field(default_factory=list)
+    referrer_search: Optional[float] = None  # one gc.get_referrers, in the program
 
 
 def heap_edits(tool: Tool, objects: int, repeats: int, timeout: float) -> HeapRun:
@@ -144,6 +145,8 @@ def heap_edits(tool: Tool, objects: int, repeats: int, timeout: float) -> HeapRu
                 run.error = "the probe never reported"
                 return result
             probe_line = int(line[1][2])
+            refs = program.wait_for(lambda k, t, rest: k == "refs", 1)
+            result.referrer_search = float(refs[1][2]) if refs else None
             warm_up: List[float] = []
             text = gen.set_target(text, 1000)
             if _edit(program, workdir, f"{MODULE}.py", text, "ans", "1000", timeout,

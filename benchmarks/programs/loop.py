@@ -8,6 +8,9 @@ loop forever. It reports on stdout, one line each, with CLOCK_MONOTONIC timestam
 (the same clock in every process on the machine, so the harness can subtract its
 own write times from them):
 
+    refs T SECONDS      (HEAP_OBJECTS > 0) median time of one gc.get_referrers()
+                        call at this heap size: the cost of a full-heap referrer
+                        search, the original's way to find a code object's functions
     ready T OBJECTS     the loop starts; OBJECTS = gc-tracked objects at that point
     ans T VALUE         target() returned a value different from the previous one
     line T LINE         (PROBE=1) the line MODULE.probe() raises from changed
@@ -44,6 +47,15 @@ def build_heap(count):
     return items, lists, dicts
 
 
+def referrer_search_seconds(code):
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        gc.get_referrers(code)
+        times.append(time.perf_counter() - start)
+    return sorted(times)[1]
+
+
 def probe_line(module):
     try:
         module.probe()
@@ -65,6 +77,8 @@ def main():
     heap = build_heap(heap_objects)  # noqa: F841 (kept alive on purpose)
     module = importlib.import_module(name)
     objects = len(gc.get_objects())
+    if heap_objects:
+        emit(f"refs {clock()} {referrer_search_seconds(module.target.__code__)}")
     value = line = None
     emit(f"ready {clock()} {objects}")
     previous = clock()
