@@ -86,6 +86,18 @@ def _ratio(a_values, b_values, pick) -> str:
     return ratio(pick(a_values), pick(b_values)) if a_values and b_values else "—"
 
 
+def _p50(values) -> float:
+    return summary(values)["p50"]
+
+
+def _p90(values) -> float:
+    return summary(values)["p90"]
+
+
+def _beyond_debounce(values) -> float:
+    return _p50(values) - DEBOUNCE
+
+
 def _floor(gap) -> str:
     # The program reports only gaps above its 1 ms threshold.
     return "< 1 ms" if gap == 0 else seconds(gap)
@@ -103,22 +115,17 @@ def latency_section(tools, config: Config, notes: List[str]) -> List[str]:
     rows = []
     for lines in (50, 10_000):
         o, u = runs["original", lines], runs["ours", lines]
-        for label, pick in (("p50", lambda v: summary(v)["p50"]),
-                            ("p90", lambda v: summary(v)["p90"]), ("max", max)):
+        for label, pick in (("p50", _p50), ("p90", _p90), ("max", max),
+                            ("p50 minus the 0.05 s debounce", _beyond_debounce)):
             rows.append([f"{lines:,} lines, {label}", _value(o, o.latencies, pick),
                          _value(u, u.latencies, pick),
                          _ratio(o.latencies, u.latencies, pick)])
-        beyond = lambda v: summary(v)["p50"] - DEBOUNCE  # noqa: E731
-        rows.append([f"{lines:,} lines, p50 minus the 0.05 s debounce",
-                     _value(o, o.latencies, beyond), _value(u, u.latencies, beyond),
-                     _ratio(o.latencies, u.latencies, beyond)])
         rows.append([f"{lines:,} lines, first edit", seconds(o.first) if o.first else "—",
                      seconds(u.first) if u.first else "—", ratio(o.first, u.first)])
     big_o, big_u = runs["original", 10_000], runs["ours", 10_000]
     stall_rows = [
-        ["longest pause, p50 of edits", _value(big_o, big_o.stalls, lambda v: summary(v)["p50"]),
-         _value(big_u, big_u.stalls, lambda v: summary(v)["p50"]),
-         _ratio(big_o.stalls, big_u.stalls, lambda v: summary(v)["p50"])],
+        ["longest pause, p50 of edits", _value(big_o, big_o.stalls, _p50),
+         _value(big_u, big_u.stalls, _p50), _ratio(big_o.stalls, big_u.stalls, _p50)],
         ["longest pause, max of edits", _value(big_o, big_o.stalls, max),
          _value(big_u, big_u.stalls, max), _ratio(big_o.stalls, big_u.stalls, max)],
         ["longest pause with no edit (2 s, noise floor)", _floor(big_o.baseline_stall),
@@ -178,7 +185,8 @@ def heap_section(tools, config: Config, notes: List[str]) -> List[str]:
         rows.append(["", "", "longest pause of the loop (any edit)",
                      _value(o.edit, o.edit.stalls, max), _value(u.edit, u.edit.stalls, max),
                      _ratio(o.edit.stalls, u.edit.stalls, max)])
-        rows.append(["", "", "one `gc.get_referrers()` in that process (a heap cost, not the tool's)",
+        rows.append(["", "",
+                     "one `gc.get_referrers()` in that process (a heap cost, not the tool's)",
                      seconds(o.referrer_search), seconds(u.referrer_search), ""])
         rows.append(["", "", "peak RSS of the program", megabytes(o.edit.peak_rss_mb),
                      megabytes(u.edit.peak_rss_mb),

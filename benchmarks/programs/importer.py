@@ -4,9 +4,10 @@
 
 Imports pkg.m000 .. pkg.m{COUNT-1} (a generated package in the current directory,
 so every module is watched). MODE "exit" reports its peak RSS ("peak T KB") and
-ends: the harness times the whole process. MODE "idle" prints "ready T" and then sleeps until SIGTERM, answering each
-SIGUSR1 with "cpu T SECONDS" (its CPU time so far), so the harness can tell the
-CPU time the watching process spends with nothing to do.
+ends: the harness times the whole process. MODE "idle" prints "ready T" and then
+sleeps until SIGTERM, answering each SIGUSR1 with "cpu T SECONDS" (its CPU time so
+far), so the harness can tell the CPU time the watching process spends with
+nothing to do.
 """
 
 import importlib
