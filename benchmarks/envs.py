@@ -100,16 +100,28 @@ def tools(debounce: float, log=print) -> dict:
 
 
 def describe(tool: Tool) -> str:
-    """The installed jurigged version and whether its engine is complete (ours)."""
-    code = ("import importlib.metadata as m; v = m.version('jurigged'); "
-            "import jurigged, sys\n"
-            "try:\n import jurigged._core as c; c.parse; e = 'source model present'\n"
-            "except Exception as x: e = f'no source model ({type(x).__name__})'\n"
-            "print(v, e if tool == 'ours' else '')")
+    """The installed jurigged version with what matters about it: for the original,
+    the versions of the libraries it runs on (pip picks the newest allowed); for
+    ours, whether its C++ source model is in the build."""
+    code = """
+import importlib.metadata as m
+parts = [m.version("jurigged")]
+if tool == "ours":
+    try:
+        import jurigged._core as core
+        core.parse
+        parts.append("(source model present)")
+    except Exception as error:
+        parts.append(f"(no source model: {type(error).__name__})")
+else:
+    deps = ", ".join(f"{d} {m.version(d)}" for d in ("codefind", "watchdog", "ovld"))
+    parts.append(f"({deps})")
+print(" ".join(parts))
+"""
     result = subprocess.run([str(tool.python), "-c", f"tool = {tool.name!r}\n{code}"],
                             capture_output=True, text=True)
-    return (result.stdout.strip() or result.stderr.strip().splitlines()[-1:][0]
-            if (result.stdout or result.stderr) else "?")
+    lines = (result.stdout.strip() or result.stderr.strip()).splitlines()
+    return lines[-1] if lines else "?"
 
 
 if __name__ == "__main__":

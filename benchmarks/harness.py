@@ -27,12 +27,14 @@ clock = time.monotonic  # CLOCK_MONOTONIC, the clock the programs report in
 
 class Workdir:
     """A fresh temporary directory holding the watched files and a copy of the
-    program, used as the current directory: both reloaders watch the *.py files
-    under it by default, script included."""
+    programs, used as the current directory: both reloaders watch the *.py files
+    under it by default, script included (the programs not run are never imported,
+    so never watched)."""
 
     def __init__(self, program: str, files: Sequence[Tuple[str, str]] = ()):
         self.path = Path(tempfile.mkdtemp(prefix="jurigged-bench-"))
-        shutil.copy(PROGRAMS / program, self.path / program)
+        for source in PROGRAMS.glob("*.py"):
+            shutil.copy(source, self.path / source.name)
         self.program = program
         for name, text in files:
             self.write(name, text)

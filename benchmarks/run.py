@@ -5,7 +5,8 @@
     python benchmarks/run.py --check    # the harness works: both tools start and
                                         # one edit each goes live (under a minute
                                         # once the environments exist)
-    python benchmarks/run.py --only latency,heap
+    python benchmarks/run.py --only latency,heap   # a subset of: latency (with
+                                        # the stall), heap, startup, idle, attach
 
 The first run creates two virtual environments under benchmarks/.venvs/ with the
 interpreter running this script: one with jurigged==0.6.1 from PyPI, one with this
@@ -38,7 +39,7 @@ from report import megabytes, ratio, seconds, table  # noqa: E402
 HERE = Path(__file__).resolve().parent
 DEBOUNCE = 0.05
 RELOADERS = ("original", "ours")
-WORKLOADS = ("latency", "heap", "startup", "idle")  # stall comes with latency
+WORKLOADS = ("latency", "heap", "startup", "idle", "attach")  # stall comes with latency
 
 
 @dataclass
@@ -278,6 +279,33 @@ def idle_section(tools, config: Config, notes: List[str]) -> List[str]:
     ]
 
 
+def attach_section(tools, config: Config, notes: List[str]) -> List[str]:
+    rows = []
+    for size in config.heap_sizes:
+        runs = {}
+        for name in RELOADERS:
+            log(f"[attach] {name}: watch() with {size:,} objects")
+            runs[name] = workloads.attach(tools[name], size)
+            if runs[name].error:
+                notes.append(f"attach {size:,}, {name}: {runs[name].error}")
+        o, u = runs["original"], runs["ours"]
+        rows.append([f"{size:,} ({o.objects or 0:,} / {u.objects or 0:,})",
+                     seconds(o.seconds), seconds(u.seconds), ratio(o.seconds, u.seconds),
+                     megabytes(o.peak_rss_mb), megabytes(u.peak_rss_mb)])
+    return [
+        "### 6. Attaching to a program with a large heap (extra)",
+        "",
+        "`import jurigged; jurigged.watch()` called by a program (plain `python`, one "
+        "run per size) that already holds N gc-tracked objects built as in section 3 "
+        "(objects counted before the import: original / ours), as a long-running "
+        "program that turns reloading on does. The CLI runs of sections 1-3 import "
+        "jurigged before the program builds anything, so they never pay this.",
+        "",
+        table(["heap N (objects)", "original 0.6.1", "ours", "original ÷ ours",
+               "peak RSS, original", "peak RSS, ours"], rows),
+    ]
+
+
 def check(tools) -> int:
     """Both tools start and one edit each goes live."""
     status = 0
@@ -319,7 +347,8 @@ def main() -> int:
     config = QUICK if options.quick else FULL
     notes: List[str] = []
     sections = {"latency": latency_section, "heap": heap_section,
-                "startup": startup_section, "idle": idle_section}
+                "startup": startup_section, "idle": idle_section,
+                "attach": attach_section}
     body: List[str] = []
     for name in chosen:
         body += [""] + sections[name](tools, config, notes)
@@ -327,10 +356,11 @@ def main() -> int:
 
     lines = ["## Benchmarks: ours vs the original jurigged 0.6.1", ""]
     lines += report.machine(envs.ROOT, report.python_version(str(tools["ours"].python)))
-    lines += [f"- ours: jurigged {versions['ours']}",
+    lines += [f"- original: jurigged {versions['original']}",
+              f"- ours: jurigged {versions['ours']}",
               f"- mode: {'quick' if options.quick else 'full'}, all workloads in "
-              f"{elapsed:.0f} s; command: `python benchmarks/run.py"
-              f"{' --quick' if options.quick else ''}`",
+              f"{elapsed:.0f} s; command: "
+              f"`{' '.join(['python benchmarks/run.py', *sys.argv[1:]])}`",
               "- every \"original ÷ ours\" column: ×N means ours is N times faster (or "
               "smaller); below ×1, ours is slower"]
     lines += body

@@ -229,3 +229,28 @@ def idle(tools: Dict[str, Tool], modules: int, duration: float) -> Dict[str, Idl
                 if len(readings) == 2:
                     result.cpu_seconds = readings[1] - readings[0]
     return results
+
+
+@dataclass
+class AttachRun:
+    seconds: Optional[float] = None
+    objects: Optional[int] = None
+    peak_rss_mb: Optional[float] = None
+    error: str = ""
+
+
+def attach(tool: Tool, objects: int) -> AttachRun:
+    """Extra workload: `import jurigged; jurigged.watch()` called by a program that
+    already holds `objects` gc-tracked objects (run with the tool's plain python)."""
+    result = AttachRun()
+    python = Tool(f"{tool.name} python", tool.python, [str(tool.python)])
+    with Workdir("attach.py") as workdir:
+        with Program(python, workdir, str(objects)) as program:
+            hit = program.wait_for(lambda k, t, rest: k == "attached", STARTUP_TIMEOUT)
+            if hit is None:
+                result.error = f"did not attach: {program.last_error()}"
+            else:
+                elapsed, count = hit[1][2].split()
+                result.seconds, result.objects = float(elapsed), int(count)
+        result.peak_rss_mb = program.peak_rss_mb
+    return result
