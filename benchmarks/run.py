@@ -207,7 +207,9 @@ def heap_section(tools, config: Config, notes: List[str]) -> List[str]:
         f"time of one `gc.get_referrers()` call, a full-heap search, is shown because "
         f"the original does one per changed or moved function; its lookup library "
         f"(codefind 0.1.7) switches to cached answers, which can miss functions "
-        f"created since, once one such search took over 0.1 s.",
+        f"created since, once one such search took over 0.1 s: a range from under a "
+        f"second to tens of seconds means it switched during the run, and the median "
+        f"then shows its cached mode.",
         "",
         table(["heap N", "objects", "edit", "original 0.6.1", "ours", "original ÷ ours"],
               rows),
