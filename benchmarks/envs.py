@@ -4,8 +4,9 @@
 - `ours`: this repository, installed with `pip install <repo root>`.
 
 They live under benchmarks/.venvs/ (git-ignored) and are reused while still valid:
-the original's as long as it holds 0.6.1, ours as long as the sources it was built
-from (src/, engine/, CMakeLists.txt, pyproject.toml) hash the same.
+made by the same interpreter, the original's as long as it holds 0.6.1, ours as long
+as the sources it was built from (src/, engine/, CMakeLists.txt, pyproject.toml)
+hash the same.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ def _python(env: Path) -> Path:
 
 
 def _ensure(env: Path, stamp: str, install: List[str], log) -> None:
+    # A venv made by another interpreter than the one running us is not reused.
+    stamp = f"{sys.executable} {sys.version}\n{stamp}"
     stamp_file = env / STAMP
     if stamp_file.exists() and stamp_file.read_text() == stamp and _python(env).exists():
         return

@@ -183,7 +183,7 @@ def heap_section(tools, config: Config, notes: List[str]) -> List[str]:
                      _spread(o.edit, o.insertions),
                      _spread(u.edit, u.insertions),
                      _ratio(o.insertions, u.insertions, median)])
-        rows.append(["", "", "longest pause of the loop (any edit)",
+        rows.append(["", "", "longest pause of the loop (any edit, warm-up included)",
                      _value(o.edit, o.edit.stalls, max), _value(u.edit, u.edit.stalls, max),
                      _ratio(o.edit.stalls, u.edit.stalls, max)])
         rows.append(["", "",
@@ -315,7 +315,7 @@ def check(tools) -> int:
         run = workloads.edit_latency(tools[name], 50, 1, timeout=10.0)
         ok = len(run.latencies) == 1
         print(f"{'ok  ' if ok else 'FAIL'} {name}: " +
-              (f"edit live in {seconds(run.latencies[0])}" if ok else run.error))
+              (f"edit live in {seconds(run.latencies[0])}" if ok else run.error), flush=True)
         status |= not ok
     return status
 

@@ -53,7 +53,7 @@ def _start(tool: Tool, workdir: Workdir, args, run: EditRun) -> Optional[Program
     return program
 
 
-def _settle(program: Program, since: float) -> float:
+def _settle(program: Program) -> float:
     """Wait until the reload has visibly finished: SETTLE_MIN after it applied and no
     loop stall for QUIET seconds (a reloader still working takes the GIL, which the
     loop sees as gaps). Returns the end of the edit's observation window."""
@@ -81,13 +81,13 @@ def _edit(program: Program, workdir: Workdir, name: str, text: str, kind: str,
         if not run.error:
             run.error = (f"edit not live after {timeout:.0f} s; last line on stderr: "
                          f"{program.last_error()}")
-        _settle(program, clock())
+        _settle(program)
         return False
     latency = hit[1][1] - written
     latencies.append(latency)
     if run.first is None:
         run.first = latency
-    end = _settle(program, hit[1][1])
+    end = _settle(program)
     run.stalls.append(max(program.gaps(written, end), default=0.0))
     return True
 
