@@ -139,11 +139,12 @@ def latency_section(tools, config: Config, notes: List[str]) -> List[str]:
         f"A program calls `target()` of a watched module in a tight loop; the benchmark "
         f"changes the value `target()` returns (write in place, no line moves) "
         f"{config.edits} times and measures from the end of each write to the first call "
-        f"that returns the new value. Debounce 0.05 s for both (`-d 0.05`). The first "
+        f"that returns the new value. Both run it as `jurigged -d 0.05 loop.py` (no "
+        f"`-v`): the same 0.05 s debounce, and both apply a save on a background "
+        f"thread that shares the GIL with the busy loop, as in a busy program. The first "
         f"edit is included in the percentiles and also shown alone (the original builds "
-        f"its model of a file on its first change). Both tools wait for the same 0.05 s "
-        f"of quiet after a save before reading it; the \"minus the debounce\" row is the "
-        f"time each tool's own work adds to it.",
+        f"its model of a file on its first change). The \"minus the debounce\" row is the "
+        f"time each tool's own work adds to the 0.05 s of quiet both wait for.",
         "",
         table(["module, statistic", "original 0.6.1", "ours", "original ÷ ours"], rows),
         "",
