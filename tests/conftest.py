@@ -50,13 +50,13 @@ class JuriggedProcess:
             [*command, *args], cwd=str(cwd), env=env, text=True,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.lines = {"out": [], "err": [], "all": []}
+        self._seen = {"out": 0, "err": 0, "all": 0}  # lines already passed by expect()
         self._arrivals = queue.Queue()
         self._readers = [
             threading.Thread(target=self._read, args=(pipe, name), daemon=True)
             for pipe, name in ((self.popen.stdout, "out"), (self.popen.stderr, "err"))]
         for reader in self._readers:
             reader.start()
-        self._seen = {"out": 0, "err": 0, "all": 0}
 
     def _read(self, pipe, name: str) -> None:
         for line in pipe:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -125,8 +126,10 @@ def test_python_dash_m_jurigged_is_the_same_command(tmp_path):
     print("main code done")
     """,
     "import helper\nhelper.fail()\n",
+    "def f(x: int) -> None: pass\nprint(f.__annotations__)\n",
 ], ids=["ok", "exit3", "exit-none", "exit-message", "exit-true", "chained-traceback",
-        "syntax-error", "encoding-cookie", "atexit", "excepthook", "thread", "sibling"])
+        "syntax-error", "encoding-cookie", "atexit", "excepthook", "thread", "sibling",
+        "no-future-leak"])
 def test_script_ends_as_with_python(tmp_path, source):
     write(tmp_path, "sub/helper.py", """\
         def fail():
@@ -143,7 +146,8 @@ def test_script_ends_as_with_python(tmp_path, source):
     assert "jurigged" not in ours.stderr
 
 
-def test_ctrl_c_ends_as_with_python(tmp_path, run_jurigged):
+@pytest.mark.parametrize("jurigged", [None, PYTHON_M_JURIGGED], ids=["command", "-m"])
+def test_ctrl_c_ends_as_with_python(tmp_path, run_jurigged, jurigged):
     write(tmp_path, "sleeper.py", """\
         import atexit, time
         atexit.register(lambda: print("atexit handler ran"))
@@ -151,7 +155,7 @@ def test_ctrl_c_ends_as_with_python(tmp_path, run_jurigged):
         time.sleep(60)
         """)
     ending = {}
-    for name, command in [("python", [sys.executable]), ("jurigged", None)]:
+    for name, command in [("python", [sys.executable]), ("jurigged", jurigged)]:
         process = run_jurigged("sleeper.py", command=command)
         process.expect("ready", stream="out")
         time.sleep(0.5)  # let it get from print() into sleep(), where tracebacks agree
@@ -175,9 +179,13 @@ def test_process_ends_when_the_script_ends(tmp_path, run_jurigged):
     assert time.monotonic() - started < 10
 
 
-def test_directory_with_main_runs_as_with_python(tmp_path):
+@pytest.mark.parametrize("path", ["app", "./app/", "app.zip", "LINK"])
+def test_directory_or_zip_with_main_runs_as_with_python(tmp_path, path):
     write(tmp_path, "app/__main__.py", SHOW_MAIN)
-    assert_same(run(["app", "-v"], tmp_path), python(["app", "-v"], tmp_path))
+    with zipfile.ZipFile(tmp_path / "app.zip", "w") as archive:
+        archive.write(tmp_path / "app/__main__.py", "__main__.py")
+    (tmp_path / "LINK").symlink_to(tmp_path / "app")
+    assert_same(run([path, "-v"], tmp_path), python([path, "-v"], tmp_path))
 
 
 # -- modules and functions ----------------------------------------------------------
@@ -226,6 +234,22 @@ def test_module_runs_as_with_python_dash_m(package, args):
         assert ours.stderr == "Traceback (most recent call last):\n" + program_part
 
 
+@pytest.mark.parametrize("ours, theirs", [
+    (["--", "show.py", "a", "--", "b"], ["show.py", "a", "--", "b"]),
+    (["-vd0", "--exclude", "x", "show.py", "--", "-x"], ["show.py", "--", "-x"]),
+    (["--debounce=1", "-w", "lib", "-v", "show.py", "-w"], ["show.py", "-w"]),
+    (["-vm", "pkg.show", "--", "x"], ["-m", "pkg.show", "--", "x"]),
+    (["-mpkg.show", "-i"], ["-mpkg.show", "-i"]),
+])
+def test_program_command_line_is_passed_untouched(package, ours, theirs):
+    write(package, "show.py", SHOW_MAIN)
+    result = run(ours, package)
+    # -v makes jurigged itself say which files it watches; the rest is the program's.
+    result.stdout = "".join(line for line in result.stdout.splitlines(keepends=True)
+                            if not line.startswith("Watch "))
+    assert_same(result, python(theirs, package))
+
+
 @pytest.mark.parametrize("target, status, out, err", [
     ("pkg.funcs:show", 0, "argv ['a', '-v'] file True\n", ""),
     ("pkg.funcs:three", 3, "", ""),
@@ -250,7 +274,8 @@ def test_module_function_error_shows_the_program_traceback(package):
 
 @pytest.mark.parametrize("args, message", [
     (["nope.py"], "can't open file 'nope.py': [Errno 2] No such file or directory"),
-    (["plain_dir"], "can't find '__main__.py' in directory 'plain_dir'"),
+    (["plain_dir"], "can't find '__main__.py' in 'plain_dir'"),
+    (["empty.zip"], "can't find '__main__.py' in 'empty.zip'"),
     (["-m", "nope"], "No module named 'nope'"),
     (["-m", "nope.sub"], "No module named 'nope'"),
     (["-m", "pkg.nope"], "No module named 'pkg.nope'"),
@@ -273,6 +298,7 @@ def test_module_function_error_shows_the_program_traceback(package):
 ])
 def test_mistakes_give_one_line(package, args, message):
     (package / "plain_dir").mkdir()
+    zipfile.ZipFile(package / "empty.zip", "w").close()
     write(package, "plain_pkg/__init__.py", "")
     result = run(args, package)
     assert (result.returncode, result.stdout, result.stderr) == (
@@ -382,3 +408,17 @@ def test_interactive_after_script(tmp_path, ending):
     terminal.type_at_prompt("\x04")
     assert terminal.wait() == 0
     assert "Python " not in terminal.seen  # no banner, as with python -i
+
+
+def test_interactive_with_piped_input_as_with_python(tmp_path):
+    write(tmp_path, "script.py", "answer = 41\nraise ValueError('bad value')\n")
+    # (No error at the prompt: Python 3.13 shows the typed line in its traceback.)
+    commands = "print('value', answer + 1)\nanswer * 2\nimport sys; sys.exit(7)\n"
+    outcome = {}
+    for name, command in [("python", [sys.executable, "-i"]),
+                          ("jurigged", [*jurigged_command(), "-i"])]:
+        outcome[name] = subprocess.run(
+            [*command, "script.py"], cwd=str(tmp_path), input=commands, text=True,
+            capture_output=True, timeout=60, env=subprocess_env(tmp_path))
+    assert_same(outcome["jurigged"], outcome["python"])
+    assert outcome["jurigged"].stdout == "value 42\n82\n"

@@ -28,7 +28,7 @@ last = object()
 for _ in range(4000):
     value = probe()
     if value != last:
-        print("R", repr(value), flush=True)
+        sys.stdout.write(f"R {{value!r}}\\n"); sys.stdout.flush()
         last = value
     time.sleep(0.005)
 """

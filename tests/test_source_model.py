@@ -18,7 +18,7 @@ HERE = Path(__file__).parent
 DUMP = str(HERE / "ast_defs_dump.py")
 PYENV = Path("/root/.pyenv/versions")
 VERSIONS = ["3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0"]
-SITE_PACKAGES_BYTES = int(os.environ.get("JURIGGED_SITE_BYTES", 40_000_000))
+SITE_PACKAGES_BYTES = int(os.environ.get("JURIGGED_SITE_BYTES", 30_000_000))
 BATCH = 300
 DEFINITION_KINDS = ("function", "async function", "class")
 
@@ -89,6 +89,13 @@ def model_definitions(tree):
     return found
 
 
+def span_like_ast(node):
+    """A node's span numbered like its ast statement (which starts at def, not @)."""
+    if node.kind in DEFINITION_KINDS:
+        return [node.def_line, node.def_col, node.end_line, node.end_col]
+    return [node.line, node.col, node.end_line, node.end_col]
+
+
 def compare(record):
     """A description of how the model disagrees with one ast record, or None."""
     path = record["file"]
@@ -103,6 +110,11 @@ def compare(record):
     if record["error"] is not None:
         return f"{path}: accepted, ast rejects it: {record['error']}"
     mine = model_definitions(tree)
+    top = [span_like_ast(tree.nodes[i]) for i in tree.nodes[0].children]
+    if top != record["top"]:
+        ours, theirs = next((a, b) for a, b in zip(top + [None] * len(record["top"]),
+                                                   record["top"] + [None] * len(top)) if a != b)
+        return f"{path}: module statement span {ours} != ast {theirs}"
     if mine == record["defs"]:
         return None
     for ours, theirs in zip(mine, record["defs"]):
@@ -111,6 +123,7 @@ def compare(record):
     return f"{path}: model has {len(mine)} definitions, ast {len(record['defs'])}"
 
 
+@pytest.mark.timeout(600)
 def test_every_definition_matches_ast():
     jobs = []
     for version, python in interpreters():
@@ -324,6 +337,20 @@ CONSTRUCTS = {
         x = "é"; def_ = 1
         def späť(): return "ä"; y = "ö"
     '''),
+    "nfkc_identifiers": "def \u013fine(): pass\nclass \ufb01le:\n    def \uff58y(self): pass\n".encode(),
+    "continuation_only_lines": src('''
+        class A:
+        \\
+            x = 1
+            \\
+        def method(self): pass
+            def g(self):
+                y = 1
+            \\
+            return y
+        def f():
+            return 1
+    '''),
     "comments_and_blank_lines_around_definitions": src('''
         # leading comment
         def f():
@@ -535,3 +562,30 @@ def test_empty_and_trivial_sources():
     for source in (b"", b"\n", b"# just a comment", b"\xef\xbb\xbf", b"\n\n   \n", b"pass"):
         tree = _core.parse(source)
         assert tree.nodes[0].kind == "module"
+
+
+# ---- the troubleshooting command ------------------------------------------------------
+
+def test_defs_command(tmp_path):
+    import io
+    from jurigged import defs
+
+    good = tmp_path / "good.py"
+    good.write_bytes(src('''
+        @decorator
+        class C:
+            async def m(self):
+                def inner(): pass
+    '''))
+    bad = tmp_path / "bad.py"
+    bad.write_bytes(b"def f(:\n    pass\n")
+    out, err = io.StringIO(), io.StringIO()
+    status = defs.run([str(bad), str(good)], out=out, err=err)
+    assert status != 0
+    assert err.getvalue().startswith(f"{bad}:1:")
+    assert "SyntaxError:" in err.getvalue()
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(r["kind"], r["qualname"], r["lineno"], r["end_lineno"]) for r in records] == [
+        ("class", "C", 3, 5), ("async function", "C.m", 4, 5), ("function", "C.m.<locals>.inner", 5, 5)]
+    assert all(r["file"] == str(good) for r in records)
+    assert defs.run([str(good)], out=io.StringIO(), err=io.StringIO()) == 0

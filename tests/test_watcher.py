@@ -3,14 +3,16 @@ Changed with the new content, decided by content; batches, deletion, errors, pol
 the polling fallback and closing."""
 
 import os
+import signal
 import subprocess
+import sys
 import threading
 import time
 
 import pytest
 
 from jurigged._core import Watcher
-from watcher_support import changed, collect, deleted, events, make_workdir, remove_workdir
+from watcher_support import changed, collect, collect_while, deleted, events, make_workdir, remove_workdir
 
 
 @pytest.fixture
@@ -220,11 +222,23 @@ def test_thirty_files_changed_together_arrive_in_one_batch(workdir):
     for path in paths:
         watcher.add(str(path), b"value = 1\n")
     assert collect(watcher, 0) == []
-    for i, path in enumerate(paths):
-        replace_from_temp(path, b"value = %d\n" % (i + 100))
-    batches = collect(watcher, 30)
+
+    def save_all(offset):
+        for i, path in enumerate(paths):
+            replace_from_temp(path, b"value = %d\n" % (i + offset))
+
+    batches = collect_while(watcher, lambda: save_all(100), 30)
     assert len(batches) == 1
     assert sorted(batches[0]) == sorted(changed(p, b"value = %d\n" % (i + 100)) for i, p in enumerate(paths))
+
+    def save_twice():  # a pause longer than the quiet period: two batches
+        save_all(200)
+        time.sleep(0.3)
+        save_all(300)
+
+    batches = collect_while(watcher, save_twice, 60)
+    assert [len(batch) for batch in batches] == [30, 30]
+    assert {content for _, _, content, _ in batches[1]} == {b"value = %d\n" % (i + 300) for i in range(30)}
     watcher.close()
 
 
@@ -423,9 +437,45 @@ def test_close_unblocks_a_waiting_thread(module):
         watcher.add(str(module), b"")
 
 
+def test_ctrl_c_interrupts_a_wait_in_the_main_thread(module):
+    code = (
+        "import sys; from jurigged._core import Watcher\n"
+        "w = Watcher(); w.add(sys.argv[1], open(sys.argv[1], 'rb').read())\n"
+        "print('ready', flush=True); w.wait(-1)"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, str(module)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout.readline() == "ready\n"
+        time.sleep(0.3)
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=5)
+    finally:
+        child.kill()
+    assert "KeyboardInterrupt" in err
+
+
 def test_wait_times_out_with_an_empty_batch(module):
     watcher = start(module)
     began = time.monotonic()
     assert watcher.wait(150) == []
     assert 0.1 < time.monotonic() - began < 1.0
+    watcher.close()
+
+
+def test_symlink_pointed_elsewhere_is_followed(workdir):
+    for name in ("v1", "v2"):
+        (workdir / name).mkdir()
+        (workdir / name / "mod.py").write_bytes(b"value = 1\n")
+    link = workdir / "mod.py"
+    link.symlink_to(workdir / "v1" / "mod.py")
+    watcher = start(link)
+    (workdir / "new-link").symlink_to(workdir / "v2" / "mod.py")
+    os.replace(workdir / "new-link", link)  # same content: nothing yet
+    assert events(watcher, 0) == []
+    write_in_place(workdir / "v2" / "mod.py", b"value = 2\n")
+    assert events(watcher, 1) == [changed(link, b"value = 2\n")]
+    write_in_place(workdir / "v1" / "mod.py", b"value = 3\n")  # no longer the module
+    assert events(watcher, 0) == []
     watcher.close()

@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -43,6 +44,17 @@ def collect(watcher, count, timeout=5.0, quiet=0.4):
         if batch:
             batches.append(batch)
     return batches
+
+
+def collect_while(watcher, action, count, **kwargs):
+    """collect() while `action` runs in another thread: a wait() is then in progress
+    when each batch is settled, so two batches cannot hide in one wait() result."""
+    thread = threading.Thread(target=action)
+    thread.start()
+    try:
+        return collect(watcher, count, **kwargs)
+    finally:
+        thread.join()
 
 
 def events(watcher, count, **kwargs):

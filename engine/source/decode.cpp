@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "source/charsets.hpp"
+#include "source/utf8.hpp"
 
 namespace jurigged::source {
 
@@ -102,34 +103,6 @@ void append_utf8(std::string& out, char32_t cp) {
     }
 }
 
-// Length of the valid UTF-8 sequence at `i`, or 0 when it is malformed (overlong forms,
-// surrogates and code points past U+10FFFF included).
-std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
-    auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-    unsigned char b = byte(i);
-    if (b < 0x80) return 1;
-    std::size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (b >= 0xC2 && b <= 0xDF) {
-        len = 2;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-        len = 3;
-        if (b == 0xE0) lo = 0xA0;
-        if (b == 0xED) hi = 0x9F;
-    } else if (b >= 0xF0 && b <= 0xF4) {
-        len = 4;
-        if (b == 0xF0) lo = 0x90;
-        if (b == 0xF4) hi = 0x8F;
-    } else {
-        return 0;
-    }
-    if (i + len > s.size()) return 0;
-    if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
-    for (std::size_t k = 2; k < len; ++k)
-        if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
-    return len;
-}
-
 // 1-based line and 0-based column of a byte offset in raw text.
 void locate(std::string_view raw, std::size_t offset, SyntaxError& error) {
     int line = 1;
@@ -142,6 +115,21 @@ void locate(std::string_view raw, std::size_t offset, SyntaxError& error) {
     }
     error.line = line;
     error.col = static_cast<int>(offset - line_start);
+}
+
+// Every line ending as '\n'.
+void fold_newlines(std::string_view from, std::string& text) {
+    text.clear();
+    text.reserve(from.size());
+    for (std::size_t i = 0; i < from.size();) {
+        std::size_t cr = from.find('\r', i);
+        if (cr == std::string_view::npos) cr = from.size();
+        text.append(from.substr(i, cr - i));
+        if (cr == from.size()) break;
+        text += '\n';
+        i = cr + 1;
+        if (i < from.size() && from[i] == '\n') ++i;
+    }
 }
 
 }  // namespace
@@ -165,27 +153,18 @@ bool decode_source(std::string_view raw, std::string& text, SyntaxError& error) 
         return false;
     }
 
-    std::string utf8;
-    utf8.reserve(raw.size());
-    if (encoding == "utf-8" || encoding == "ascii") {
-        for (std::size_t i = 0; i < raw.size();) {
-            std::size_t len = utf8_sequence_length(raw, i);
-            if (len == 0 || (len > 1 && encoding == "ascii")) {
+    std::string utf8;  // the source re-encoded, unless it is UTF-8 already
+    if (encoding == "utf-8") {
+        // ast.parse() tolerates malformed UTF-8 in comments, so the tokenizer checks it
+    } else if (encoding == "ascii") {
+        for (std::size_t i = 0; i < raw.size(); ++i) {
+            if (static_cast<unsigned char>(raw[i]) >= 0x80) {
                 locate(raw, i, error);
-                char hex[8];
-                static const char digits[] = "0123456789abcdef";
-                unsigned char b = static_cast<unsigned char>(raw[i]);
-                hex[0] = digits[b >> 4];
-                hex[1] = digits[b & 15];
-                hex[2] = 0;
-                error.message = "(unicode error) '" + encoding + "' codec can't decode byte 0x" +
-                                hex + (encoding == "ascii" ? ": ordinal not in range(128)"
-                                                           : ": invalid start byte");
+                error.message = "(unicode error) 'ascii' codec can't decode byte: ordinal not in range(128)";
                 return false;
             }
-            utf8.append(raw.substr(i, len));
-            i += len;
         }
+        utf8.assign(raw);
     } else if (encoding == "latin-1") {
         for (unsigned char b : raw) append_utf8(utf8, b);
     } else if (const char32_t* upper = single_byte_charset(encoding)) {
@@ -204,16 +183,7 @@ bool decode_source(std::string_view raw, std::string& text, SyntaxError& error) 
         return false;
     }
 
-    text.clear();
-    text.reserve(utf8.size() + 1);
-    for (std::size_t i = 0; i < utf8.size(); ++i) {
-        if (utf8[i] == '\r') {
-            text += '\n';
-            if (i + 1 < utf8.size() && utf8[i + 1] == '\n') ++i;
-        } else {
-            text += utf8[i];
-        }
-    }
+    fold_newlines(encoding == "utf-8" ? raw : std::string_view(utf8), text);
     return true;
 }
 

@@ -96,6 +96,9 @@ struct PlanEntry {
 // order; deletions follow, in old-file order. Definitions are matched by scope, kind
 // and name (same-named ones by similarity); statements by content, and an unmatched
 // old statement is paired with an unmatched new one at the same place as a change.
+// Blocks pair like statements, on their own clauses (header_hash); BodyChanged on a
+// Block means those clauses changed, while the definitions inside get their own entries.
+// Moved/Reformatted are only set when no other bit is (a changed node is re-read whole).
 struct Plan {
     std::vector<PlanEntry> entries;
 };

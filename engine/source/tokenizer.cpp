@@ -3,7 +3,10 @@
 // worded like CPython's where that is practical. Never reads past the text.
 #include "source/tokenizer.hpp"
 
-#include <array>
+#include "source/identifier_chars.hpp"
+#include "source/utf8.hpp"
+
+#include <initializer_list>
 #include <string>
 
 namespace jurigged::source {
@@ -14,18 +17,32 @@ constexpr int max_indent_levels = 100;   // CPython's limits, which also bound o
 constexpr int max_bracket_depth = 200;   // recursion on hostile input
 constexpr int max_fstring_depth = 150;
 
-constexpr std::array<std::string_view, 35> keywords = {
-    "False", "None",   "True",    "and",      "as",     "assert", "async",
-    "await", "break",  "class",   "continue", "def",    "del",    "elif",
-    "else",  "except", "finally", "for",      "from",   "global", "if",
-    "import", "in",    "is",      "lambda",   "nonlocal", "not",  "or",
-    "pass",  "raise",  "return",  "try",      "while",  "with",   "yield"};
-
-constexpr std::array<std::string_view, 5> three_char_ops = {"**=", "//=", ">>=", "<<=", "..."};
-constexpr std::array<std::string_view, 20> two_char_ops = {
-    "!=", "%=", "&=", "**", "*=", "+=", "-=", "->", "//", "/=",
-    ":=", "<<", "<=", "<>", "==", ">=", ">>", "@=", "^=", "|="};
-constexpr std::string_view one_char_ops = "%&()*+,-./:;<=>@[]^{|}~";
+// Length of the operator or delimiter starting `rest` (longest match), 0 if none.
+int operator_length(std::string_view rest) {
+    char a = rest[0];
+    char b = rest.size() > 1 ? rest[1] : '\0';
+    char c = rest.size() > 2 ? rest[2] : '\0';
+    switch (a) {
+        case '*': case '/': case '>':  // ** **= // //= >> >>=
+            if (b == a) return c == '=' ? 3 : 2;
+            return b == '=' ? 2 : 1;
+        case '<':  // << <<= <= <>
+            if (b == '<') return c == '=' ? 3 : 2;
+            return b == '=' || b == '>' ? 2 : 1;
+        case '.':
+            return b == '.' && c == '.' ? 3 : 1;
+        case '-':
+            return b == '=' || b == '>' ? 2 : 1;
+        case '!':  // alone, only inside f-strings
+            return b == '=' ? 2 : 0;
+        case ':': case '=': case '%': case '&': case '+': case '@': case '^': case '|':
+            return b == '=' ? 2 : 1;
+        case '~': case '(': case ')': case '[': case ']': case '{': case '}': case ',': case ';':
+            return 1;
+        default:
+            return 0;
+    }
+}
 
 bool is_ascii_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -34,30 +51,10 @@ bool starts_identifier(char c) {
 }
 bool continues_identifier(char c) { return starts_identifier(c) || is_digit(c); }
 
-// Non-ASCII code points that cannot be part of an identifier even after NFKC
-// normalization. An approximation of the Unicode XID tables covering the punctuation,
-// symbol, currency, arrow, box-drawing, emoji and private-use blocks.
-bool is_forbidden_in_identifier(char32_t cp) {
-    if (cp >= 0x80 && cp <= 0xBF)
-        return cp != 0xAA && cp != 0xB5 && cp != 0xBA && cp != 0xB7 && cp != 0xB2 &&
-               cp != 0xB3 && cp != 0xB9;
-    if (cp == 0xD7 || cp == 0xF7) return true;
-    if (cp >= 0x2000 && cp <= 0x206F) return cp != 0x203F && cp != 0x2040 && cp != 0x2054;
-    if (cp >= 0x20A0 && cp <= 0x20CF) return true;
-    if (cp >= 0x2190 && cp <= 0x23FF) return true;
-    if (cp >= 0x2500 && cp <= 0x2BFF) return true;
-    if (cp >= 0x2E00 && cp <= 0x2E7F) return true;
-    if ((cp >= 0x3000 && cp <= 0x3004) || (cp >= 0x3008 && cp <= 0x3020) || cp == 0x3030)
-        return true;
-    if (cp >= 0xE000 && cp <= 0xF8FF) return true;
-    if (cp >= 0xFE10 && cp <= 0xFE1F) return true;
-    if (cp >= 0xFE30 && cp <= 0xFE4F) return cp != 0xFE33 && cp != 0xFE34 && cp < 0xFE4D;
-    if ((cp >= 0xFF01 && cp <= 0xFF0F) || (cp >= 0xFF1A && cp <= 0xFF20) ||
-        (cp >= 0xFF3B && cp <= 0xFF40 && cp != 0xFF3F) || (cp >= 0xFF5B && cp <= 0xFF65))
-        return true;
-    if (cp >= 0xFFF0 && cp <= 0xFFFF) return true;
-    if (cp >= 0x1F000 && cp <= 0x1FAFF) return true;
-    return false;
+// Code points CPython calls "non-printable" in its error message.
+bool is_non_printable(char32_t cp) {
+    return cp < 0xA0 || cp == 0xAD || (cp >= 0x200B && cp <= 0x200F) ||
+           (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x206F) || cp == 0xFEFF;
 }
 
 std::string hex_code_point(char32_t cp) {
@@ -104,13 +101,18 @@ public:
             scan();
         }
         result.line_count = 0;
-        for (char c : s) result.line_count += c == '\n';
+        for (std::size_t at = s.find('\n'); at != std::string_view::npos; at = s.find('\n', at + 1))
+            ++result.line_count;
         if (!s.empty() && s.back() != '\n') ++result.line_count;
         if (error) {
+            // what came before the error, so that the caller can look for an earlier
+            // statement error as CPython's lazy tokenizer would
             result.error = error;
-        } else {
-            result.tokens = std::move(out);
+            result.error_overrides_invalid_syntax = !found_in_order;
+            std::uint32_t here = static_cast<std::uint32_t>(pos < s.size() ? pos : s.size());
+            out.push_back({TokenKind::End, error->line, error->col, error->line, error->col, here, here});
         }
+        result.tokens = std::move(out);
         return result;
     }
 
@@ -128,6 +130,8 @@ private:
     std::vector<OpenBracket> brackets;
     std::vector<int> indents{0}, alt_indents{0};  // tab size 8 and tab size 1
     bool line_has_tokens = false;
+    int token_line = 1, token_col = 0;  // where the current name or string started
+    bool found_in_order = false;
     std::optional<SyntaxError> error;
 
     bool at_end(std::size_t k = 0) const { return pos + k >= s.size(); }
@@ -137,6 +141,12 @@ private:
     bool fail(int at_line, int at_col, std::string message) {
         if (!error) error = SyntaxError{at_line, at_col, std::move(message)};
         return false;
+    }
+
+    // Errors CPython's tokenizer only reports when its parser gets that far.
+    bool fail_in_order(int at_line, int at_col, std::string message) {
+        if (!error) found_in_order = true;
+        return fail(at_line, at_col, std::move(message));
     }
 
     // Moves past one byte, keeping the line count right.
@@ -155,6 +165,7 @@ private:
     }
 
     void scan() {
+        out.reserve(s.size() / 4 + 16);
         bool at_line_start = true;
         while (!error) {
             if (at_line_start) {
@@ -178,7 +189,7 @@ private:
                 if (peek(1) == '\n') {
                     ++pos;
                     step_over_char();
-                    if (at_end()) fail(line, 0, "unexpected EOF while parsing");
+                    if (at_end()) fail_in_order(line, 0, "unexpected EOF while parsing");
                 } else {
                     fail(line, col_of(pos) + 1, "unexpected character after line continuation character");
                 }
@@ -228,7 +239,8 @@ private:
     // Returns false for blank and comment-only lines, which do not count.
     bool indentation() {
         int col = 0, alt = 0;
-        for (; !at_end(); ++pos) {
+        int continued_col = 0;  // where the first backslash continuation was, if not at 0
+        while (!at_end()) {
             char c = peek();
             if (c == ' ') {
                 ++col, ++alt;
@@ -237,14 +249,23 @@ private:
                 ++alt;
             } else if (c == '\f') {
                 col = alt = 0;
+            } else if (c == '\\' && peek(1) == '\n') {
+                // since 3.10 a continuation here does not end the indentation; CPython
+                // then takes the column of the first backslash, unless that was 0
+                if (continued_col == 0) continued_col = col;
+                ++pos;
+                step_over_char();
+                continue;
             } else {
                 break;
             }
+            ++pos;
         }
+        if (continued_col != 0) col = alt = continued_col;
         char c = peek();
         if (at_end() || c == '#' || c == '\n') return false;
         auto tab_error = [&] {
-            return fail(line, col_of(pos), "inconsistent use of tabs and spaces in indentation");
+            return fail_in_order(line, col_of(pos), "inconsistent use of tabs and spaces in indentation");
         };
         std::uint32_t here = static_cast<std::uint32_t>(pos);
         if (col == indents.back()) {
@@ -252,7 +273,7 @@ private:
         } else if (col > indents.back()) {
             if (alt <= alt_indents.back()) return tab_error();
             if (static_cast<int>(indents.size()) > max_indent_levels)
-                return fail(line, col_of(pos), "too many levels of indentation");
+                return fail_in_order(line, col_of(pos), "too many levels of indentation");
             indents.push_back(col);
             alt_indents.push_back(alt);
             out.push_back({TokenKind::Indent, line, 0, line, col_of(pos), here - col_of(pos), here});
@@ -263,7 +284,7 @@ private:
                 out.push_back({TokenKind::Dedent, line, col_of(pos), line, col_of(pos), here, here});
             }
             if (col != indents.back())
-                return fail(line, col_of(pos), "unindent does not match any outer indentation level");
+                return fail_in_order(line, col_of(pos), "unindent does not match any outer indentation level");
             if (alt != alt_indents.back()) return tab_error();
         }
         return true;
@@ -279,19 +300,42 @@ private:
         return cp;
     }
 
+    // Like CPython 3.12+, a decoding error points at the token holding the bad bytes.
+    bool not_utf8() {
+        return fail(token_line, token_col, utf8_error_message(static_cast<unsigned char>(peek())));
+    }
+
+    // Moves past one character inside a string: a whole UTF-8 sequence, which must be
+    // valid, or one byte (a newline counts a line).
+    bool step_over_string_char() {
+        if (static_cast<unsigned char>(peek()) >= 0x80) return step_over_non_ascii();
+        step_over_char();
+        return true;
+    }
+
+    bool step_over_non_ascii() {
+        std::size_t length = utf8_sequence_length(s, pos);
+        if (length == 0) return not_utf8();
+        pos += length;
+        return true;
+    }
+
     // Scans an identifier at pos; false (with an error) on a character Python rejects.
     bool identifier() {
+        std::size_t begin = pos;
         while (!at_end() && continues_identifier(peek())) {
             if (static_cast<unsigned char>(peek()) < 0x80) {
                 ++pos;
                 continue;
             }
+            if (utf8_sequence_length(s, pos) == 0) return not_utf8();
             std::size_t length;
             char32_t cp = code_point_at(pos, length);
-            if (is_forbidden_in_identifier(cp)) {
+            bool valid = pos == begin ? starts_identifier_code_point(cp) : continues_identifier_code_point(cp);
+            if (!valid) {
                 std::string message = "invalid character '" + std::string(s.substr(pos, length)) +
                                       "' (" + hex_code_point(cp) + ")";
-                if (cp < 0xA0) message = "invalid non-printable character " + hex_code_point(cp);
+                if (is_non_printable(cp)) message = "invalid non-printable character " + hex_code_point(cp);
                 return fail(line, col_of(pos), message);
             }
             pos += length;
@@ -302,6 +346,8 @@ private:
     void name_or_prefixed_string() {
         std::size_t begin = pos;
         int begin_col = col_of(pos);
+        token_line = line;
+        token_col = begin_col;
         if (!identifier()) return;
         std::string_view word = s.substr(begin, pos - begin);
         if (peek() == '"' || peek() == '\'') {
@@ -317,6 +363,8 @@ private:
     // A whole string literal starting at `begin` (its prefix), pos on the quote.
     void string_token(std::size_t begin, Prefix prefix) {
         int begin_line = line, begin_col = col_of(begin);
+        token_line = begin_line;
+        token_col = begin_col;
         if (string_body(prefix, begin_line, begin_col, 0))
             emit(TokenKind::String, begin, begin_line, begin_col);
     }
@@ -355,14 +403,18 @@ private:
             } else if (c == '\\') {
                 ++pos;
                 if (at_end()) return unterminated(triple, begin_line, begin_col);
-                step_over_char();
+                if (!step_over_string_char()) return false;
             } else if (c == '\n') {
                 if (!triple) return unterminated(triple, begin_line, begin_col);
                 step_over_char();
             } else {
-                if (prefix.bytes && static_cast<unsigned char>(c) >= 0x80)
+                if (static_cast<unsigned char>(c) < 0x80) {
+                    ++pos;
+                } else if (prefix.bytes) {
                     return fail(begin_line, begin_col, "bytes can only contain ASCII literal characters");
-                ++pos;
+                } else if (!step_over_non_ascii()) {
+                    return false;
+                }
             }
         }
     }
@@ -384,7 +436,7 @@ private:
                     while (!at_end() && peek() != '}' && peek() != '\n' && peek() != quote) ++pos;
                     if (peek() == '}') ++pos;
                 } else if (peek() != '{' && peek() != '}') {
-                    step_over_char();
+                    if (!step_over_string_char()) return false;
                 }
             } else if (c == '\n') {
                 if (!triple) return unterminated(triple, begin_line, begin_col);
@@ -399,8 +451,8 @@ private:
             } else if (c == '}') {
                 if (peek(1) != '}') return fail(line, col_of(pos), "f-string: single '}' is not allowed");
                 pos += 2;
-            } else {
-                ++pos;
+            } else if (!step_over_string_char()) {
+                return false;
             }
         }
     }
@@ -447,7 +499,7 @@ private:
                 ++pos;
             } else if (c == '\\') {
                 ++pos;
-                if (!at_end()) step_over_char();
+                if (!at_end() && !step_over_string_char()) return false;
             } else if (nesting == 0 && c == '!' && peek(1) != '=') {
                 ++pos;
                 while (!at_end() && continues_identifier(peek())) ++pos;
@@ -456,8 +508,8 @@ private:
                 return format_spec(quote, triple, begin_line, begin_col, depth);
             } else if (c == '!' || c == '=' || c == '<' || c == '>') {
                 ++pos;  // covers != == <= >= and the self-documenting '='
-            } else {
-                ++pos;
+            } else if (!step_over_string_char()) {
+                return false;
             }
         }
     }
@@ -480,9 +532,9 @@ private:
                 step_over_char();
             } else if (c == '\\') {
                 ++pos;
-                if (!at_end()) step_over_char();
-            } else {
-                ++pos;
+                if (!at_end() && !step_over_string_char()) return false;
+            } else if (!step_over_string_char()) {
+                return false;
             }
         }
     }
@@ -569,28 +621,19 @@ private:
     void op() {
         std::size_t begin = pos;
         int begin_col = col_of(pos);
-        std::string_view rest = s.substr(pos);
-        for (std::string_view candidate : three_char_ops) {
-            if (rest.substr(0, 3) == candidate) {
-                pos += 3;
-                emit(TokenKind::Op, begin, line, begin_col);
-                return;
-            }
-        }
-        for (std::string_view candidate : two_char_ops) {
-            if (rest.substr(0, 2) == candidate) {
-                pos += 2;
-                emit(TokenKind::Op, begin, line, begin_col);
-                return;
-            }
-        }
         char c = peek();
-        if (one_char_ops.find(c) == std::string_view::npos) {
+        int length = operator_length(s.substr(pos));
+        if (length == 0) {
             if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
                 fail(line, begin_col, "invalid non-printable character " + hex_code_point(static_cast<unsigned char>(c)));
             } else {
                 fail(line, begin_col, "invalid syntax");
             }
+            return;
+        }
+        if (length > 1) {
+            pos += length;
+            emit(TokenKind::Op, begin, line, begin_col);
             return;
         }
         if (c == '(' || c == '[' || c == '{') {
@@ -623,9 +666,22 @@ private:
 }  // namespace
 
 bool is_keyword(std::string_view name) {
-    for (std::string_view kw : keywords)
-        if (kw == name) return true;
-    return false;
+    // called for every name: compare only against the keywords of the same length
+    auto any_of = [&](std::initializer_list<std::string_view> words) {
+        for (std::string_view word : words)
+            if (word == name) return true;
+        return false;
+    };
+    switch (name.size()) {
+        case 2: return any_of({"as", "if", "in", "is", "or"});
+        case 3: return any_of({"and", "def", "del", "for", "not", "try"});
+        case 4: return any_of({"None", "True", "elif", "else", "from", "pass", "with"});
+        case 5: return any_of({"False", "async", "await", "break", "class", "raise", "while", "yield"});
+        case 6: return any_of({"assert", "except", "global", "import", "lambda", "return"});
+        case 7: return name == "finally";
+        case 8: return name == "continue" || name == "nonlocal";
+        default: return false;
+    }
 }
 
 TokenizeResult tokenize(std::string_view text) { return Tokenizer(text).run(); }

@@ -33,8 +33,11 @@ struct Token {
 };
 
 struct TokenizeResult {
-    std::vector<Token> tokens;  // ends with End on success
+    std::vector<Token> tokens;  // ends with End; on error, End marks where it happened
     std::optional<SyntaxError> error;
+    // CPython looks for most tokenizer errors in the rest of the file before reporting
+    // a plain "invalid syntax"; not for indentation errors, met only in order.
+    bool error_overrides_invalid_syntax = false;
     int line_count = 0;
 };
 

@@ -4,9 +4,9 @@
 #include <string>
 #include <unordered_map>
 
-#include "common/hash.hpp"
 #include "source/decode.hpp"
 #include "source/model.hpp"
+#include "source/range_hash.hpp"
 #include "source/token_checks.hpp"
 #include "source/tokenizer.hpp"
 
@@ -31,6 +31,8 @@ public:
         : text(text), toks(tokens) {}
 
     ParseResult build(int line_count) {
+        tree.nodes.reserve(toks.size() / 8 + 1);  // about one statement per 8 tokens
+        extents.reserve(toks.size() / 8 + 1);
         tree.nodes.emplace_back();
         tree.nodes[0].kind = Kind::Module;
         extents.emplace_back();
@@ -284,7 +286,9 @@ private:
             if (clause == "except" && !check_except(keyword, colon)) return;
             bool bare = clause == "else" || clause == "finally" || clause == "try";
             if (clause != "except" && !check_header(keyword, colon, bare, bare)) return;
-            suite(node, colon, "'" + std::string(clause) + "' statement", tok(keyword).line);
+            std::string what = "'";
+            what.append(clause).append("' statement");
+            suite(node, colon, what, tok(keyword).line);
             if (error) return;
             seen_except |= clause == "except";
             seen_else |= clause == "else";
@@ -475,50 +479,31 @@ private:
         }
     }
 
-    std::uint64_t hash_tokens(std::size_t begin, std::size_t end, std::uint64_t h = hash_seed) const {
-        for (std::size_t k = begin; k < end; ++k) {
-            h = hash_mix(h, static_cast<std::uint64_t>(toks[k].kind));
-            h = hash_bytes(toks[k].text(text), h);
-        }
-        return h;
-    }
-
-    std::uint64_t hash_layout(std::size_t begin, std::size_t end, int base_line) const {
-        std::uint64_t h = hash_seed;
-        for (std::size_t k = begin; k < end; ++k) {
-            h = hash_mix(h, static_cast<std::uint64_t>(toks[k].kind));
-            h = hash_bytes(toks[k].text(text), h);
-            // a Dedent sits where the next statement starts, after any blank lines
-            if (toks[k].kind == TokenKind::Dedent) continue;
-            h = hash_mix(h, (static_cast<std::uint64_t>(toks[k].line - base_line) << 32) |
-                                static_cast<std::uint32_t>(toks[k].col));
-        }
-        return h;
-    }
-
     // A block's own tokens: its whole extent minus the definitions inside it.
-    std::uint64_t hash_without_definitions(std::size_t n) const {
-        std::uint64_t h = hash_seed;
+    std::uint64_t hash_without_definitions(const RangeHasher& hasher, std::size_t n) const {
+        RangeHasher::Concatenation own(hasher);
         std::size_t from = extents[n].begin;
         for (std::size_t d = n + 1; d < extents[n].subtree_end; ++d) {
             if (!is_definition(tree.nodes[d].kind) || extents[d].begin < from) continue;
-            h = hash_tokens(from, extents[d].begin, h);
+            own.add(from, extents[d].begin);
             from = extents[d].end;
         }
-        return hash_tokens(from, extents[n].end, h);
+        own.add(from, extents[n].end);
+        return own.value();
     }
 
     void hashes() {
+        RangeHasher hasher(text, toks);
         for (std::size_t n = 0; n < tree.nodes.size(); ++n) {
             Node& node = tree.nodes[n];
             const Extent& e = extents[n];
-            node.layout_hash = hash_layout(e.begin, e.end, node.span.line);
-            node.body_hash = hash_tokens(e.body_begin, e.end);
+            node.layout_hash = hasher.layout(e.begin, e.end, node.span.line);
+            node.body_hash = hasher.content(e.body_begin, e.end);
             if (is_definition(node.kind)) {
-                node.decorators_hash = hash_tokens(e.begin, e.header_begin);
-                node.header_hash = hash_tokens(e.header_begin, e.body_begin);
+                node.decorators_hash = hasher.content(e.begin, e.header_begin);
+                node.header_hash = hasher.content(e.header_begin, e.body_begin);
             } else if (node.kind == Kind::Block) {
-                node.header_hash = hash_without_definitions(n);
+                node.header_hash = hash_without_definitions(hasher, n);
             }
         }
     }
@@ -531,8 +516,27 @@ ParseResult parse(std::string_view source) {
     SyntaxError decode_error;
     if (!decode_source(source, text, decode_error)) return {std::nullopt, decode_error};
     TokenizeResult tokens = tokenize(text);
-    if (tokens.error) return {std::nullopt, tokens.error};
-    return TreeBuilder(text, tokens.tokens).build(tokens.line_count);
+    if (!tokens.error) return TreeBuilder(text, tokens.tokens).build(tokens.line_count);
+
+    // CPython tokenizes as it parses, so a statement error on a line before the one the
+    // tokenizer failed on is the one it reports; except that before reporting a plain
+    // "invalid syntax" it tokenizes the rest of the file and prefers most errors found
+    // there (an unclosed bracket only if it was opened before the statement error).
+    std::size_t last_newline = 0;
+    for (std::size_t k = 0; k + 1 < tokens.tokens.size(); ++k)
+        if (tokens.tokens[k].kind == TokenKind::Newline) last_newline = k + 1;
+    const Token& unfinished = tokens.tokens[last_newline];
+    ParseResult partial = TreeBuilder(text, tokens.tokens).build(tokens.line_count);
+    const std::optional<SyntaxError>& statement_error = partial.error;
+    bool statement_first = statement_error && (statement_error->line < unfinished.line ||
+                                               (statement_error->line == unfinished.line &&
+                                                statement_error->col < unfinished.col));
+    if (!statement_first) return {std::nullopt, tokens.error};
+    if (statement_error->message != "invalid syntax" || !tokens.error_overrides_invalid_syntax)
+        return {std::nullopt, statement_error};
+    bool unclosed = tokens.error->message.ends_with("was never closed");
+    if (unclosed && tokens.error->line >= statement_error->line) return {std::nullopt, statement_error};
+    return {std::nullopt, tokens.error};
 }
 
 }  // namespace jurigged::source

@@ -6,8 +6,8 @@
 
 #include "watch/tracker.hpp"
 
+#include <algorithm>
 #include <cerrno>
-#include <climits>
 #include <cstring>
 #include <filesystem>
 #include <poll.h>
@@ -23,8 +23,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// IN_MODIFY and IN_ATTRIB do not trigger a read by themselves being "complete": they only
-// re-arm the quiet period, so a file still being written is read once the writer is done.
+// Every event re-arms the quiet period; IN_MODIFY is there for that: a file still being
+// written keeps its batch open, so it is read once the writer is done.
 constexpr std::uint32_t dir_mask = IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB | IN_CREATE | IN_DELETE |
                                    IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF |
                                    IN_ONLYDIR | IN_EXCL_UNLINK;
@@ -65,7 +65,7 @@ std::shared_ptr<InotifyHub> InotifyHub::shared(std::string& why) {
     static std::mutex mutex;
     static std::weak_ptr<InotifyHub> current;
     std::lock_guard lock(mutex);
-    if (auto hub = current.lock()) return hub;
+    if (auto hub = current.lock(); hub && !hub->thread_.forked()) return hub;
     int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (fd < 0) {
         why = std::string("inotify_init1 failed: ") + std::strerror(errno) +
@@ -87,6 +87,7 @@ InotifyHub::InotifyHub(int inotify_fd, int wake_fd)
     : fd_(inotify_fd), wake_fd_(wake_fd), thread_([this] { run(); }) {}
 
 InotifyHub::~InotifyHub() {
+    if (thread_.forked()) return;  // the eventfd would wake the parent's thread
     std::uint64_t one = 1;
     (void)!::write(wake_fd_, &one, sizeof one);
     thread_.join();
@@ -95,50 +96,67 @@ InotifyHub::~InotifyHub() {
 }
 
 bool InotifyHub::watch(Tracker& tracker, const std::string& path, std::string& why) {
+    if (thread_.forked()) return true;
     std::lock_guard lock(mutex_);
-    for (auto& [dir_path, name] : locations(path)) {
-        Dir& dir = dirs_[dir_path];
-        auto& subscribers = dir.names[name];
-        bool known = false;
-        for (const auto& s : subscribers) known |= s.tracker == &tracker && s.path == path;
-        if (!known) subscribers.push_back(Subscriber{&tracker, path});
-        int error = 0;
-        if (!attach(dir_path, dir, error) && (error == ENOSPC || error == ENOMEM)) {
-            why = "the inotify watch limit is reached (raise fs.inotify.max_user_watches)";
-            return false;
-        }
-    }
+    bool placed = place(Key{&tracker, path}, why);
     recover();  // a directory that does not exist yet waits behind an anchor
-    return true;
+    return placed;
 }
 
 void InotifyHub::unwatch(Tracker& tracker, const std::string& path) {
+    if (thread_.forked()) return;
     std::lock_guard lock(mutex_);
-    std::vector<std::string> emptied;
-    for (auto& [dir_path, dir] : dirs_) {
-        for (auto it = dir.names.begin(); it != dir.names.end();) {
-            auto& subs = it->second;
-            std::erase_if(subs, [&](const Subscriber& s) { return s.tracker == &tracker && s.path == path; });
-            it = subs.empty() ? dir.names.erase(it) : std::next(it);
-        }
-        if (dir.names.empty()) emptied.push_back(dir_path);
-    }
-    for (const auto& dir_path : emptied) drop_if_unused(dir_path);
+    unplace(Key{&tracker, path});
     anchor_lost();
 }
 
 void InotifyHub::unwatch_all(Tracker& tracker) {
+    if (thread_.forked()) return;
     std::lock_guard lock(mutex_);
-    std::vector<std::string> emptied;
-    for (auto& [dir_path, dir] : dirs_) {
-        for (auto it = dir.names.begin(); it != dir.names.end();) {
-            std::erase_if(it->second, [&](const Subscriber& s) { return s.tracker == &tracker; });
-            it = it->second.empty() ? dir.names.erase(it) : std::next(it);
-        }
-        if (dir.names.empty()) emptied.push_back(dir_path);
+    std::vector<Key> keys;
+    for (const auto& entry : placed_) {
+        if (entry.first.first == &tracker) keys.push_back(entry.first);
     }
-    for (const auto& dir_path : emptied) drop_if_unused(dir_path);
+    for (const auto& key : keys) unplace(key);
     anchor_lost();
+}
+
+bool InotifyHub::place(const Key& key, std::string& why) {
+    auto wanted = locations(key.second);
+    auto& current = placed_[key];
+    for (const auto& location : current) {
+        if (std::find(wanted.begin(), wanted.end(), location) == wanted.end()) unsubscribe(key, location);
+    }
+    bool ok = true;
+    for (const auto& location : wanted) {
+        if (std::find(current.begin(), current.end(), location) != current.end()) continue;
+        Dir& dir = dirs_[location.first];
+        dir.names[location.second].push_back(Subscriber{key.first, key.second});
+        int error = 0;
+        if (!attach(location.first, dir, error) && (error == ENOSPC || error == ENOMEM)) {
+            why = "the inotify watch limit is reached (raise fs.inotify.max_user_watches)";
+            ok = false;
+        }
+    }
+    current = std::move(wanted);
+    return ok;
+}
+
+void InotifyHub::unplace(const Key& key) {
+    auto it = placed_.find(key);
+    if (it == placed_.end()) return;
+    for (const auto& location : it->second) unsubscribe(key, location);
+    placed_.erase(it);
+}
+
+void InotifyHub::unsubscribe(const Key& key, const Location& location) {
+    auto dir = dirs_.find(location.first);
+    if (dir == dirs_.end()) return;
+    auto named = dir->second.names.find(location.second);
+    if (named == dir->second.names.end()) return;
+    std::erase_if(named->second, [&](const Subscriber& s) { return s.tracker == key.first && s.path == key.second; });
+    if (named->second.empty()) dir->second.names.erase(named);
+    drop_if_unused(location.first);
 }
 
 void InotifyHub::run() {
@@ -155,20 +173,23 @@ void InotifyHub::run() {
         if (n <= 0) continue;  // EAGAIN or EINTR
         std::lock_guard lock(mutex_);
         bool dirs_changed = false;
+        std::set<Key> touched;
         for (char* p = buffer; p < buffer + n;) {
             const auto& event = *reinterpret_cast<const ::inotify_event*>(p);
-            handle(event, dirs_changed);
+            handle(event, dirs_changed, touched);
             p += sizeof(::inotify_event) + event.len;
         }
-        if (dirs_changed) recover();
+        // A touched file may be a symlink that now points elsewhere: follow it. (Should
+        // that hit the watch limit, the new directory stays unwatched.)
+        std::string ignored;
+        for (const auto& key : touched) place(key, ignored);
+        if (dirs_changed || !touched.empty()) recover();
     }
 }
 
-void InotifyHub::handle(const ::inotify_event& event, bool& dirs_changed) {
+void InotifyHub::handle(const ::inotify_event& event, bool& dirs_changed, std::set<Key>& touched) {
     if (event.mask & IN_Q_OVERFLOW) {
-        // Events were dropped: any file may have changed, any directory may be gone.
-        rewatch_all();
-        for (const auto& entry : dirs_) touch_all(entry.second);
+        overflowed();
         dirs_changed = true;
         return;
     }
@@ -186,9 +207,25 @@ void InotifyHub::handle(const ::inotify_event& event, bool& dirs_changed) {
     if (event.len == 0) return;
     auto named = dir.names.find(event.name);
     if (named != dir.names.end()) {
-        for (const auto& s : named->second) s.tracker->touch(s.path);
+        for (const auto& s : named->second) {
+            s.tracker->touch(s.path);
+            touched.insert(Key{s.tracker, s.path});
+        }
     }
     if ((event.mask & IN_ISDIR) && (event.mask & (IN_CREATE | IN_MOVED_TO))) dirs_changed = true;
+}
+
+void InotifyHub::overflowed() {
+    // Events were dropped: any file may have changed, any directory may be gone.
+    rewatch_all();
+    std::set<Tracker*> told;
+    for (const auto& [key, where] : placed_) {
+        key.first->touch(key.second);
+        if (told.insert(key.first).second) {
+            key.first->notice("the inotify event queue overflowed (fs.inotify.max_queued_events); "
+                              "re-reading every watched file");
+        }
+    }
 }
 
 bool InotifyHub::attach(const std::string& dir_path, Dir& dir, int& error) {

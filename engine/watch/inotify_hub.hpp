@@ -8,9 +8,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
-#include <thread>
 #include <vector>
+
+#include "watch/process_thread.hpp"
 
 struct inotify_event;
 
@@ -28,6 +30,9 @@ public:
     InotifyHub(const InotifyHub&) = delete;
     InotifyHub& operator=(const InotifyHub&) = delete;
 
+    // In a forked child the inherited hub has no thread and shares its inotify instance
+    // with the parent, so these three do nothing there: the parent's watches stay.
+
     // False with `why` when the kernel's watch limit is reached.
     bool watch(Tracker& tracker, const std::string& path, std::string& why);
     void unwatch(Tracker& tracker, const std::string& path);
@@ -43,16 +48,22 @@ private:
         int wd = -1;  // -1: lost (moved away or deleted), waiting to come back
         std::map<std::string, std::vector<Subscriber>> names;  // empty: only an anchor
     };
+    using Location = std::pair<std::string, std::string>;  // real directory, name in it
+    using Key = std::pair<Tracker*, std::string>;
 
     InotifyHub(int inotify_fd, int wake_fd);
     void run();
-    void handle(const ::inotify_event& event, bool& dirs_changed);
+    void handle(const ::inotify_event& event, bool& dirs_changed, std::set<Key>& touched);
+    bool place(const Key& key, std::string& why);
+    void unplace(const Key& key);
+    void unsubscribe(const Key& key, const Location& location);
     bool attach(const std::string& dir_path, Dir& dir, int& error);
     void lose(Dir& dir);
     void recover();
     bool attach_lost();
     void anchor_lost();
     void rewatch_all();
+    void overflowed();
     void drop_if_unused(const std::string& dir_path);
     static void touch_all(const Dir& dir);
 
@@ -61,7 +72,8 @@ private:
     std::mutex mutex_;  // guards the maps below; taken by the hub thread per read
     std::map<std::string, Dir> dirs_;  // by real directory path
     std::map<int, std::string> dir_by_wd_;
-    std::thread thread_;
+    std::map<Key, std::vector<Location>> placed_;  // where each watched file is subscribed
+    ProcessThread thread_;  // last: starts once the members above exist
 };
 
 }  // namespace jurigged::watch

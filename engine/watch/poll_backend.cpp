@@ -3,6 +3,7 @@
 // re-read (by the Tracker) when the stat changed, and every few seconds regardless
 // because some file systems do not update mtime reliably.
 #include "watch/backend.hpp"
+#include "watch/process_thread.hpp"
 #include "watch/tracker.hpp"
 
 #include <algorithm>
@@ -12,7 +13,6 @@
 #include <map>
 #include <mutex>
 #include <sys/stat.h>
-#include <thread>
 #include <vector>
 
 namespace jurigged::watch {
@@ -64,7 +64,6 @@ public:
             stopping_ = true;
         }
         wake_.notify_all();
-        thread_.join();
     }
 
     bool watch(const std::string& path, std::string&) override {
@@ -106,7 +105,7 @@ private:
     std::condition_variable wake_;
     std::map<std::string, Signature> signatures_;
     bool stopping_ = false;
-    std::thread thread_;  // last: starts once the members above exist
+    ProcessThread thread_;  // last: starts once the members above exist; joined first
 };
 
 }  // namespace

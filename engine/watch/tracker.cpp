@@ -82,10 +82,7 @@ Tracker::~Tracker() { close(); }
 void Tracker::add(const std::string& path, const std::string& baseline) {
     std::lock_guard lock(mutex_);
     files_[path] = File{content_hash(baseline), true, {}};
-    if (pending_.empty()) first_touch_ = Clock::now();
-    last_touch_ = Clock::now();
-    pending_.insert(path);
-    touched_.notify_one();
+    make_pending(path);
 }
 
 void Tracker::remove(const std::string& path) {
@@ -104,6 +101,10 @@ std::vector<std::string> Tracker::paths() const {
 void Tracker::touch(const std::string& path) {
     std::lock_guard lock(mutex_);
     if (closed_ || !files_.count(path)) return;
+    make_pending(path);
+}
+
+void Tracker::make_pending(const std::string& path) {
     auto now = Clock::now();
     if (pending_.empty()) first_touch_ = now;
     last_touch_ = now;
@@ -142,7 +143,7 @@ void Tracker::close() {
     }
     touched_.notify_all();
     ready_cv_.notify_all();
-    if (settler_.joinable() && settler_.get_id() != std::this_thread::get_id()) settler_.join();
+    settler_.join();
 }
 
 bool Tracker::closed() const {

@@ -3,6 +3,7 @@
 // judged by content (never mtime), and the resulting events are handed to wait().
 #pragma once
 
+#include "watch/process_thread.hpp"
 #include "watch/watcher.hpp"
 
 #include <chrono>
@@ -12,7 +13,6 @@
 #include <mutex>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace jurigged::watch {
@@ -42,6 +42,11 @@ public:
     void close();
     bool closed() const;
 
+    // True in a child process forked after this tracker started: it has no settle thread
+    // there, and its condition variables still count the parent's waiters, so it must
+    // not be destroyed (pthread_cond_destroy would wait for them forever).
+    bool inherited() const { return settler_.forked(); }
+
 private:
     using Clock = std::chrono::steady_clock;
 
@@ -52,6 +57,7 @@ private:
     };
     struct Reading;
 
+    void make_pending(const std::string& path);  // with mutex_ held
     void settle_loop();
     Clock::time_point batch_deadline() const;
     void judge(const std::string& path, const Reading& reading, std::vector<Event>& out);
@@ -62,14 +68,14 @@ private:
 
     mutable std::mutex mutex_;
     std::condition_variable touched_;  // wakes the settle thread
-    std::condition_variable ready_cv_;     // wakes wait()
+    std::condition_variable ready_cv_;  // wakes wait()
     std::map<std::string, File> files_;
     std::set<std::string> pending_;
     Clock::time_point first_touch_{};
     Clock::time_point last_touch_{};
     std::vector<Event> ready_;
     bool closed_ = false;
-    std::thread settler_;
+    ProcessThread settler_;  // last: starts once the members above exist
 };
 
 }  // namespace jurigged::watch

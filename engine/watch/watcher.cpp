@@ -34,7 +34,10 @@ Watcher::Watcher(Options options) : options_(options), tracker_(std::make_unique
     if (!backend_) fall_back_to_polling(why);
 }
 
-Watcher::~Watcher() { close(); }
+Watcher::~Watcher() {
+    close();
+    if (tracker_->inherited()) (void)tracker_.release();  // see Tracker::inherited
+}
 
 void Watcher::fall_back_to_polling(const std::string& why) {
     backend_.reset();  // before its replacement: it must stop touching files first
@@ -67,11 +70,20 @@ std::vector<Event> Watcher::wait(int timeout_ms) {
 
 void Watcher::close() {
     std::lock_guard lock(mutex_);
+    if (tracker_->inherited()) {
+        // In a forked child nothing of this watcher runs; its backend shares kernel
+        // objects with the parent's, so it is forgotten rather than shut down.
+        (void)backend_.release();
+        return;
+    }
     backend_.reset();
     tracker_->close();
 }
 
-bool Watcher::closed() const { return tracker_->closed(); }
+bool Watcher::closed() const {
+    std::lock_guard lock(mutex_);
+    return !backend_ || tracker_->closed();
+}
 
 bool Watcher::polling() const {
     std::lock_guard lock(mutex_);

@@ -1,5 +1,6 @@
-// The file watcher: one native thread that sees every save of the watched files,
-// however an editor writes it, and hands them over in debounced batches.
+// The file watcher: native threads (the process-wide inotify reader, and per Watcher a
+// settle thread, plus a poll thread when polling) that see every save of the watched
+// files, however an editor writes it, and hand them over in debounced batches.
 // Pure C++ (no Python headers); Python waits on it through the binding, GIL released.
 #pragma once
 
@@ -12,10 +13,13 @@
 namespace jurigged::watch {
 
 struct Options {
-    int debounce_ms = 50;  // quiet period that closes a batch; 0 delivers at once
-    int poll_ms = 0;       // > 0: poll by content at this interval instead of inotify
-    int max_delay_ms = 1000;       // a file that keeps being written delays a batch at most this long
-    int fallback_poll_ms = 1000;   // polling interval when inotify cannot be used
+    // Quiet period that closes a batch: any event on any watched file re-arms it, so
+    // files saved together arrive together. 0 delivers at once. When polling it is
+    // lengthened by the interval (a file is only known quiet after a round without change).
+    int debounce_ms = 50;
+    int poll_ms = 0;              // > 0: poll by content at this interval instead of inotify
+    int max_delay_ms = 1000;      // files that never stop changing delay a batch at most this long
+    int fallback_poll_ms = 1000;  // polling interval when inotify cannot be used
 };
 
 // Environment variable read when a Watcher is created: "1" makes it behave as if inotify
@@ -46,13 +50,17 @@ public:
     Watcher& operator=(const Watcher&) = delete;
 
     // Start watching a file. `baseline` is the content the program already runs
-    // (what was imported): a later content equal to it is not a change.
+    // (what was imported): a later content equal to it is not a change. The file is read
+    // once after the quiet period, so an edit made since the import is reported too.
+    // Throws std::runtime_error after close().
     void add(const std::string& path, const std::string& baseline);
     void remove(const std::string& path);
 
     // Block until a batch is ready (returned), timeout_ms passes (< 0: forever) or
     // close() is called (both return an empty batch). Safe to call from one thread
     // while others call add/remove/close.
+    // After fork() a Watcher inherited by the child reports nothing there (create a new
+    // one in the child); closing or destroying it leaves the parent's watcher working.
     std::vector<Event> wait(int timeout_ms);
 
     void close();

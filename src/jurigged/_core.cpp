@@ -12,14 +12,11 @@
 #include <vector>
 
 #include "patch/function_index.hpp"
-#include "watch/watcher.hpp"
 
 namespace nb = nanobind;
 using namespace nb::literals;
 
 // ---- source model -------------------------------------------------------------------
-
-#include <nanobind/stl/optional.h>
 
 #include "source/model.hpp"
 
@@ -59,6 +56,23 @@ nb::object source_line(const std::string& raw, int line) {
     PyObject* text = PyUnicode_DecodeUTF8(raw.data() + pos, static_cast<Py_ssize_t>(end - pos), "replace");
     if (!text) throw nb::python_error();
     return nb::steal(text);
+}
+
+// Python folds identifiers to NFKC ("Ŀ" is "L·"); the engine keeps them as written,
+// so names reach Python folded like CPython's own.
+void fold_identifiers(src::Tree& tree) {
+    nb::object normalize;
+    auto fold = [&](std::string& text) {
+        if (!normalize.is_valid()) normalize = nb::module_::import_("unicodedata").attr("normalize");
+        text = nb::cast<std::string>(normalize("NFKC", nb::str(text.c_str(), text.size())));
+    };
+    for (src::Node& node : tree.nodes) {
+        bool ascii = true;
+        for (char c : node.qualname) ascii &= static_cast<unsigned char>(c) < 0x80;
+        if (ascii) continue;
+        fold(node.name);
+        fold(node.qualname);
+    }
 }
 
 [[noreturn]] void raise_syntax_error(const src::SyntaxError& error, const std::string& raw,
@@ -127,6 +141,7 @@ static void bind_source(nb::module_& m) {
                 result = src::parse(raw);
             }
             if (result.error) raise_syntax_error(*result.error, raw, filename);
+            fold_identifiers(*result.tree);
             return PyTree{std::move(*result.tree), nb::object()};
         },
         nb::arg("source"), nb::arg("filename") = "<unknown>",
@@ -160,6 +175,12 @@ static void bind_source(nb::module_& m) {
 
 // ---- watcher ------------------------------------------------------------------------
 
+// Included here rather than at the top so that this section merges on its own.
+#include <algorithm>
+#include <chrono>
+
+#include "watch/watcher.hpp"
+
 static const char* watch_event_kind(jurigged::watch::Event::Kind kind) {
     using Kind = jurigged::watch::Event::Kind;
     switch (kind) {
@@ -178,20 +199,25 @@ static unsigned long watcher_main_thread_ident = 0;  // set by bind_watcher
 static std::vector<jurigged::watch::Event> wait_for_watch_events(jurigged::watch::Watcher& watcher,
                                                                  int timeout_ms) {
     constexpr int signal_check_ms = 200;
-    const bool main_thread = PyThread_get_thread_ident() == watcher_main_thread_ident;
-    auto start = std::chrono::steady_clock::now();
+    if (PyThread_get_thread_ident() != watcher_main_thread_ident) {
+        nb::gil_scoped_release released;
+        return watcher.wait(timeout_ms);
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     for (;;) {
-        int slice = timeout_ms;
-        if (main_thread && (slice < 0 || slice > signal_check_ms)) slice = signal_check_ms;
+        int slice = signal_check_ms;
+        if (timeout_ms >= 0) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            slice = static_cast<int>(std::clamp<long long>(left.count(), 0, signal_check_ms));
+        }
         std::vector<jurigged::watch::Event> events;
         {
             nb::gil_scoped_release released;
             events = watcher.wait(slice);
         }
-        if (!events.empty() || watcher.closed() || slice == timeout_ms) return events;
+        if (!events.empty() || watcher.closed()) return events;
         if (PyErr_CheckSignals() != 0) throw nb::python_error();
-        auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
-        if (timeout_ms >= 0 && waited.count() >= timeout_ms) return events;
+        if (timeout_ms >= 0 && std::chrono::steady_clock::now() >= deadline) return events;
     }
 }
 
@@ -463,6 +489,9 @@ static void bind_patcher(nb::module_& m) {
 
 NB_MODULE(_core, m) {
     m.doc() = "jurigged's C++ engine";
+    // The function index and the watcher live in module globals until the interpreter
+    // exits; nanobind would report them as leaks at shutdown.
+    nb::set_leak_warnings(false);
     bind_source(m);
     bind_watcher(m);
     bind_patcher(m);

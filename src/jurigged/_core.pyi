@@ -75,12 +75,16 @@ class Watcher:
 
     def __init__(self, debounce_ms: int = 50, poll_ms: int = 0) -> None: ...
     def add(self, path: str, baseline: bytes) -> None:
-        """Watch `path`; `baseline` is the content already running (not a change)."""
+        """Watch `path`; `baseline` is the content already running (not a change).
+        The file is read once after the quiet period, so if it already differs from
+        `baseline` a "changed" event follows. RuntimeError after close()."""
     def remove(self, path: str) -> None: ...
     def wait(self, timeout_ms: int = -1) -> list[tuple[str, str, bytes, str]]:
         """Block (GIL released) until a batch is ready, the timeout passes or close()
         is called. Each event is (kind, path, content, message) with kind in
-        "changed", "deleted", "error", "notice"."""
+        "changed", "deleted", "error", "notice". Batches settled while nobody was
+        waiting are returned together. In the main thread it wakes every 200 ms so that
+        Ctrl-C can interrupt it; elsewhere it sleeps until something happens."""
     def close(self) -> None: ...
     @property
     def polling(self) -> bool: ...

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
-from . import filters, live, repl, runner
+from . import config, filters, live, repl, runner
+from .logs import logger, write_events
 from .version import __version__
 
 DEFAULT_DEBOUNCE = live.watch.__kwdefaults__["debounce"]
@@ -46,23 +47,28 @@ which files are watched:
   matches: `jurigged -w lib.py app.py` watches lib.py but not app.py.
   A pattern is a file, a directory (every file under it) or a glob relative to
   the current directory: * matches within one folder name, ** any number of
-  folders; quote globs so that the shell leaves them alone. ~ is expanded.
+  folders, and a folder it matches stands for every file under it; quote globs
+  so that the shell leaves them alone. ~ is expanded.
   Wildcards and directory patterns never look inside virtual environments (a
   folder with pyvenv.cfg or conda-meta), site-packages, dist-packages,
   __pycache__ or hidden folders (.git, .venv, ...), unless the pattern names that
   folder itself (-w .venv). --exclude removes what it matches, whatever it is.
-  A path matches if it does either as written or with symbolic links resolved."""
+  A path matches if it does either as written or with symbolic links resolved.
+
+configuration:
+  Defaults for -w, --exclude, -d, --poll and -v can be set in the nearest
+  pyproject.toml, in a [tool.jurigged] table (watch, exclude, debounce, poll,
+  verbose), and in the environment (JURIGGED_WATCH and JURIGGED_EXCLUDE, paths
+  separated by ':', JURIGGED_DEBOUNCE, JURIGGED_POLL, JURIGGED_VERBOSE=1). The
+  environment overrides pyproject.toml; options on the command line override both."""
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run jurigged with the arguments `argv` (default: sys.argv[1:]) and return the
     exit status. An interrupted program (Ctrl-C) ends with KeyboardInterrupt raised,
     its traceback already printed."""
-    parser = _Parser()
     try:
-        options = parser.parse_args(argv)
-        if options.module == []:
-            parser.error("argument -m: expected a module to run")
+        options = _Parser().parse(sys.argv[1:] if argv is None else argv)
     except SystemExit as exit:  # --help, --version and usage errors, already printed
         return exit.code
 
@@ -71,17 +77,31 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         return defs.run(options.defs)
 
-    target = options.module[0] if options.module else options.path
-    args = options.module[1:] if options.module else options.args
     try:
-        program = None if target is None else runner.find_program(
-            target, args, as_module=bool(options.module))
+        settings = config.load()
+    except config.ConfigError as error:
+        return _error(str(error))
+    # Flags override the environment, which overrides pyproject.toml.
+    watch = options.watch or settings.watch or None
+    exclude = options.exclude or settings.exclude
+    debounce = settings.debounce if options.debounce is None else options.debounce
+    poll = settings.poll if options.poll is None else options.poll
+    verbose = options.verbose or settings.verbose
+    if options.events:
+        try:
+            write_events(logger, options.events)
+        except OSError as error:
+            return _error(f"cannot write events to {options.events}: {error.strerror}")
+
+    try:
+        program = None if options.target is None else runner.find_program(
+            options.target, options.args, as_module=options.as_module)
         # Someone running a script expects it to be live, wherever it is.
-        always = [options.path] if options.path and not options.watch else []
+        as_script = options.target is not None and not options.as_module
+        always = [options.target] if as_script and not watch else []
         watcher = live.watch(
-            filters.make_filter(options.watch, options.exclude, always=always),
-            exclude=options.exclude, debounce=options.debounce, poll=options.poll,
-            verbose=options.verbose)
+            filters.make_filter(watch, exclude, always=always),
+            exclude=exclude, debounce=debounce, poll=poll, verbose=verbose)
         if program is None:
             return _prompt_only()
         ending = program.run(watcher.track)
@@ -155,10 +175,17 @@ def _number(text: str) -> float:
 
 
 class _Parser(argparse.ArgumentParser):
+    """Parses jurigged's own options with argparse, and leaves the program's command
+    line (from PATH, from -m, or after `--`) exactly as it was typed: argparse
+    would drop a `--` meant for the program."""
+
     def __init__(self):
         super().__init__(
             prog="jurigged", usage=USAGE, description=DESCRIPTION, epilog=EPILOG,
-            formatter_class=argparse.RawDescriptionHelpFormatter)
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            # An abbreviated option would hide whether it takes a value from split().
+            allow_abbrev=False)
+        self._options_with_values = set()
         add = self.add_argument
         add("--version", action="version", version=f"jurigged {__version__}")
         add("-v", "--verbose", action="store_true",
@@ -170,8 +197,7 @@ class _Parser(argparse.ArgumentParser):
         add("--exclude", metavar="PATTERN", action="append", default=[],
             help="do not watch what PATTERN (a file, a directory or a glob) "
                  "matches; repeatable")
-        add("-d", "--debounce", metavar="SECONDS", type=_seconds,
-            default=DEFAULT_DEBOUNCE,
+        add("-d", "--debounce", metavar="SECONDS", type=_seconds, default=None,
             help="after a file changes, wait until it has been left alone for "
                  f"SECONDS before updating the program (default: {DEFAULT_DEBOUNCE}; "
                  "0 updates at once)")
@@ -181,11 +207,60 @@ class _Parser(argparse.ArgumentParser):
         add("-i", "--interactive", action="store_true",
             help="when the program ends (even with an error), open an interactive "
                  "prompt in its namespace, like python -i")
+        add("--events", metavar="FILE",
+            help="write every event (watch, update, add, delete, run, error, batch) "
+                 "as one JSON object per line to FILE, or to stdout with -")
         add("--defs", metavar="FILE", nargs="+",
             help="print the definitions jurigged finds in each FILE, and exit")
-        add("-m", dest="module", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-        add("path", nargs="?", help=argparse.SUPPRESS)
-        add("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+    def parse(self, argv: List[str]) -> argparse.Namespace:
+        """The options, plus `target` (PATH, MODULE[:FUNCTION] or None), `as_module`
+        and `args` (the program's arguments)."""
+        own, as_module, program = self.split(argv)
+        options = self.parse_args(own)
+        if as_module and not program:
+            self.error("argument -m: expected a module to run")
+        options.as_module = as_module
+        options.target = program[0] if program else None
+        options.args = program[1:]
+        return options
+
+    def split(self, argv: List[str]) -> Tuple[List[str], bool, List[str]]:
+        """(jurigged's options, whether -m was given, the program's command line:
+        PATH or MODULE then its arguments, or nothing)."""
+        i = 0
+        while i < len(argv):
+            arg = argv[i]
+            if arg == "--":
+                return argv[:i], False, argv[i + 1:]
+            if arg == "-" or not arg.startswith("-"):
+                return argv[:i], False, argv[i:]
+            if arg.startswith("--"):
+                name = arg.partition("=")[0]
+                if name == "--defs":  # its files go on to the end
+                    return argv, False, []
+                i += 1 if "=" in arg or not self._takes_value(name) else 2
+                continue
+            # Short options can be joined: -vi, -d0.1, -vd 0.1, -mpkg, -vm pkg.
+            i += 1
+            for j, letter in enumerate(arg[1:], start=1):
+                if letter == "m":
+                    joined, module = arg[:j], arg[j + 1:]
+                    return (argv[:i - 1] + ([joined] if joined != "-" else []), True,
+                            ([module] if module else []) + argv[i:])
+                if self._takes_value("-" + letter):
+                    i += 0 if arg[j + 1:] else 1
+                    break
+        return argv, False, []
+
+    def _takes_value(self, option: str) -> bool:
+        return option in self._options_with_values
+
+    def add_argument(self, *args, **kwargs) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        if action.nargs != 0:
+            self._options_with_values.update(action.option_strings)
+        return action
 
     def error(self, message: str):
         _error(message)

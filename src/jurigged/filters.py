@@ -8,7 +8,8 @@ A filter answers, for the absolute path of a module's file, "is it watched?".
   - a file: that file;
   - a directory: every file under it;
   - a glob, relative to the current directory: `*` matches within one folder name,
-    `**` matches any number of folders (zero included), `?` and `[...]` as in fnmatch.
+    `**` matches any number of folders (zero included), `?` and `[...]` as in
+    fnmatch; a folder it matches stands for every file under it.
   `~` is expanded. Several patterns add up: a file is watched if any of them matches.
 - Nothing inside an *ignored folder* is watched unless the pattern names it: a
   directory pattern that is itself an ignored folder (`-w .venv`) sees everything
@@ -79,77 +80,52 @@ class _IgnoredFolders:
 
 def _rule(pattern: str, is_ignored: Optional[_IgnoredFolders]) -> Rule:
     """The rule for one pattern; `is_ignored` is None when ignored folders do not
-    matter (excludes, explicit files)."""
-    pattern = os.path.abspath(os.path.expanduser(pattern))
-    if _GLOB_CHARACTERS & set(pattern):
-        return _glob(pattern, is_ignored)
-    if is_ignored is not None and is_ignored(pattern):
-        is_ignored = None  # the person asked for this very folder
-    # A missing path may still appear later as a file or a folder: accept both.
-    return _under(pattern, is_ignored)
+    matter (excludes, explicit files). A path without wildcards is a glob with none:
+    it matches itself and, if it is (or one day becomes) a folder, what is under it."""
+    parts = os.path.abspath(os.path.expanduser(pattern)).split(os.sep)[1:]
+    literal = next((i for i, part in enumerate(parts) if _GLOB_CHARACTERS & set(part)),
+                   len(parts))
+    base = os.sep + os.sep.join(parts[:literal])
+    if is_ignored is not None and is_ignored(base):
+        is_ignored = None  # the person named this very folder
+    return _matching(base, parts[literal:], is_ignored)
 
 
 def _python_files_under(folder: str, is_ignored: _IgnoredFolders) -> Rule:
-    inside = _under(folder, is_ignored)
+    inside = _matching(folder, [], is_ignored)
     return lambda path: path.endswith(".py") and inside(path)
 
 
-def _under(base: str, is_ignored: Optional[_IgnoredFolders]) -> Rule:
-    """Matches `base` itself and anything below it, except inside ignored folders."""
+def _matching(base: str, wildcards: List[str], is_ignored: Optional[_IgnoredFolders]
+              ) -> Rule:
+    """Matches what is under `base` (as given or with links resolved) along the glob
+    segments `wildcards`."""
     bases = {base, os.path.realpath(base)}
 
     def match(path: str) -> bool:
         for root in bases:
-            if path == root:
+            names = _below(path, root)
+            if names is not None and _match_parts(wildcards, names, root, is_ignored):
                 return True
-            if path.startswith(root.rstrip(os.sep) + os.sep):
-                below = path[len(root.rstrip(os.sep)) + 1:].split(os.sep)
-                if is_ignored is None or not _crosses_ignored(root, below[:-1], is_ignored):
-                    return True
         return False
 
     return match
 
 
-def _crosses_ignored(root: str, folders: List[str], is_ignored: _IgnoredFolders) -> bool:
-    folder = root
-    for name in folders:
-        folder = os.path.join(folder, name)
-        if is_ignored(folder):
-            return True
-    return False
-
-
-def _glob(pattern: str, is_ignored: Optional[_IgnoredFolders]) -> Rule:
-    """Matches paths against a glob made absolute; its literal leading folders are
-    also tried with links resolved."""
-    parts = pattern.split(os.sep)[1:]
-    literal = 0
-    while literal < len(parts) and not _GLOB_CHARACTERS & set(parts[literal]):
-        literal += 1
-    prefix = os.sep + os.sep.join(parts[:literal])
-    if is_ignored is not None and is_ignored(prefix):
-        is_ignored = None  # the person asked for this very folder
-    roots = {prefix, os.path.realpath(prefix)}
-    wildcards = parts[literal:]
-
-    def match(path: str) -> bool:
-        for root in roots:
-            start = root.rstrip(os.sep) + os.sep
-            if path.startswith(start):
-                below = path[len(start):].split(os.sep)
-                if _match_parts(wildcards, below, root, is_ignored):
-                    return True
-        return False
-
-    return match
+def _below(path: str, folder: str) -> Optional[List[str]]:
+    """The components of `path` under `folder` ([] for the folder itself), or None if
+    it is not under it."""
+    if path == folder:
+        return []
+    start = folder.rstrip(os.sep) + os.sep
+    return path[len(start):].split(os.sep) if path.startswith(start) else None
 
 
 def _match_parts(segments: List[str], names: List[str], folder: str,
                  is_ignored: Optional[_IgnoredFolders]) -> bool:
     """Match path components `names` (found in `folder`) against glob `segments`."""
-    if not segments:
-        return not names
+    if not segments:  # a match so far: `names` is under a folder that matched
+        return is_ignored is None or not _crosses_ignored(folder, names[:-1], is_ignored)
     if not names:
         return all(segment == "**" for segment in segments)
     segment, name = segments[0], names[0]
@@ -163,3 +139,12 @@ def _match_parts(segments: List[str], names: List[str], folder: str,
                 or (may_enter and _match_parts(segments, names[1:], inner, is_ignored)))
     return (fnmatch.fnmatchcase(name, segment) and may_enter
             and _match_parts(segments[1:], names[1:], inner, is_ignored))
+
+
+def _crosses_ignored(folder: str, names: List[str], is_ignored: _IgnoredFolders) -> bool:
+    """Whether the folders `names`, nested from `folder` down, include an ignored one."""
+    for name in names:
+        folder = os.path.join(folder, name)
+        if is_ignored(folder):
+            return True
+    return False

@@ -31,7 +31,10 @@ class Logger:
             out = stream or sys.stdout
             with _lock:
                 try:
-                    print(line, file=out, flush=True)
+                    # One write per line: print() writes the newline separately, which
+                    # lets the program's own output land in the middle of our line.
+                    out.write(line + "\n")
+                    out.flush()
                 except (OSError, ValueError):  # closed stream at shutdown
                     pass
 

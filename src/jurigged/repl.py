@@ -15,9 +15,23 @@ HISTORY_LENGTH = 1000
 def interact(namespace: dict, banner: str = "") -> None:
     """Read and run commands in `namespace` until end of input (Ctrl-D). SystemExit
     (`exit()`, `sys.exit(3)`) propagates to the caller."""
-    console = code.InteractiveConsole(namespace, filename="<stdin>")
+    console = _Console(namespace, filename="<stdin>")
     with _line_editing(namespace):
         console.interact(banner=banner, exitmsg="")
+
+
+class _Console(code.InteractiveConsole):
+    def raw_input(self, prompt: str = "") -> str:
+        if sys.stdin.isatty():
+            return input(prompt)
+        # Like Python's prompt when input is piped in: prompts go to stderr, so that
+        # stdout holds only what the commands print.
+        sys.stderr.write(prompt)
+        sys.stderr.flush()
+        line = sys.stdin.readline()
+        if not line:
+            raise EOFError
+        return line.rstrip("\n")
 
 
 def python_banner() -> str:
@@ -29,13 +43,13 @@ def python_banner() -> str:
 @contextlib.contextmanager
 def _line_editing(namespace: dict):
     """Line editing, history kept across sessions and tab completion of the names in
-    `namespace`, when the readline module exists (it does not everywhere)."""
-    try:
-        import readline
-        import rlcompleter
-    except ImportError:
+    `namespace`, for a person typing at a terminal."""
+    readline = _readline()
+    if readline is None:
         yield
         return
+    import rlcompleter
+
     readline.set_completer(rlcompleter.Completer(namespace).complete)
     if "libedit" in (readline.__doc__ or ""):
         readline.parse_and_bind("bind ^I rl_complete")
@@ -49,3 +63,15 @@ def _line_editing(namespace: dict):
         readline.set_history_length(HISTORY_LENGTH)
         with contextlib.suppress(OSError):
             readline.write_history_file(HISTORY_FILE)
+
+
+def _readline():
+    """The readline module when input comes from a terminal and the module exists
+    (it does not everywhere), else None."""
+    if not sys.stdin.isatty():
+        return None
+    try:
+        import readline
+    except ImportError:
+        return None
+    return readline

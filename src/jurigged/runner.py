@@ -1,5 +1,5 @@
-"""Runs the program given to jurigged as `python` would: a script, a directory with a
-`__main__.py`, a module (`-m`), or a function of a module (`-m module:function`)."""
+"""Runs the program given to jurigged as `python` would: a script, a directory or zip
+file with a `__main__.py`, a module (`-m`), or a module's function (`-m mod:func`)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import importlib.util
 import os
 import sys
 import types
+import zipfile
 from typing import Callable, List, Optional, Tuple
 
 # track(module, path, source) tells the watcher about a module no import hook sees.
@@ -35,8 +36,8 @@ def find_program(target: str, args: List[str], *, as_module: bool) -> Program:
     """The Program for a PATH (`as_module=False`) or a `-m` target. Raises StartError
     when the target plainly cannot run, before anything is imported or watched."""
     if not as_module:
-        if os.path.isdir(target):
-            return _Directory(target, args)
+        if os.path.isdir(target) or zipfile.is_zipfile(target):
+            return _PathEntry(target, args)
         return _Script(target, args)
     module, colon, function = target.partition(":")
     _check_dotted_name(module, "module", target)
@@ -99,8 +100,7 @@ class _Script(Program):
                              f"{error.strerror}") from None
         self.path = path
         self.args = args
-        # Python joins the script to the cwd without normalizing the result.
-        self.filename = path if os.path.isabs(path) else os.getcwd() + os.sep + path
+        self.filename = _absolute(path)
 
     def run(self, track: Track) -> Optional[BaseException]:
         sys.argv = [self.path, *self.args]
@@ -111,21 +111,20 @@ class _Script(Program):
         return _execute(module, self.source, self.filename, track)
 
 
-class _Directory(Program):
-    """A directory holding `__main__.py`, which Python runs as the `__main__` module
-    found on a sys.path that starts with the directory."""
+class _PathEntry(Program):
+    """A directory or a zip file holding `__main__.py`, which Python runs as the
+    `__main__` module found on a sys.path that starts with it."""
 
     def __init__(self, path: str, args: List[str]):
-        folder = os.path.realpath(path)
-        self.spec = importlib.machinery.PathFinder.find_spec("__main__", [folder])
+        self.entry = _absolute(path)
+        self.spec = importlib.machinery.PathFinder.find_spec("__main__", [self.entry])
         if self.spec is None:
-            raise StartError(f"can't find '__main__.py' in directory {path!r}")
-        self.folder = folder
+            raise StartError(f"can't find '__main__.py' in {path!r}")
         self.argv = [path, *args]
 
     def run(self, track: Track) -> Optional[BaseException]:
         sys.argv = self.argv
-        set_path0(self.folder)
+        set_path0(self.entry)
         module = fresh_main()
         self.namespace = module.__dict__
         return _run_spec(module, self.spec, track)
@@ -183,6 +182,12 @@ class _Function(Program):
 
 
 _missing = object()
+
+
+def _absolute(path: str) -> str:
+    """`path` made absolute as Python does for the program it runs: joined to the
+    current directory, not normalized (tracebacks and __file__ show it so)."""
+    return path if os.path.isabs(path) else os.getcwd() + os.sep + path
 
 
 def _check_dotted_name(name: str, kind: str, target: str) -> None:

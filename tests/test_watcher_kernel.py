@@ -1,0 +1,186 @@
+"""The watcher when the kernel gives up: the inotify queue overflows (events are lost,
+every file is re-read by content) or the watch limit is reached (fall back to polling).
+The watcher runs in a child process (tests/watcher_child.py) so that it can be stopped,
+or given tiny limits in its own user namespace."""
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from watcher_support import make_workdir, remove_workdir
+
+CHILD = Path(__file__).with_name("watcher_child.py")
+
+
+@pytest.fixture
+def workdir():
+    path = make_workdir()
+    yield path
+    remove_workdir(path)
+
+
+class Child:
+    def __init__(self, args):
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+        self.lines = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.lines.put(json.loads(line))
+
+    def next(self, timeout=10):
+        return self.lines.get(timeout=timeout)
+
+    def close(self):
+        self.process.kill()
+        self.process.wait()
+
+
+def test_queue_overflow_rereads_every_file(workdir):
+    module = workdir / "mod.py"
+    module.write_bytes(b"value = 1\n")
+    child = Child([sys.executable, str(CHILD), str(module)])
+    try:
+        assert child.next() == ["ready", "", "", "False"]
+        time.sleep(0.3)  # past the first quiet period
+        # While the watcher's process is stopped nothing reads the queue; alternating
+        # names keep the kernel from merging consecutive identical events.
+        queue_size = int(Path("/proc/sys/fs/inotify/max_queued_events").read_text())
+        os.kill(child.process.pid, signal.SIGSTOP)
+        try:
+            scratch = [workdir / "a.txt", workdir / "b.txt"]
+            for path in scratch:
+                path.write_bytes(b"")
+            for i in range(queue_size // 2 + 1000):
+                for path in scratch:
+                    os.utime(path)
+            module.write_bytes(b"value = 2\n")  # its event is among those dropped
+        finally:
+            os.kill(child.process.pid, signal.SIGCONT)
+        received = [child.next(), child.next()]
+        assert received[0][0] == "notice" and "overflowed" in received[0][3]
+        assert received[1] == ["changed", str(module), "value = 2\n", ""]
+        with pytest.raises(queue.Empty):
+            child.next(timeout=0.5)
+    finally:
+        child.close()
+
+
+def can_unshare():
+    try:
+        return subprocess.run(["unshare", "-Ur", "true"], capture_output=True).returncode == 0
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not can_unshare(), reason="needs unprivileged user namespaces (unshare -Ur)")
+@pytest.mark.parametrize(
+    "limit, reason",
+    [("max_inotify_watches", "watch limit"), ("max_inotify_instances", "inotify_init1 failed")],
+)
+def test_kernel_limit_falls_back_to_polling(workdir, limit, reason):
+    paths = []
+    for name in ("one", "two", "three"):
+        (workdir / name).mkdir()
+        paths.append(workdir / name / "mod.py")
+        paths[-1].write_bytes(b"value = 1\n")
+    # The limits in /proc/sys/user are per user namespace: 1 watch, or no instance at all.
+    value = 1 if limit == "max_inotify_watches" else 0
+    script = f'echo {value} > /proc/sys/user/{limit} && exec "$@"'
+    child = Child(["unshare", "-Ur", "sh", "-c", script, "sh", sys.executable, str(CHILD), *map(str, paths)])
+    try:
+        ready, notice = child.next(), child.next()
+        assert ready == ["ready", "", "", "True"]
+        assert notice[0] == "notice" and reason in notice[3] and "polling" in notice[3]
+        paths[2].write_bytes(b"value = 2\n")
+        paths[0].write_bytes(b"value = 3\n")
+        received = sorted([child.next(), child.next()])
+        assert received == [
+            ["changed", str(paths[0]), "value = 3\n", ""],
+            ["changed", str(paths[2]), "value = 2\n", ""],
+        ]
+        with pytest.raises(queue.Empty):
+            child.next(timeout=0.5)
+    finally:
+        child.close()
+
+
+FORK_SCRIPT = """
+import os, sys
+from jurigged._core import Watcher
+
+parent_file, child_file = sys.argv[1], sys.argv[2]
+watcher = Watcher()
+watcher.add(parent_file, open(parent_file, "rb").read())
+watcher.wait(300)
+pid = os.fork()
+if pid == 0:
+    # The inherited watcher is inert here; a new one works, and exiting normally
+    # (the inherited one is destroyed then) must not disturb the parent's.
+    mine = Watcher()
+    mine.add(child_file, open(child_file, "rb").read())
+    with open(child_file, "wb") as f:
+        f.write(b"child = 2\\n")
+    print("child", mine.wait(3000), flush=True)
+    sys.exit(0)
+os.waitpid(pid, 0)
+with open(parent_file, "wb") as f:
+    f.write(b"parent = 2\\n")
+print("parent", watcher.wait(3000), flush=True)
+"""
+
+
+def test_fork_leaves_the_parent_watcher_working(workdir):
+    parent_file, child_file = workdir / "parent.py", workdir / "child.py"
+    parent_file.write_bytes(b"parent = 1\n")
+    child_file.write_bytes(b"child = 1\n")
+    result = subprocess.run(
+        [sys.executable, "-c", FORK_SCRIPT, str(parent_file), str(child_file)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "child " + repr([("changed", str(child_file), b"child = 2\n", "")]),
+        "parent " + repr([("changed", str(parent_file), b"parent = 2\n", "")]),
+    ]
+
+
+def test_permission_denied_gives_one_error(workdir):
+    # Root reads anything, so as root the watcher runs as nobody in a child process.
+    module = workdir / "mod.py"
+    module.write_bytes(b"value = 1\n")
+    module.chmod(0o644)
+    args = [sys.executable, str(CHILD), str(module)]
+    if os.geteuid() == 0:
+        workdir.chmod(0o755)
+        args = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *args]
+    child = Child(args)
+    try:
+        assert child.next()[0] == "ready"
+        time.sleep(0.3)
+        module.chmod(0o000)
+        kind, path, _, message = child.next()
+        assert (kind, path) == ("error", str(module))
+        assert message == f"cannot read {module}: Permission denied"
+        os.utime(module)  # more events: the same error is not repeated
+        module.chmod(0o200)
+        with pytest.raises(queue.Empty):
+            child.next(timeout=0.5)
+        module.chmod(0o644)  # readable again, same content: nothing
+        with pytest.raises(queue.Empty):
+            child.next(timeout=0.5)
+        module.write_bytes(b"value = 2\n")
+        assert child.next() == ["changed", str(module), "value = 2\n", ""]
+    finally:
+        child.close()
