@@ -1,0 +1,385 @@
+"""Benchmarks: our jurigged against the original jurigged 0.6.1, on the same machine.
+
+    python benchmarks/run.py            # everything (under 10 minutes on 2 cores)
+    python benchmarks/run.py --quick    # smaller and fewer runs, for development
+    python benchmarks/run.py --check    # the harness works: both tools start and
+                                        # one edit each goes live (under a minute
+                                        # once the environments exist)
+    python benchmarks/run.py --only latency,heap   # a subset of: latency (with
+                                        # the stall), heap, startup, idle, attach
+
+The first run creates two virtual environments under benchmarks/.venvs/ with the
+interpreter running this script: one with jurigged==0.6.1 from PyPI, one with this
+checkout (`pip install .`, rebuilt whenever its sources change). Every workload runs
+in fresh processes of each tool; both reloaders run as `jurigged -d 0.05 PROGRAM`
+(0.05 s is the original's default and its minimum, so both get the same debounce).
+
+Progress goes to stderr; the results, a markdown block for the README, go to stdout
+and (full runs) to benchmarks/RESULTS.md. Comparison columns are original ÷ ours:
+×N means ours is N times faster (or smaller).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import envs  # noqa: E402
+import report  # noqa: E402
+import workloads  # noqa: E402
+from harness import median, summary  # noqa: E402
+from report import megabytes, ratio, seconds, table  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+DEBOUNCE = 0.05
+RELOADERS = ("original", "ours")
+WORKLOADS = ("latency", "heap", "startup", "idle", "attach")  # stall comes with latency
+
+
+@dataclass
+class Config:
+    edits: int
+    heap_sizes: Tuple[int, ...]
+    heap_repeats: int
+    startup_runs: int
+    idle_seconds: float
+    modules: int = 200
+
+
+FULL = Config(edits=20, heap_sizes=(100_000, 1_000_000, 5_000_000), heap_repeats=5,
+              startup_runs=5, idle_seconds=10.0)
+QUICK = Config(edits=5, heap_sizes=(100_000, 1_000_000), heap_repeats=2,
+               startup_runs=2, idle_seconds=3.0)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _failure(run) -> str:
+    if run.error.startswith("did not start"):
+        return "did not start"
+    if run.attempted:
+        return f"not live ({run.failures}/{run.attempted} edits failed)"
+    return "failed"
+
+
+def _value(run, values, pick) -> str:
+    return seconds(pick(values)) if values else _failure(run)
+
+
+def _spread(run, values) -> str:
+    """Median and range: the original's heap figures can be bimodal (see the text)."""
+    if not values:
+        return _failure(run)
+    if len(values) == 1:
+        return seconds(values[0])
+    return f"{seconds(median(values))} ({seconds(min(values))} – {seconds(max(values))})"
+
+
+def _ratio(a_values, b_values, pick) -> str:
+    return ratio(pick(a_values), pick(b_values)) if a_values and b_values else "—"
+
+
+def _p50(values) -> float:
+    return summary(values)["p50"]
+
+
+def _p90(values) -> float:
+    return summary(values)["p90"]
+
+
+def _beyond_debounce(values) -> float:
+    return _p50(values) - DEBOUNCE
+
+
+def _floor(gap) -> str:
+    # The program reports only gaps above its 1 ms threshold.
+    return "< 1 ms" if gap == 0 else seconds(gap)
+
+
+def latency_section(tools, config: Config, notes: List[str]) -> List[str]:
+    runs: Dict[Tuple[str, int], workloads.EditRun] = {}
+    for lines, timeout in ((50, 10.0), (10_000, 30.0)):
+        for name in RELOADERS:
+            log(f"[latency] {name}: {config.edits} edits of a {lines}-line module")
+            run = runs[name, lines] = workloads.edit_latency(tools[name], lines,
+                                                             config.edits, timeout)
+            if run.error:
+                notes.append(f"latency, {lines} lines, {name}: {run.error}")
+    rows = []
+    for lines in (50, 10_000):
+        o, u = runs["original", lines], runs["ours", lines]
+        for label, pick in (("p50", _p50), ("p90", _p90), ("max", max),
+                            ("p50 minus the 0.05 s debounce", _beyond_debounce)):
+            rows.append([f"{lines:,} lines, {label}", _value(o, o.latencies, pick),
+                         _value(u, u.latencies, pick),
+                         _ratio(o.latencies, u.latencies, pick)])
+        rows.append([f"{lines:,} lines, first edit", seconds(o.first) if o.first else "—",
+                     seconds(u.first) if u.first else "—", ratio(o.first, u.first)])
+    big_o, big_u = runs["original", 10_000], runs["ours", 10_000]
+    stall_rows = [
+        ["longest pause, p50 of edits", _value(big_o, big_o.stalls, _p50),
+         _value(big_u, big_u.stalls, _p50), _ratio(big_o.stalls, big_u.stalls, _p50)],
+        ["longest pause, max of edits", _value(big_o, big_o.stalls, max),
+         _value(big_u, big_u.stalls, max), _ratio(big_o.stalls, big_u.stalls, max)],
+        ["longest pause with no edit (2 s, noise floor)", _floor(big_o.baseline_stall),
+         _floor(big_u.baseline_stall), ""],
+    ]
+    n = {name: len(runs[name, 10_000].latencies) for name in RELOADERS}
+    return [
+        "### 1. Save → live latency",
+        "",
+        f"A program calls `target()` of a watched module in a tight loop; the benchmark "
+        f"changes the value `target()` returns (write in place, no line moves) "
+        f"{config.edits} times and measures from the end of each write to the first call "
+        f"that returns the new value. Both run it as `jurigged -d 0.05 loop.py` (no "
+        f"`-v`): the same 0.05 s debounce, and both apply a save on a background "
+        f"thread that shares the GIL with the busy loop, as in a busy program. The first "
+        f"edit is included in the percentiles and also shown alone (the original builds "
+        f"its model of a file on its first change). The \"minus the debounce\" row is the "
+        f"time each tool's own work adds to the 0.05 s of quiet both wait for.",
+        "",
+        table(["module, statistic", "original 0.6.1", "ours", "original ÷ ours"], rows),
+        "",
+        "### 2. Stall of the running program",
+        "",
+        f"Longest gap between two iterations of the program's main loop (it measures "
+        f"its own gaps) from each write of the 10,000-line module until the reload has "
+        f"finished (edits that went live: original {n['original']}, ours {n['ours']}). "
+        f"Gaps of a few ms are the interpreter's GIL switch interval (5 ms) whenever "
+        f"another thread runs Python.",
+        "",
+        table(["10,000-line module", "original 0.6.1", "ours", "original ÷ ours"],
+              stall_rows),
+    ]
+
+
+def heap_section(tools, config: Config, notes: List[str]) -> List[str]:
+    rows = []
+    for size in config.heap_sizes:
+        runs = {}
+        for name in RELOADERS:
+            log(f"[heap] {name}: {size:,} objects, {config.heap_repeats} function edits "
+                f"+ {config.heap_repeats} insertions")
+            started = time.monotonic()
+            runs[name] = workloads.heap_edits(tools[name], size, config.heap_repeats,
+                                              timeout=60.0)
+            log(f"[heap]   took {time.monotonic() - started:.1f} s")
+            if runs[name].edit.error:
+                notes.append(f"heap {size:,}, {name}: {runs[name].edit.error}")
+        o, u = runs["original"], runs["ours"]
+        objects = f"{o.edit.objects or 0:,} / {u.edit.objects or 0:,}"
+        rows.append([f"{size:,}", objects, "one-function edit",
+                     _spread(o.edit, o.function_edits),
+                     _spread(u.edit, u.function_edits),
+                     _ratio(o.function_edits, u.function_edits, median)])
+        rows.append(["", "", "one-line insertion at the top",
+                     _spread(o.edit, o.insertions),
+                     _spread(u.edit, u.insertions),
+                     _ratio(o.insertions, u.insertions, median)])
+        rows.append(["", "", "longest pause of the loop (any edit, warm-up included)",
+                     _value(o.edit, o.edit.stalls, max), _value(u.edit, u.edit.stalls, max),
+                     _ratio(o.edit.stalls, u.edit.stalls, max)])
+        rows.append(["", "",
+                     "one `gc.get_referrers()` in that process (a heap cost, not the tool's)",
+                     seconds(o.referrer_search), seconds(u.referrer_search), ""])
+        rows.append(["", "", "peak RSS of the program", megabytes(o.edit.peak_rss_mb),
+                     megabytes(u.edit.peak_rss_mb),
+                     ratio(o.edit.peak_rss_mb, u.edit.peak_rss_mb)])
+    return [
+        "### 3. Edits with a large heap",
+        "",
+        f"The program first builds N gc-tracked objects (a third each of lists, "
+        f"instances and dicts, kept alive), then runs the loop over a 200-function "
+        f"module. After one uncounted warm-up edit, it alternates {config.heap_repeats} "
+        f"one-function edits (time until `target()` returns the new value) with "
+        f"{config.heap_repeats} insertions of a comment line at the top, which change no "
+        f"behaviour but move all 200 functions (time until the traceback line of "
+        f"`probe()`, the last function, moves down by one). Median (min – max); the "
+        f"ratio is of the medians. \"objects\" is "
+        f"`len(gc.get_objects())` as measured in the program (original / ours). The "
+        f"time of one `gc.get_referrers()` call, a full-heap search, is shown because "
+        f"the original does one per changed or moved function; its lookup library "
+        f"(codefind 0.1.7) switches to cached answers, which can miss functions "
+        f"created since, once one such search took over 0.1 s: a range from under a "
+        f"second to tens of seconds means it switched during the run, and the median "
+        f"then shows its cached mode.",
+        "",
+        table(["heap N", "objects", "edit", "original 0.6.1", "ours", "original ÷ ours"],
+              rows),
+    ]
+
+
+def startup_section(tools, config: Config, notes: List[str]) -> List[str]:
+    log(f"[startup] plain, original, ours: {config.startup_runs} runs each, "
+        f"{config.modules} modules")
+    results = workloads.startup(tools, config.modules, config.startup_runs)
+    walls = {name: median(r.walls) if r.walls else None for name, r in results.items()}
+    rss = {name: median(r.peak_rss_mb) if r.peak_rss_mb else None
+           for name, r in results.items()}
+    for name, r in results.items():
+        if r.error:
+            notes.append(f"start-up, {name}: {r.error}")
+
+    def extra(values, name):
+        if values[name] is None or values["plain"] is None:
+            return None
+        return values[name] - values["plain"]
+
+    rows = [
+        ["wall time", seconds(walls["plain"]), seconds(walls["original"]),
+         seconds(walls["ours"]), ratio(walls["original"], walls["ours"])],
+        ["wall time over plain", "", seconds(extra(walls, "original")),
+         seconds(extra(walls, "ours")), ratio(extra(walls, "original"), extra(walls, "ours"))],
+        ["peak RSS", megabytes(rss["plain"]), megabytes(rss["original"]),
+         megabytes(rss["ours"]), ratio(rss["original"], rss["ours"])],
+        ["peak RSS over plain", "", megabytes(extra(rss, "original")),
+         megabytes(extra(rss, "ours")), ratio(extra(rss, "original"), extra(rss, "ours"))],
+    ]
+    return [
+        "### 4. Start-up",
+        "",
+        f"A script that imports a generated package of {config.modules} modules (60 lines "
+        f"each, all watched) and exits, run with plain `python` and under each reloader: "
+        f"median over {config.startup_runs} runs (after one warm-up run each) of the "
+        f"whole process's wall time (until `wait4` reaped it) and peak RSS (`VmHWM`, "
+        f"reported by the program as it ends).",
+        "",
+        table(["", "plain python", "original 0.6.1", "ours", "original ÷ ours"], rows),
+    ]
+
+
+def idle_section(tools, config: Config, notes: List[str]) -> List[str]:
+    log(f"[idle] plain, original, ours: {config.idle_seconds:g} s each")
+    results = workloads.idle(tools, config.modules, config.idle_seconds)
+    for name, r in results.items():
+        if r.error:
+            notes.append(f"idle, {name}: {r.error}")
+    cpu = {name: r.cpu_seconds for name, r in results.items()}
+    both = [cpu["original"], cpu["ours"]]
+    # Below a millisecond over the whole period, the figures are the cost of taking
+    # the reading itself (a signal and a print): a ratio of them would mean nothing.
+    negligible = all(value is not None and value < 0.001 for value in both)
+    rows = [[f"CPU time (user+sys) in {config.idle_seconds:g} s",
+             seconds(cpu["plain"]), seconds(cpu["original"]), seconds(cpu["ours"]),
+             "both negligible" if negligible else ratio(*both)]]
+    return [
+        "### 5. Idle",
+        "",
+        f"CPU time of the whole process (all threads: `time.process_time()` read by "
+        f"the program at the start and end of the period) "
+        f"while it watches the {config.modules} imported modules of section 4 and no "
+        f"file changes.",
+        "",
+        table(["", "plain python", "original 0.6.1", "ours", "original ÷ ours"], rows),
+    ]
+
+
+def attach_section(tools, config: Config, notes: List[str]) -> List[str]:
+    rows = []
+    for size in config.heap_sizes:
+        runs = {}
+        for name in RELOADERS:
+            log(f"[attach] {name}: watch() with {size:,} objects")
+            runs[name] = workloads.attach(tools[name], size)
+            if runs[name].error:
+                notes.append(f"attach {size:,}, {name}: {runs[name].error}")
+        o, u = runs["original"], runs["ours"]
+        rows.append([f"{size:,} ({o.objects or 0:,} / {u.objects or 0:,})",
+                     seconds(o.seconds), seconds(u.seconds), ratio(o.seconds, u.seconds),
+                     megabytes(o.peak_rss_mb), megabytes(u.peak_rss_mb)])
+    return [
+        "### 6. Attaching to a program with a large heap (extra)",
+        "",
+        "`import jurigged; jurigged.watch()` called by a program (plain `python`, one "
+        "run per size) that already holds N gc-tracked objects built as in section 3 "
+        "(objects counted before the import: original / ours), as a long-running "
+        "program that turns reloading on does. The CLI runs of sections 1-3 import "
+        "jurigged before the program builds anything, so they never pay this.",
+        "",
+        table(["heap N (objects)", "original 0.6.1", "ours", "original ÷ ours",
+               "peak RSS, original", "peak RSS, ours"], rows),
+    ]
+
+
+def check(tools) -> int:
+    """Both tools start and one edit each goes live."""
+    status = 0
+    for name in RELOADERS:
+        run = workloads.edit_latency(tools[name], 50, 1, timeout=10.0)
+        ok = len(run.latencies) == 1
+        print(f"{'ok  ' if ok else 'FAIL'} {name}: " +
+              (f"edit live in {seconds(run.latencies[0])}" if ok else run.error), flush=True)
+        status |= not ok
+    return status
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer edits and runs, heaps up to 1M objects")
+    parser.add_argument("--check", action="store_true",
+                        help="only verify the harness: each tool starts and applies one edit")
+    parser.add_argument("--only", default=",".join(WORKLOADS),
+                        help=f"comma-separated workloads among {', '.join(WORKLOADS)}")
+    parser.add_argument("--output", type=Path,
+                        help="markdown file to write (default: benchmarks/RESULTS.md for "
+                             "a full run of every workload, none otherwise)")
+    options = parser.parse_args()
+    chosen = [w.strip() for w in options.only.split(",") if w.strip()]
+    unknown = set(chosen) - set(WORKLOADS)
+    if unknown:
+        parser.error(f"unknown workload(s): {', '.join(sorted(unknown))}")
+
+    started = time.monotonic()
+    tools = envs.tools(DEBOUNCE, log=log)
+    versions = {name: envs.describe(tool) for name, tool in tools.items()}
+    log(f"[envs] original: jurigged {versions['original']}; ours: jurigged {versions['ours']}")
+    if options.check:
+        status = check(tools)
+        log(f"[check] {time.monotonic() - started:.0f} s")
+        return status
+
+    config = QUICK if options.quick else FULL
+    notes: List[str] = []
+    sections = {"latency": latency_section, "heap": heap_section,
+                "startup": startup_section, "idle": idle_section,
+                "attach": attach_section}
+    body: List[str] = []
+    for name in chosen:
+        body += [""] + sections[name](tools, config, notes)
+    elapsed = time.monotonic() - started
+
+    lines = ["## Benchmarks: ours vs the original jurigged 0.6.1", ""]
+    lines += report.machine(envs.ROOT, report.python_version(str(tools["ours"].python)))
+    lines += [f"- original: jurigged {versions['original']}",
+              f"- ours: jurigged {versions['ours']}",
+              f"- mode: {'quick' if options.quick else 'full'}, all workloads in "
+              f"{elapsed:.0f} s; command: "
+              f"`{' '.join(['python benchmarks/run.py', *sys.argv[1:]])}`",
+              "- every \"original ÷ ours\" column: ×N means ours is N times faster (or "
+              "smaller); below ×1, ours is slower"]
+    lines += body
+    if notes:
+        lines += ["", "Problems seen during this run:", ""]
+        lines += [f"- {note.splitlines()[0] if note else note}" for note in notes]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    output = options.output
+    if output is None and not options.quick and set(chosen) == set(WORKLOADS):
+        output = HERE / "RESULTS.md"
+    if output is not None:
+        output.write_text(text)
+        log(f"[report] written to {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

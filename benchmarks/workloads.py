@@ -1,0 +1,256 @@
+"""The workloads: each runs one tool in fresh processes and returns raw measurements.
+
+All times are seconds, measured on CLOCK_MONOTONIC. "Applied" always means the
+running program itself observed the new behaviour (a new return value, or a new
+traceback line from the line-number probe), never that a tool said so.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+import gen
+from envs import Tool
+from harness import Program, Workdir, clock
+
+MODULE = "target_mod"  # the watched module's name in the workdir
+STARTUP_TIMEOUT = 120.0  # building 5M objects takes a while on a shared machine
+SETTLE_MIN = 0.2  # seconds after an edit applied before the next one...
+QUIET = 0.2  # ...and until the loop has run this long without a stall
+SETTLE_MAX = 10.0
+MAX_FAILURES = 2  # consecutive edits that never went live before giving up
+
+
+@dataclass
+class EditRun:
+    """What one program under one tool did over a series of edits."""
+
+    latencies: List[float] = field(default_factory=list)
+    stalls: List[float] = field(default_factory=list)  # longest loop gap per edit
+    first: Optional[float] = None  # latency of the first edit of the file
+    baseline_stall: Optional[float] = None  # longest gap in a quiet window, no edit
+    failures: int = 0  # edits that did not go live within the timeout
+    attempted: int = 0
+    objects: Optional[int] = None  # gc-tracked objects in the program
+    peak_rss_mb: Optional[float] = None
+    error: str = ""
+
+
+def _start(tool: Tool, workdir: Workdir, args, run: EditRun) -> Optional[Program]:
+    program = Program(tool, workdir, *args)
+    ready = program.wait_for(lambda kind, t, rest: kind == "ready", STARTUP_TIMEOUT)
+    if ready is None:
+        program.stop()
+        run.error = f"did not start: {program.last_error()}"
+        return None
+    run.objects = int(ready[1][2])
+    # The original schedules its directory watch on a background thread; give both
+    # tools a moment so the first edit is not lost to set-up.
+    time.sleep(0.5)
+    return program
+
+
+def _settle(program: Program) -> float:
+    """Wait until the reload has visibly finished: SETTLE_MIN after it applied and no
+    loop stall for QUIET seconds (a reloader still working takes the GIL, which the
+    loop sees as gaps). Returns the end of the edit's observation window."""
+    time.sleep(SETTLE_MIN)
+    deadline = clock() + SETTLE_MAX
+    while clock() < deadline:
+        now = clock()
+        if not program.gaps(now - QUIET, now):
+            break
+        time.sleep(0.05)
+    return clock()
+
+
+def _edit(program: Program, workdir: Workdir, name: str, text: str, kind: str,
+          expected: str, timeout: float, run: EditRun, latencies: List[float]) -> bool:
+    """Write `text`, wait until the program reports `kind` == `expected`; record the
+    latency in `latencies` and the longest stall in run.stalls."""
+    start_index = len(program.lines)
+    run.attempted += 1
+    written = workdir.write(name, text)
+    hit = program.wait_for(lambda k, t, rest: k == kind and rest == expected, timeout,
+                           start=start_index)
+    if hit is None:
+        run.failures += 1
+        if not run.error:
+            run.error = (f"edit not live after {timeout:.0f} s; last line on stderr: "
+                         f"{program.last_error()}")
+        _settle(program)
+        return False
+    latency = hit[1][1] - written
+    latencies.append(latency)
+    if run.first is None:
+        run.first = latency
+    end = _settle(program)
+    run.stalls.append(max(program.gaps(written, end), default=0.0))
+    return True
+
+
+def edit_latency(tool: Tool, lines: int, edits: int, timeout: float) -> EditRun:
+    """Workloads 1 and 2: `edits` one-function edits of a `lines`-line module while
+    the program calls target() in a tight loop: save->live latency and stalls."""
+    run = EditRun()
+    text = gen.module(lines, value=0)
+    with Workdir("loop.py", [(f"{MODULE}.py", text)]) as workdir:
+        program = _start(tool, workdir, (MODULE, "0", "0"), run)
+        if program is None:
+            return run
+        with program:
+            if program.wait_for(lambda k, t, rest: k == "ans" and rest == "0", 10) is None:
+                run.error = "never answered"
+                return run
+            quiet_start = clock()
+            time.sleep(2.0)
+            run.baseline_stall = max(program.gaps(quiet_start, clock()), default=0.0)
+            failures_in_a_row = 0
+            for value in range(1, edits + 1):
+                ok = _edit(program, workdir, f"{MODULE}.py", gen.set_target(text, value),
+                           "ans", str(value), timeout, run, run.latencies)
+                failures_in_a_row = 0 if ok else failures_in_a_row + 1
+                if failures_in_a_row >= MAX_FAILURES:
+                    break
+        run.peak_rss_mb = program.peak_rss_mb
+    return run
+
+
+@dataclass
+class HeapRun:
+    edit: EditRun = field(default_factory=EditRun)
+    function_edits: List[float] = field(default_factory=list)
+    insertions: List[float] = field(default_factory=list)
+    referrer_search: Optional[float] = None  # one gc.get_referrers, in the program
+
+
+def heap_edits(tool: Tool, objects: int, repeats: int, timeout: float) -> HeapRun:
+    """Workload 3: with `objects` live gc-tracked objects, alternately edit one
+    function of a 200-function module and insert a comment line at its top
+    (`repeats` of each), after one uncounted warm-up edit (the original builds its
+    model of a file on the first change)."""
+    result = HeapRun()
+    run = result.edit
+    text = gen.function_module(200, value=0)
+    with Workdir("loop.py", [(f"{MODULE}.py", text)]) as workdir:
+        program = _start(tool, workdir, (MODULE, str(objects), "1"), run)
+        if program is None:
+            return result
+        with program:
+            line = program.wait_for(lambda k, t, rest: k == "line", 30)
+            if line is None:
+                run.error = "the probe never reported"
+                return result
+            probe_line = int(line[1][2])
+            refs = program.wait_for(lambda k, t, rest: k == "refs", 1)
+            result.referrer_search = float(refs[1][2]) if refs else None
+            warm_up: List[float] = []
+            text = gen.set_target(text, 1000)
+            if _edit(program, workdir, f"{MODULE}.py", text, "ans", "1000", timeout,
+                     run, warm_up):
+                run.first = warm_up[0]
+                failures_in_a_row = 0
+                for index in range(1, repeats + 1):
+                    text = gen.set_target(text, index)
+                    ok = _edit(program, workdir, f"{MODULE}.py", text, "ans", str(index),
+                               timeout, run, result.function_edits)
+                    text = gen.insert_top(text, index)
+                    probe_line += 1
+                    ok = _edit(program, workdir, f"{MODULE}.py", text, "line",
+                               str(probe_line), timeout, run, result.insertions) and ok
+                    failures_in_a_row = 0 if ok else failures_in_a_row + 1
+                    if failures_in_a_row >= MAX_FAILURES:
+                        break
+        run.peak_rss_mb = program.peak_rss_mb
+    return result
+
+
+@dataclass
+class StartRun:
+    walls: List[float] = field(default_factory=list)
+    peak_rss_mb: List[float] = field(default_factory=list)
+    error: str = ""
+
+
+def startup(tools: Dict[str, Tool], modules: int, runs: int) -> Dict[str, StartRun]:
+    """Workload 4: a script importing a generated package of `modules` modules, run
+    plain and under each reloader: whole-process wall time and peak RSS. One
+    uncounted warm-up run per tool first (bytecode caches, page cache)."""
+    results = {name: StartRun() for name in tools}
+    with Workdir("importer.py", gen.package(modules)) as workdir:
+        for _ in range(runs + 1):
+            # Interleaved, so that a slow spell of the shared machine hits all tools.
+            for name, tool in tools.items():
+                result = results[name]
+                program = Program(tool, workdir, str(modules), "exit")
+                program.finish(timeout=120)  # reaps it: wall time covers the exit
+                if program.process.returncode != 0:
+                    result.error = (f"exit {program.process.returncode}: "
+                                    f"{program.last_error()}")
+                elif _ > 0:
+                    result.walls.append(program.wall)
+                    result.peak_rss_mb.append(program.peak_rss_mb)
+                program.stderr.close()
+    return results
+
+
+@dataclass
+class IdleRun:
+    cpu_seconds: Optional[float] = None
+    duration: float = 0.0
+    error: str = ""
+
+
+def idle(tools: Dict[str, Tool], modules: int, duration: float) -> Dict[str, IdleRun]:
+    """Workload 5: CPU time (user+sys, all threads) a process watching `modules`
+    imported modules uses over `duration` seconds with no edits."""
+    results = {}
+    with Workdir("importer.py", gen.package(modules)) as workdir:
+        for name, tool in tools.items():
+            result = results[name] = IdleRun(duration=duration)
+            with Program(tool, workdir, str(modules), "idle") as program:
+                if program.wait_for(lambda k, t, rest: k == "ready", STARTUP_TIMEOUT) is None:
+                    result.error = f"did not start: {program.last_error()}"
+                    continue
+                time.sleep(1.0)  # start-up work (threads, watches) is not idling
+                readings = []
+                for pause in (0.0, duration):
+                    time.sleep(pause)
+                    count = len(program.lines)
+                    program.process.send_signal(signal.SIGUSR1)
+                    hit = program.wait_for(lambda k, t, rest: k == "cpu", 10, start=count)
+                    if hit is None:
+                        result.error = f"no CPU reading: {program.last_error()}"
+                        break
+                    readings.append(float(hit[1][2]))
+                if len(readings) == 2:
+                    result.cpu_seconds = readings[1] - readings[0]
+    return results
+
+
+@dataclass
+class AttachRun:
+    seconds: Optional[float] = None
+    objects: Optional[int] = None
+    peak_rss_mb: Optional[float] = None
+    error: str = ""
+
+
+def attach(tool: Tool, objects: int) -> AttachRun:
+    """Extra workload: `import jurigged; jurigged.watch()` called by a program that
+    already holds `objects` gc-tracked objects (run with the tool's plain python)."""
+    result = AttachRun()
+    python = Tool(f"{tool.name} python", tool.python, [str(tool.python)])
+    with Workdir("attach.py") as workdir:
+        with Program(python, workdir, str(objects)) as program:
+            hit = program.wait_for(lambda k, t, rest: k == "attached", STARTUP_TIMEOUT)
+            if hit is None:
+                result.error = f"did not attach: {program.last_error()}"
+            else:
+                elapsed, count = hit[1][2].split()
+                result.seconds, result.objects = float(elapsed), int(count)
+        result.peak_rss_mb = program.peak_rss_mb
+    return result
