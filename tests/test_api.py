@@ -138,6 +138,27 @@ def test_watch_inside_a_program_with_hooks(run_jurigged, tmp_path):
     p.expect("post 2")
 
 
+def test_watch_a_module_by_object_or_name(run_jurigged, tmp_path):
+    # Only the named modules are watched: `other` stays as it was imported.
+    (tmp_path / "pkg").mkdir()
+    p = run_python(run_jurigged, tmp_path, """\
+        import os, time, jurigged, lib, other, pkg.inner
+        jurigged.watch([lib, "pkg"], verbose=True)
+        print("ready", flush=True)
+        while not os.path.exists("go"):
+            time.sleep(0.02)
+        time.sleep(0.5)
+        print("values", lib.f(), pkg.inner.f(), other.f(), flush=True)
+        """, **{"lib.py": "def f():\n    return 1\n", "other.py": "def f():\n    return 1\n",
+                "pkg/__init__.py": "", "pkg/inner.py": "def f():\n    return 1\n"})
+    p.expect("ready")
+    for name in ("lib.py", "other.py", "pkg/inner.py"):
+        (tmp_path / name).write_text("def f():\n    return 2\n")
+    (tmp_path / "go").write_text("go")
+    p.expect("values 2 2 1")
+    assert "other.py" not in p.output("out")
+
+
 def test_manual_mode_applies_only_when_asked(run_jurigged, tmp_path):
     p = run_python(run_jurigged, tmp_path, """\
         import os, time, jurigged, lib

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
+import types
 from typing import Callable, Iterable, List, Optional, Union
 
 from . import _core
@@ -132,13 +135,28 @@ _watcher: Optional[Watcher] = None
 _lock = threading.Lock()
 
 
+def _module_path(item) -> Union[str, None]:
+    """The file (or package folder) of a module given as an object or an imported name."""
+    module = item if isinstance(item, types.ModuleType) else (
+        sys.modules.get(item) if isinstance(item, str) else None)
+    if module is None:
+        return None
+    file = getattr(module, "__file__", None)
+    if not file:
+        raise ValueError(f"module {module.__name__} has no source file to watch")
+    return os.path.dirname(file) if hasattr(module, "__path__") else file
+
+
 def _as_filter(pattern: Pattern, exclude: Iterable[str]) -> Callable[[str], bool]:
-    if callable(pattern):
+    if callable(pattern) and not isinstance(pattern, types.ModuleType):
         return pattern
     from .filters import make_filter
 
-    patterns = [pattern] if isinstance(pattern, str) else (list(pattern) if pattern else None)
-    return make_filter(patterns, list(exclude))
+    items = [pattern] if isinstance(pattern, (str, types.ModuleType)) else (
+        list(pattern) if pattern else None)
+    if items is not None:
+        items = [_module_path(item) or item for item in items]
+    return make_filter(items, list(exclude))
 
 
 def watch(pattern: Pattern = None, *, exclude: Iterable[str] = (),
@@ -149,6 +167,8 @@ def watch(pattern: Pattern = None, *, exclude: Iterable[str] = (),
     the current directory, outside virtual environments and hidden folders), and patch
     the running program whenever one of them is saved.
 
+    `pattern` may be a glob, a path, a module object or an imported module's name (its
+    file, or its whole package), a list of these, or a callable `path -> bool`.
     With `manual=True`, saves are queued until `apply_pending()` is called, so the
     program chooses when (and on which thread) its code changes.
     Calling it again adds patterns to the same watcher: no file is watched twice."""
