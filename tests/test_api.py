@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 import traceback
-from pathlib import Path
 from textwrap import dedent
 
 import pytest

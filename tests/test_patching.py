@@ -3,13 +3,11 @@ on disk, and checks what the program does afterwards."""
 
 from __future__ import annotations
 
-import os
 import textwrap
 import time
 from pathlib import Path
 from textwrap import dedent
 
-import pytest
 
 # The program under test imports `lib`, then prints `R <repr(value)>` for the value of
 # PROBE every few milliseconds. Tests edit lib.py (or the program) and wait for the new

@@ -8,7 +8,6 @@ their rename-saves)."""
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from pathlib import Path
 

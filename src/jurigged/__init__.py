@@ -12,4 +12,5 @@ from .ipython import load_ipython_extension, unload_ipython_extension
 from .version import __version__
 
 __all__ = ["Watcher", "watch", "apply_pending", "make_recoder", "Recoder", "StaleFileError",
-           "virtual_file", "registry", "logger", "__version__"]
+           "virtual_file", "registry", "logger", "load_ipython_extension",
+           "unload_ipython_extension", "__version__"]

@@ -558,7 +558,7 @@ class Patch:
 
     # -- 2. commit -----------------------------------------------------------------------
 
-    def _swap_updates(self, swap, scan_results) -> list:
+    def _swap_updates(self, swap) -> list:
         updates = []
         cls = None
         try:
@@ -582,7 +582,7 @@ class Patch:
         updates = []
         nested_map: Dict[types.CodeType, types.CodeType] = {}
         for swap in self.swaps:
-            updates.extend(self._swap_updates(swap, None))
+            updates.extend(self._swap_updates(swap))
             if swap["closures"]:
                 old_nested = _nested_codes(swap["old_code"])
                 new_nested = _nested_codes(swap["code"])
@@ -653,7 +653,7 @@ class Patch:
 
     def _deferred_swap(self, swap) -> None:
         swap["attributes"] = self._evaluate_signature(swap["new"], swap["deferred"])
-        _core.commit(self._swap_updates(swap, None))
+        _core.commit(self._swap_updates(swap))
         function_index.move(swap["old_code"], swap["code"])
         self.new_codes[(swap["new"].qualname, swap["new"].line)] = swap["code"]
         logger.update(self._qualname(swap["new"]), self.file.path, swap["new"].line)
