@@ -268,7 +268,7 @@ class SourceFile:
         patch.commit()
         patch.run()
         self.source = source
-        self.tree, self.lines, self.nodes = new_tree, new_lines, patch.new_nodes
+        self.tree, self.lines, self.nodes = new_tree, new_lines, patch.new
         self.codes = patch.new_codes
         self.origins = patch.new_origins
         return True
@@ -280,8 +280,7 @@ class Patch:
     def __init__(self, file: SourceFile, new_tree, new_lines: List[str]):
         self.file = file
         self.old, self.new = file.nodes, list(new_tree.nodes)
-        self.new_nodes = self.new
-        self.old_lines, self.new_lines = file.lines, new_lines
+        self.new_lines = new_lines
         self.namespace = file.namespace
         self.flags = future_flags(self.namespace)
         self.plan = _core.diff(file.tree, new_tree)
@@ -315,8 +314,7 @@ class Patch:
         for ancestor in self._ancestors(tree, node):
             if ancestor.kind != "class":
                 continue
-            getter = scope.get if isinstance(scope, dict) else scope.__dict__.get
-            value = getter(ancestor.name)
+            value = _held(scope, ancestor.name)
             if not isinstance(value, type):
                 raise LookupError(f"{ancestor.qualname} is not a class in the live module")
             scope = value
@@ -400,18 +398,12 @@ class Patch:
     @staticmethod
     def _apply_writes(scope_object, scope: Scope) -> None:
         for name, value in scope.writes.items():
-            if isinstance(scope_object, dict):
-                scope_object[name] = value
-            else:
-                setattr(scope_object, name, value)
-                set_name = getattr(type(value), "__set_name__", None)
-                if set_name is not None:
-                    set_name(value, scope_object, name)
+            _bind(scope_object, name, value)
+            set_name = getattr(type(value), "__set_name__", None)
+            if set_name is not None and not isinstance(scope_object, dict):
+                set_name(value, scope_object, name)
         for name in scope.deleted:
-            if isinstance(scope_object, dict):
-                scope_object.pop(name, None)
-            elif name in scope_object.__dict__:
-                delattr(scope_object, name)
+            _unbind(scope_object, name)
 
     # -- finding live functions ----------------------------------------------------------
 
@@ -426,7 +418,7 @@ class Patch:
             scope = self._live_scope(self.old, node)
         except LookupError:
             return None, []
-        held = scope.get(node.name) if isinstance(scope, dict) else scope.__dict__.get(node.name)
+        held = _held(scope, node.name)
         found = [f for f in _functions_in(held, set())
                  if f.__code__.co_name == node.name and f.__code__.co_firstlineno == node.line
                  and self.file._same_file(f.__code__.co_filename)]
@@ -612,11 +604,16 @@ class Patch:
                           f"free variable(s) {', '.join(missing)}", self.file.path,
                           function.__code__.co_firstlineno)
         for swap in self.swaps:
-            function_index.move(swap["old_code"], swap["code"])
-            self.new_codes[(swap["new"].qualname, swap["new"].line)] = swap["code"]
-            self._conform(swap)
-            if swap["log"]:
-                logger.update(self._qualname(swap["new"]), self.file.path, swap["new"].line)
+            self._finish_swap(swap)
+
+    def _finish_swap(self, swap) -> None:
+        """After a swap is committed: index, remember and report it, and hand the new
+        function to `__conform__` objects."""
+        function_index.move(swap["old_code"], swap["code"])
+        self.new_codes[(swap["new"].qualname, swap["new"].line)] = swap["code"]
+        self._conform(swap)
+        if swap["log"]:
+            logger.update(self._qualname(swap["new"]), self.file.path, swap["new"].line)
 
     def _conform(self, swap) -> None:
         """Objects that manage a function's code themselves (the `__conform__`
@@ -654,9 +651,7 @@ class Patch:
     def _deferred_swap(self, swap) -> None:
         swap["attributes"] = self._evaluate_signature(swap["new"], swap["deferred"])
         _core.commit(self._swap_updates(swap))
-        function_index.move(swap["old_code"], swap["code"])
-        self.new_codes[(swap["new"].qualname, swap["new"].line)] = swap["code"]
-        logger.update(self._qualname(swap["new"]), self.file.path, swap["new"].line)
+        self._finish_swap(swap)
 
     # -- 3. run --------------------------------------------------------------------------
 
@@ -750,10 +745,7 @@ class Patch:
         held = _held(scope, old.name)
         if held is not None and _conform_method(held):
             _conform_method(held)(None)
-        if isinstance(scope, dict):
-            scope.pop(old.name, None)
-        elif old.name in scope.__dict__:
-            delattr(scope, old.name)
+        _unbind(scope, old.name)
         logger.delete(self._qualname(old), self.file.path, old.line)
 
     def _scope_members(self, index) -> Iterator[int]:
@@ -807,15 +799,11 @@ class Patch:
                                new_value.__defaults__, new_value.__kwdefaults__,
                                dict(new_value.__annotations__), new_value.__doc__)])
                 function_index.move(old_value.__code__, new_value.__code__)
-                if isinstance(scope_object, dict):
-                    scope_object[name] = old_value
-                else:
-                    setattr(scope_object, name, old_value)
+                _bind(scope_object, name, old_value)
 
     def _replace_class(self, old, new_index, new, code) -> None:
         scope_object = self._live_scope(self.new, new)
-        current = (scope_object.get(old.name) if isinstance(scope_object, dict)
-                   else scope_object.__dict__.get(old.name))
+        current = _held(scope_object, old.name)
         if self._module_level(self.new, new):
             scope = Scope({})
             exec(code, self.namespace, scope)
@@ -830,10 +818,7 @@ class Patch:
                 return
             except TypeError:
                 pass
-        if isinstance(scope_object, dict):
-            scope_object[new.name] = made
-        else:
-            setattr(scope_object, new.name, made)
+        _bind(scope_object, new.name, made)
         self.replaced.add(new_index)
         logger.update(self._qualname(new), self.file.path, new.line)
         logger.notice(f"{self._qualname(new)}: class header changed, so the class was "
@@ -849,6 +834,23 @@ def _conform_method(obj):
     if getattr(type(obj), "__conform__", None) is not None:
         return obj.__conform__
     return None
+
+
+def _bind(scope_object, name: str, value) -> None:
+    """Set `name` in a module namespace or on a class (through setattr, so the class's
+    attribute caches and slots follow)."""
+    if isinstance(scope_object, dict):
+        scope_object[name] = value
+    else:
+        setattr(scope_object, name, value)
+
+
+def _unbind(scope_object, name: str) -> None:
+    """Remove `name` from a module namespace or a class, if it is there."""
+    if isinstance(scope_object, dict):
+        scope_object.pop(name, None)
+    elif name in scope_object.__dict__:
+        delattr(scope_object, name)
 
 
 def _held(scope_object, name: str):
