@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from watcher_support import require_tool, run, workdir  # noqa: F401 (fixture)
+from watcher_support import emacs_two_saves, require_tool, run, vim_save, workdir  # noqa: F401 (fixture)
 
 APP = """\
 import sys, time
@@ -68,12 +68,7 @@ def delete_and_recreate(path: Path, n: int) -> None:
 
 def vim(*settings):
     def save(path: Path, n: int) -> None:
-        commands = ["set backupskip=", *settings, f"call setline(1, '{source(n).strip()}')",
-                    "wq"]
-        args = [require_tool("vim"), "-Nu", "NONE", "-i", "NONE", "-es"]
-        for command in commands:
-            args += ["-c", command]
-        run(*args, str(path))
+        vim_save(path, source(n).strip(), *settings)
     return save
 
 
@@ -112,21 +107,12 @@ def test_two_saves_in_each_style_go_live(run_jurigged, workdir, style, poll):
 
 
 def test_emacs_two_saves_in_one_session(run_jurigged, workdir):
-    emacs = require_tool("emacs")
     lib = workdir / "lib.py"
     lib.write_text(source(1))
     p = start(run_jurigged, workdir)
     # The first save of a session renames lib.py to lib.py~ and writes a new file,
     # the second writes in place.
-    script = f"""
-    (progn
-      (setq backup-enable-predicate (lambda (name) t))
-      (find-file "{lib}")
-      (erase-buffer) (insert "{source(2).strip()}\\n") (save-buffer)
-      (sleep-for 0.6)
-      (erase-buffer) (insert "{source(3).strip()}\\n") (save-buffer))
-    """
-    run(emacs, "--batch", "-Q", "--eval", script)
+    emacs_two_saves(lib, source(2).strip(), source(3).strip())
     assert (workdir / "lib.py~").exists()  # the rename-save really happened
     p.expect("R 2", stream="out")
     p.expect("R 3", stream="out")

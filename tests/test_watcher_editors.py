@@ -7,19 +7,9 @@ import os
 import pytest
 
 from jurigged._core import Watcher
-from watcher_support import changed, collect, collect_while, events, require_tool, run, module, start, workdir  # noqa: F401 (fixtures)
+from watcher_support import changed, collect, collect_while, emacs_two_saves, events, require_tool, run, vim_save, module, start, workdir  # noqa: F401 (fixtures)
 
 
-
-
-def vim_save(path, text, *settings):
-    # backupskip is cleared in case the directory matches it; the rest are vim's defaults
-    # (backupcopy=auto, writebackup) unless a test sets them.
-    commands = ["set backupskip=", *settings, f"call setline(1, '{text}')", "wq"]
-    args = [require_tool("vim"), "-Nu", "NONE", "-i", "NONE", "-es"]
-    for command in commands:
-        args += ["-c", command]
-    run(*args, str(path))
 
 
 @pytest.mark.parametrize(
@@ -43,23 +33,13 @@ def test_vim(module, settings, replaces_inode, poll_ms):
     watcher.close()
 
 
-EMACS_TWO_SAVES = """
-(progn
-  (setq backup-enable-predicate (lambda (name) t))
-  (find-file "{path}")
-  (erase-buffer) (insert "value = 2\\n") (save-buffer)
-  (sleep-for 0.6)
-  (erase-buffer) (insert "value = 3\\n") (save-buffer))
-"""
-
-
 @pytest.mark.parametrize("poll_ms", [0, 50], ids=["inotify", "polling"])
 def test_emacs_two_saves_in_one_session(module, poll_ms):
     # The first save of a session renames mod.py to mod.py~ and writes a new file;
     # the second writes in place. They are 0.6 s apart: two Changed, not one.
     watcher = start(module, poll_ms=poll_ms)
     inode = os.stat(module).st_ino
-    run(require_tool("emacs"), "--batch", "-Q", "--eval", EMACS_TWO_SAVES.format(path=module))
+    emacs_two_saves(module, "value = 2", "value = 3")
     assert (module.parent / "mod.py~").read_bytes() == b"value = 1\n"
     assert os.stat(module.parent / "mod.py~").st_ino == inode  # the rename-save happened
     # Both saves are over when emacs exits, so one wait() may return both.

@@ -104,3 +104,29 @@ def start(path, **options):
     watcher = Watcher(**options)
     watcher.add(str(path), path.read_bytes())
     return watcher
+
+
+def vim_save(path, line, *settings):
+    """Replace the first line of `path` with `line` and save, as real vim does: its
+    default backup settings (backupcopy=auto, writebackup) unless `settings` change
+    them; backupskip is cleared in case the folder matches it."""
+    commands = ["set backupskip=", *settings, f"call setline(1, '{line}')", "wq"]
+    args = [require_tool("vim"), "-Nu", "NONE", "-i", "NONE", "-es"]
+    for command in commands:
+        args += ["-c", command]
+    run(*args, str(path))
+
+
+def emacs_two_saves(path, first, second):
+    """Two saves of `path` (made of one line each) in one emacs session, 0.6 s apart:
+    the first save renames the file to a backup and writes a new one, the second
+    writes in place."""
+    script = f"""
+    (progn
+      (setq backup-enable-predicate (lambda (name) t))
+      (find-file "{path}")
+      (erase-buffer) (insert "{first}\\n") (save-buffer)
+      (sleep-for 0.6)
+      (erase-buffer) (insert "{second}\\n") (save-buffer))
+    """
+    run(require_tool("emacs"), "--batch", "-Q", "--eval", script)
