@@ -6,11 +6,11 @@ running program in place. The engine (watcher, source model, patcher) is C++.
 
 from .live import Watcher, apply_pending, watch
 from .logs import logger
-from .recode import Recoder, StaleFileError, make_recoder, virtual_file
+from .recode import OutOfSyncException, Recoder, StaleFileError, make_recoder, virtual_file
 from .registry import registry
 from .ipython import load_ipython_extension, unload_ipython_extension
 from .version import __version__
 
-__all__ = ["Watcher", "watch", "apply_pending", "make_recoder", "Recoder", "StaleFileError",
+__all__ = ["Watcher", "watch", "apply_pending", "make_recoder", "Recoder", "StaleFileError", "OutOfSyncException",
            "virtual_file", "registry", "logger", "load_ipython_extension",
            "unload_ipython_extension", "__version__"]

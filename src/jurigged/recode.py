@@ -2,152 +2,316 @@
 commit it to the file on disk.
 
 A recoder edits the file's text in memory, byte for byte, and applies that text to
-the live module like a save would; `commit()` writes the same bytes to disk."""
+the live module like a save would; `commit()` writes the same bytes to disk. Text
+given to `patch_module` is merged into the module the way jurigged 0.6.1 merges it:
+definitions it names are replaced (classes member by member), anything new is added
+after the preceding item of the patch, and nothing it does not mention is removed."""
 
 from __future__ import annotations
 
 import inspect
 import linecache
 import os
+import sys
 import tempfile
 import textwrap
 import tokenize
 import types
 from io import BytesIO
-from typing import Optional
+from typing import List, Optional, Tuple
 
 from . import _core
 from .patcher import SourceFile
 from .registry import registry
 
+_FUNCTION_KINDS = ("function", "async function")
+_DEFINITION_KINDS = _FUNCTION_KINDS + ("class",)
 
-class StaleFileError(Exception):
-    """The file changed on disk since the recoder read it: committing would lose that."""
+
+class OutOfSyncException(Exception):
+    """The recoder's definition was changed by something else (a save, another
+    recoder) since its last patch: `repatch()` first, or the other change is lost."""
+
+
+class StaleFileError(OutOfSyncException):
+    """The file changed on disk, and that change is not running: committing would
+    overwrite it."""
 
 
 class Recoder:
     """Patches the definition `focus` (a qualname; None for the whole module) of
-    `file`."""
+    `file`. `status` is "saved" (what runs is on disk), "live" (patched, not yet
+    committed) or "out-of-sync" (something else changed the definition since)."""
 
-    def __init__(self, file: SourceFile, focus: Optional[str], kind: Optional[str]):
+    def __init__(self, file: SourceFile, focus: Optional[str], kind: Optional[str],
+                 deletable: bool = False):
         self.file = file
         self.focus = focus
         self.kind = kind
+        self.deletable = deletable
         self.name = file.module_name + (f".{focus}" if focus else "")
         self.committed = file.source  # what the disk holds, as far as we know
+        self._patched: Optional[bytes] = None  # the file's text right after our patch
+        self._based_on: Optional[bytes] = None  # the text that patch was made on
+        self._last_patch: Optional[Tuple[str, str]] = None  # (method, code) for repatch
+        self._hole: Optional[Tuple[int, str]] = None  # (line, indent) of a deletion
 
-    # -- text surgery on bytes ------------------------------------------------------
+    # -- status ---------------------------------------------------------------------
 
-    def _nodes(self, source: bytes):
-        return list(_core.parse(source, self.file.path).nodes)
+    @property
+    def status(self) -> str:
+        if self._patched is not None and self._ours(self.file.source) != self._ours(self._patched):
+            return "out-of-sync"
+        return "saved" if self.file.source == self.committed else "live"
 
-    def _focus_node(self, source: bytes):
-        for node in self._nodes(source):
-            if node.qualname == self.focus and node.kind in ("function", "async function",
-                                                              "class"):
-                return node
-        raise LookupError(f"{self.name} is not defined in {self.file.path} any more")
-
-    def _encoding_and_newline(self):
-        encoding, _ = tokenize.detect_encoding(BytesIO(self.file.source).readline)
-        if encoding == "utf-8-sig":
-            encoding = "utf-8"
-        text = self.file.source
-        newline = b"\r\n" if b"\r\n" in text else (b"\r" if b"\r" in text and b"\n" not in text else b"\n")
-        return encoding, newline
-
-    def _encode(self, text: str) -> bytes:
-        encoding, newline = self._encoding_and_newline()
-        return text.encode(encoding).replace(b"\n", newline)
-
-    def _splice(self, source: bytes, first: int, last: int, text: str) -> bytes:
-        """`source` with lines first..last (1-based, inclusive) replaced by `text`."""
-        lines = _split_lines(source)
-        replacement = self._encode(text)
-        if replacement and not replacement.endswith(self._encoding_and_newline()[1]):
-            replacement += self._encoding_and_newline()[1]
-        return b"".join(lines[: first - 1]) + replacement + b"".join(lines[last:])
+    def _ours(self, source: bytes) -> Optional[bytes]:
+        """The part of `source` this recoder answers for: its definition's lines (or
+        everything, for a module recoder)."""
+        if self.focus is None:
+            return source
+        node = self._find(source, self.focus)
+        if node is None:
+            return None
+        return b"".join(_split_lines(source)[node.line - 1: node.end_line])
 
     # -- the API --------------------------------------------------------------------
 
     def patch(self, new_code: str) -> None:
         """Replace the focused definition by `new_code`, written as it stands in its
-        class (indentation is adjusted). Refuses code that defines anything else."""
+        class (indentation is adjusted). Refuses code that defines anything else. With
+        `deletable=True`, empty code deletes the definition."""
         if self.focus is None:
             return self.patch_module(new_code)
+        self._last_patch = ("patch", new_code)
+        source = self.file.source
+        node = self._find(source, self.focus)
+        code = textwrap.dedent(new_code).strip("\n")
+        if not code.strip():
+            if not self.deletable:
+                raise ValueError(f"Recoder for {self.name} cannot delete it "
+                                 f"(make_recoder(..., deletable=True) can)")
+            if node is not None:
+                self._hole = (node.line, _indent_of(source, node.line))
+                source = _splice(source, node.line, node.end_line, b"")
+            return self._apply(source)
+        self._check_defines_focus(code + "\n")
+        if node is not None:
+            indent = _indent_of(source, node.line)
+            replacement = self._encode(textwrap.indent(code + "\n", indent, lambda _: True))
+            source = _splice(source, node.line, node.end_line, replacement)
+        elif self._hole is not None:
+            line, indent = self._hole
+            replacement = self._encode(textwrap.indent(code + "\n", indent, lambda _: True))
+            source = _splice(source, line, line - 1, replacement)
+        else:
+            raise LookupError(f"{self.name} is not defined in {self.file.path} any more")
+        self._apply(source)
+
+    def patch_module(self, new_code: str) -> None:
+        """Merge `new_code` into the module: definitions replace the same-named ones
+        (a class is merged member by member), statements not already there and new
+        definitions are inserted after the preceding item of the patch, and nothing
+        the patch does not mention is removed."""
+        self._last_patch = ("patch_module", new_code)
         code = textwrap.dedent(new_code).strip("\n") + "\n"
-        nodes = self._nodes(code.encode("utf-8"))
+        self._apply(self._merge(self.file.source, code))
+
+    def repatch(self) -> None:
+        """Apply the last patch again (after something else changed the definition)."""
+        if self._last_patch is not None:
+            method, code = self._last_patch
+            getattr(self, method)(code)
+
+    def revert(self) -> None:
+        """Go back to the last committed text (or the original one). Definitions the
+        patch added are removed; statements it ran stay run."""
+        self._apply(self.committed)
+        self._patched = self._based_on = None
+
+    def commit(self) -> None:
+        """Write what runs to the file, atomically, leaving every other byte as it was.
+        Raises OutOfSyncException if the definition was changed by something else since
+        the patch, and StaleFileError if the file on disk holds a change that is not
+        running."""
+        if self.status == "out-of-sync":
+            raise OutOfSyncException(f"{self.name} was changed since it was patched; "
+                                     f"repatch() before committing")
+        with open(self.file.path, "rb") as f:
+            on_disk = f.read()
+        live = self.file.source
+        if on_disk not in (self.committed, live, self._based_on):
+            raise StaleFileError(f"{self.file.path} changed on disk since it was read; "
+                                 f"not overwriting it")
+        if on_disk != live:
+            _write_atomically(self.file.path, live)
+        self.committed = live
+        self._patched = self._based_on = None
+        linecache.cache.pop(self.file.path, None)
+
+    # -- merging a module patch -----------------------------------------------------
+
+    def _merge(self, source: bytes, code: str) -> bytes:
+        patch = _core.parse(code.encode("utf-8"), "<patch>").nodes
+        lines = code.splitlines(keepends=True)
+        return self._merge_scope(source, None, patch, patch[0].children, lines)
+
+    def _merge_scope(self, source: bytes, scope: Optional[str], patch, children: List[int],
+                     lines: List[str]) -> bytes:
+        """Merge the patch nodes `children` into the scope named `scope` (None: the
+        module) of `source`."""
+        anchor: Optional[int] = None  # last line of the previous item, once placed
+        for index in children:
+            item = patch[index]
+            text = textwrap.dedent("".join(lines[item.line - 1: item.end_line]))
+            nodes = _core.parse(source, self.file.path).nodes
+            members = _members(nodes, scope)
+            target = _counterpart(nodes, members, item, text, _split_lines(source))
+            if target is None:
+                indent = _member_indent(source, nodes, scope)
+                after = anchor if anchor is not None else _scope_end(nodes, scope)
+                if item.kind in _DEFINITION_KINDS:
+                    text = "\n" + text  # set a new definition apart, as people write
+                block = self._encode(textwrap.indent(text, indent, lambda line: line.strip() != ""))
+                source = _splice(source, after + 1, after, block)
+                anchor = after + block.count(self._newline())
+            elif item.kind == "class" and target.kind == "class":
+                source = self._merge_class(source, target, item, patch, lines)
+                anchor = self._find(source, target.qualname).end_line
+            elif item.kind in _DEFINITION_KINDS:
+                indent = _indent_of(source, target.line)
+                block = self._encode(textwrap.indent(text, indent, lambda _: True))
+                source = _splice(source, target.line, target.end_line, block)
+                anchor = target.line - 1 + block.count(self._newline())
+            else:
+                anchor = target.end_line  # the same statement is already there
+        return source
+
+    def _merge_class(self, source: bytes, target, item, patch, lines) -> bytes:
+        header = textwrap.dedent("".join(lines[item.line - 1: item.body_line - 1]))
+        old_header = b"".join(_split_lines(source)[target.line - 1: target.body_line - 1])
+        indent = _indent_of(source, target.line)
+        new_header = self._encode(textwrap.indent(header, indent, lambda _: True))
+        if header and new_header.strip() != old_header.strip():
+            source = _splice(source, target.line, target.body_line - 1, new_header)
+        return self._merge_scope(source, target.qualname, patch, item.children, lines)
+
+    # -- helpers --------------------------------------------------------------------
+
+    def _find(self, source: bytes, qualname: str):
+        try:
+            nodes = _core.parse(source, self.file.path).nodes
+        except SyntaxError:
+            return None
+        for node in nodes:
+            if node.qualname == qualname and node.kind in _DEFINITION_KINDS:
+                return node
+        return None
+
+    def _check_defines_focus(self, code: str) -> None:
+        nodes = _core.parse(code.encode("utf-8"), "<patch>").nodes
         top = [nodes[i] for i in nodes[0].children]
         short = self.focus.rsplit(".", 1)[-1]
         if (len(top) != 1 or top[0].name != short
                 or (top[0].kind == "class") != (self.kind == "class")):
             names = ", ".join(n.name or "statements" for n in top) or "nothing"
             raise ValueError(f"Recoder for {self.name} cannot be used to define {names}")
-        node = self._focus_node(self.file.source)
-        first_line = _split_lines(self.file.source)[node.line - 1].decode("utf-8", "replace")
-        indent = first_line[: len(first_line) - len(first_line.lstrip())]
-        text = textwrap.indent(code, indent, lambda line: True)
-        self._apply(self._splice(self.file.source, node.line, node.end_line, text))
 
-    def patch_module(self, new_code: str) -> None:
-        """Merge `new_code` into the module: definitions replace the same-named ones,
-        anything else (new helpers, imports, statements) is added at the end."""
-        code = textwrap.dedent(new_code).strip("\n") + "\n"
-        patch_nodes = self._nodes(code.encode("utf-8"))
-        patch_lines = code.splitlines(keepends=True)
-        source = self.file.source
-        appended = []
-        for index in patch_nodes[0].children:
-            node = patch_nodes[index]
-            text = "".join(patch_lines[node.line - 1: node.end_line])
-            target = None
-            if node.name:
-                module_nodes = self._nodes(source)
-                for i in module_nodes[0].children:
-                    if module_nodes[i].name == node.name and module_nodes[i].kind == node.kind:
-                        target = module_nodes[i]
-            if target is not None:
-                source = self._splice(source, target.line, target.end_line, text)
-            else:
-                appended.append(text)
-        if appended:
-            newline = self._encoding_and_newline()[1]
-            if source and not source.endswith(newline):
-                source += newline
-            source += self._encode("\n" + "".join(appended))
-        self._apply(source)
+    def _encoding(self) -> str:
+        encoding, _ = tokenize.detect_encoding(BytesIO(self.file.source).readline)
+        return "utf-8" if encoding == "utf-8-sig" else encoding
 
-    def revert(self) -> None:
-        """Go back to the last committed text (or the original one)."""
-        self._apply(self.committed)
+    def _newline(self) -> bytes:
+        text = self.file.source
+        if b"\r\n" in text:
+            return b"\r\n"
+        return b"\r" if b"\r" in text and b"\n" not in text else b"\n"
 
-    def commit(self) -> None:
-        """Write the patched text to the file, atomically, changing no other byte.
-        Raises StaleFileError if the file changed on disk since it was read."""
-        with open(self.file.path, "rb") as f:
-            on_disk = f.read()
-        if on_disk != self.committed:
-            raise StaleFileError(f"{self.file.path} changed on disk since it was read; "
-                                 f"not overwriting it")
-        _write_atomically(self.file.path, self.file.source)
-        self.committed = self.file.source
-        linecache.cache.pop(self.file.path, None)
+    def _encode(self, text: str) -> bytes:
+        return text.encode(self._encoding()).replace(b"\n", self._newline())
 
     def _apply(self, source: bytes) -> None:
+        based_on = self.file.source
         self.file.apply(source)
         if self.file.source != source:
             raise SyntaxError(f"the patch for {self.name} could not be applied "
                               f"(see the error above)")
+        self._patched, self._based_on = source, based_on
         # Tracebacks read source lines through linecache: show the patched text.
-        text = source.decode(self._encoding_and_newline()[0], errors="replace")
-        lines = text.splitlines(keepends=True)
+        text = source.decode(self._encoding(), errors="replace")
         if source == self.committed:
             linecache.cache.pop(self.file.path, None)
         else:
-            linecache.cache[self.file.path] = (len(text), None, lines, self.file.path)
+            linecache.cache[self.file.path] = (len(text), None,
+                                               text.splitlines(keepends=True),
+                                               self.file.path)
 
 
-def _split_lines(source: bytes):
+def _members(nodes, scope: Optional[str]) -> List[int]:
+    """The indices of the members of scope `scope` (None: the module), looking into
+    blocks (`if`, `try`...) the way Python's scoping does."""
+    root = 0 if scope is None else next(
+        (i for i, n in enumerate(nodes) if n.qualname == scope and n.kind == "class"), None)
+    if root is None:
+        return []
+    found, pending = [], list(nodes[root].children)
+    while pending:
+        index = pending.pop(0)
+        found.append(index)
+        if nodes[index].kind == "block":
+            pending[:0] = nodes[index].children
+    return found
+
+
+def _counterpart(nodes, members: List[int], item, text: str, source_lines: List[bytes]):
+    """The member of the live scope that patch node `item` stands for: the definition
+    of the same name and kind, or the same statement."""
+    for index in members:
+        node = nodes[index]
+        if item.kind in _DEFINITION_KINDS:
+            if node.name == item.name and (node.kind == "class") == (item.kind == "class"):
+                return node
+        elif node.kind not in _DEFINITION_KINDS:
+            here = b"".join(source_lines[node.line - 1: node.end_line])
+            if here.decode("utf-8", "replace").strip() == text.strip():
+                return node
+    return None
+
+
+def _scope_end(nodes, scope: Optional[str]) -> int:
+    """The last line of a scope: where something new is added to it by default."""
+    if scope is None:
+        return nodes[0].end_line
+    return next(n.end_line for n in nodes if n.qualname == scope and n.kind == "class")
+
+
+def _member_indent(source: bytes, nodes, scope: Optional[str]) -> str:
+    if scope is None:
+        return ""
+    cls = next(n for n in nodes if n.qualname == scope and n.kind == "class")
+    if cls.children:
+        return _indent_of(source, nodes[cls.children[0]].line)
+    return _indent_of(source, cls.line) + "    "
+
+
+def _indent_of(source: bytes, line: int) -> str:
+    lines = _split_lines(source)
+    if not 0 < line <= len(lines):
+        return ""
+    text = lines[line - 1].decode("utf-8", "replace")
+    return text[: len(text) - len(text.lstrip())].rstrip("\r\n")
+
+
+def _splice(source: bytes, first: int, last: int, replacement: bytes) -> bytes:
+    """`source` with lines first..last (1-based, inclusive; last = first - 1 inserts
+    before `first`) replaced by `replacement`, which ends with a line ending."""
+    lines = _split_lines(source)
+    before = b"".join(lines[: first - 1])
+    if before and not before.endswith((b"\n", b"\r")) and replacement:
+        before += b"\n" if b"\r" not in before else b"\r\n"
+    return before + replacement + b"".join(lines[last:])
+
+
+def _split_lines(source: bytes) -> List[bytes]:
     """Lines with their endings, splitting on \\r\\n, \\r and \\n like Python does."""
     lines, start, i, n = [], 0, 0, len(source)
     while i < n:
@@ -190,12 +354,14 @@ def _file_for(path: str, module_name: str) -> SourceFile:
     return file
 
 
-def make_recoder(obj) -> Recoder:
-    """A Recoder for a function, method, class, code object or module."""
+def make_recoder(obj, deletable: bool = False) -> Optional[Recoder]:
+    """A Recoder for a function, method, class, code object or module; None when its
+    definition cannot be found in a source file (a class made at run time, a function
+    defined by exec...)."""
     if isinstance(obj, types.ModuleType):
         if not getattr(obj, "__file__", None):
             raise TypeError(f"{obj.__name__} has no source file")
-        return Recoder(_file_for(obj.__file__, obj.__name__), None, None)
+        return Recoder(_file_for(obj.__file__, obj.__name__), None, None, deletable)
     target = inspect.unwrap(obj) if callable(obj) and not isinstance(obj, type) else obj
     if isinstance(target, (classmethod, staticmethod)):
         target = target.__func__
@@ -203,30 +369,37 @@ def make_recoder(obj) -> Recoder:
         target = target.__func__
     if isinstance(target, types.FunctionType):
         code = target.__code__
-        module_name = target.__module__
+        path, module_name = code.co_filename, target.__module__
         qualname, kind = target.__qualname__, "function"
     elif isinstance(target, types.CodeType):
-        code = target
-        module_name = _module_name_of(code.co_filename)
-        qualname, kind = getattr(code, "co_qualname", code.co_name), "function"
+        path, module_name = target.co_filename, _module_name_of(target.co_filename)
+        if module_name is None:
+            return None
+        qualname, kind = getattr(target, "co_qualname", target.co_name), "function"
     elif isinstance(target, type):
-        module = inspect.getmodule(target)
-        if module is None or not getattr(module, "__file__", None):
-            raise TypeError(f"cannot find the source file of {target!r}")
-        file = _file_for(module.__file__, module.__name__)
-        return Recoder(file, target.__qualname__, "class")
+        module = sys.modules.get(target.__module__)
+        path = getattr(module, "__file__", None)
+        if not path:
+            return None
+        module_name, qualname, kind = module.__name__, target.__qualname__, "class"
     else:
         raise TypeError(f"cannot make a recoder for {type(obj).__name__} objects")
-    return Recoder(_file_for(code.co_filename, module_name), qualname, kind)
+    if not os.path.isfile(path):
+        return None
+    recoder = Recoder(_file_for(path, module_name), qualname, kind, deletable)
+    node = recoder._find(recoder.file.source, qualname)
+    if node is None or (node.kind == "class") != (kind == "class"):
+        return None
+    return recoder
 
 
-def _module_name_of(path: str) -> str:
+def _module_name_of(path: str) -> Optional[str]:
     path = os.path.abspath(path)
-    for name, module in list(__import__("sys").modules.items()):
+    for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
         if isinstance(file, str) and os.path.abspath(file) == path:
             return name
-    raise LookupError(f"no imported module runs {path}")
+    return None
 
 
 def virtual_file(name: str, contents: str) -> str:
