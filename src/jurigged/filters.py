@@ -61,6 +61,14 @@ def make_filter(patterns: Optional[Sequence[str]] = None, excludes: Iterable[str
     return watched
 
 
+def make_exclusion(excludes: Iterable[str]) -> Callable[[str], bool]:
+    """Return `excluded(path) -> bool` for `--exclude` patterns alone (used beside
+    filters the caller wrote as functions)."""
+    rules = [_rule(pattern, None) for pattern in excludes]
+    return lambda path: any(rule(form) for rule in rules
+                            for form in {os.path.abspath(path), os.path.realpath(path)})
+
+
 class _IgnoredFolders:
     """Tells whether a folder is one that patterns do not look into (cached per filter,
     since the same folders come up for every module imported from them)."""

@@ -14,7 +14,18 @@ from .patcher import SourceFile
 from .registry import Registry, registry as default_registry
 
 Pattern = Union[str, Iterable[str], Callable[[str], bool], None]
-Callback = Callable[[str], None]
+Callback = Callable[..., None]
+
+
+class Hook(list):
+    """Callbacks run before (`prerun`) or after (`postrun`) each file is refreshed.
+    Each is called as `callback(path, file)` (jurigged 0.6.1's form; `file` is the
+    SourceFile) or `callback(path)` if it takes one argument. `register` adds one
+    and returns it, so it works as a decorator."""
+
+    def register(self, callback: Callback) -> Callback:
+        self.append(callback)
+        return callback
 
 
 class Watcher:
@@ -31,8 +42,8 @@ class Watcher:
         self.manual = manual
         self._pending: List[tuple] = []
         self._pending_lock = threading.Lock()
-        self.prerun: List[Callback] = []
-        self.postrun: List[Callback] = []
+        self.prerun = Hook()
+        self.postrun = Hook()
         self._native = _core.Watcher(debounce_ms=int(round(debounce * 1000)),
                                      poll_ms=int(round((poll or 0) * 1000)))
         self._thread: Optional[threading.Thread] = None
@@ -48,6 +59,10 @@ class Watcher:
             self._thread = threading.Thread(target=self._run, name="jurigged",
                                             daemon=True)
             self._thread.start()
+
+    @property
+    def stopped(self) -> bool:
+        return self._native.closed
 
     def stop(self) -> None:
         self._native.close()
@@ -109,17 +124,32 @@ class Watcher:
             file = self.registry.files.get(path)
             if file is None:
                 continue
-            self._emit(self.prerun, path)
+            self._emit(self.prerun, path, file)
             file.apply(content)
-            self._emit(self.postrun, path)
+            self._emit(self.postrun, path, file)
 
     @staticmethod
-    def _emit(callbacks: List[Callback], path: str) -> None:
+    def _emit(callbacks: List[Callback], path: str, file: SourceFile) -> None:
         for callback in list(callbacks):
             try:
-                callback(path)
+                if _takes_two_arguments(callback):
+                    callback(path, file)
+                else:
+                    callback(path)
             except Exception as exc:
                 logger.error(f"error in a reload callback: {exc}", path, exc=exc)
+
+
+def _takes_two_arguments(callback: Callback) -> bool:
+    import inspect
+
+    try:
+        inspect.signature(callback).bind(None, None)
+    except TypeError:
+        return False
+    except ValueError:  # no signature (some builtins): use 0.6.1's form
+        return True
+    return True
 
 
 def _latest_per_file(events) -> list:
@@ -150,25 +180,34 @@ def _module_path(item) -> Union[str, None]:
 def _as_filter(pattern: Pattern, exclude: Iterable[str]) -> Callable[[str], bool]:
     if callable(pattern) and not isinstance(pattern, types.ModuleType):
         return pattern
-    from .filters import make_filter
+    from .filters import make_exclusion, make_filter
 
     items = [pattern] if isinstance(pattern, (str, types.ModuleType)) else (
         list(pattern) if pattern else None)
-    if items is not None:
-        items = [_module_path(item) or item for item in items]
-    return make_filter(items, list(exclude))
+    if items is None:
+        return make_filter(None, list(exclude))
+    tests = [item for item in items
+             if callable(item) and not isinstance(item, types.ModuleType)]
+    paths = [_module_path(item) or item for item in items if item not in tests]
+    if not tests:
+        return make_filter(paths, list(exclude))
+    if paths:
+        tests.append(make_filter(paths, []))
+    excluded = make_exclusion(list(exclude))
+    return lambda path: any(test(path) for test in tests) and not excluded(path)
 
 
 def watch(pattern: Pattern = None, *, exclude: Iterable[str] = (),
           debounce: float = 0.05, poll: Optional[float] = None,
-          verbose: bool = False, autostart: bool = True, manual: bool = False,
+          verbose: bool = True, autostart: bool = True, manual: bool = False,
           registry: Optional[Registry] = None) -> Watcher:
     """Watch every imported module whose file matches `pattern` (default: files under
     the current directory, outside virtual environments and hidden folders), and patch
     the running program whenever one of them is saved.
 
     `pattern` may be a glob, a path, a module object or an imported module's name (its
-    file, or its whole package), a list of these, or a callable `path -> bool`.
+    file, or its whole package), a callable `path -> bool`, or a list of these.
+    Like jurigged 0.6.1's, it prints `Watch`/`Update` lines unless `verbose=False`.
     With `manual=True`, saves are queued until `apply_pending()` is called, so the
     program chooses when (and on which thread) its code changes.
     Calling it again adds patterns to the same watcher: no file is watched twice."""
@@ -176,7 +215,7 @@ def watch(pattern: Pattern = None, *, exclude: Iterable[str] = (),
     logger.verbose = logger.verbose or verbose
     registry = registry or default_registry
     with _lock:
-        if _watcher is None or _watcher.registry is not registry:
+        if _watcher is None or _watcher.registry is not registry or _watcher.stopped:
             _watcher = Watcher(registry, debounce=debounce, poll=poll, manual=manual)
         watcher = _watcher
         watcher.manual = watcher.manual or manual
