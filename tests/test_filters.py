@@ -86,8 +86,12 @@ def test_watch_an_ignored_folder_by_name(project, folder):
 
 
 @pytest.mark.parametrize("pattern, expected", [
-    ("*.py", {"app.py", ".dotfile.py"}),
-    ("pkg/*.py", {"pkg/mod.py"}),
+    # `*` crosses folders, as fnmatch's does (jurigged 0.6.1 compatibility)...
+    ("*.py", {"app.py", ".dotfile.py", "pkg/mod.py", "pkg/sub/deep.py", "env/settings.py"}),
+    ("pkg/*.py", {"pkg/mod.py", "pkg/sub/deep.py"}),
+    ("pkg/*/*.py", {"pkg/sub/deep.py"}),
+    ("*/deep.py", {"pkg/sub/deep.py"}),
+    ("pkg/*/secret.py", set()),  # ...but never into an ignored folder
     ("pkg/*", {"pkg/mod.py", "pkg/sub/deep.py"}),  # a folder brings what it holds
     ("pkg/s*", {"pkg/sub/deep.py"}),
     ("*", {"app.py", "notes.txt", ".dotfile.py", "pkg/mod.py", "pkg/sub/deep.py",
@@ -112,7 +116,8 @@ def test_watch_a_glob(project, pattern, expected):
 
 def test_glob_with_home(project, monkeypatch):
     monkeypatch.setenv("HOME", str(project))
-    assert watched_files(make_filter(["~/pkg/*.py"]), project) == {"pkg/mod.py"}
+    assert watched_files(make_filter(["~/pkg/*.py"]), project) == {"pkg/mod.py",
+                                                                    "pkg/sub/deep.py"}
     assert watched_files(make_filter(["~/app.py"]), project) == {"app.py"}
 
 
@@ -125,7 +130,8 @@ def test_patterns_add_up(project):
 @pytest.mark.parametrize("patterns, excludes, expected", [
     (None, ["pkg"], {"app.py", ".dotfile.py", "env/settings.py"}),
     (None, ["**/deep.py", ".dotfile.py"], {"app.py", "pkg/mod.py", "env/settings.py"}),
-    (None, ["*.py"], {"pkg/mod.py", "pkg/sub/deep.py", "env/settings.py"}),
+    (None, ["*.py"], set()),
+    (None, ["pkg/*.py"], {"app.py", ".dotfile.py", "env/settings.py"}),
     (["pkg"], ["pkg/sub/"], {"pkg/mod.py"}),
     ([".venv"], ["**/site-packages"], {".venv/pyvenv.cfg", ".venv/bin/tool.py"}),
     ([".venv"], [".venv/**"], set()),

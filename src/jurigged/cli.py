@@ -46,8 +46,9 @@ which files are watched:
   With -w, exactly what the patterns match, the script included only if it
   matches: `jurigged -w lib.py app.py` watches lib.py but not app.py.
   A pattern is a file, a directory (every file under it) or a glob relative to
-  the current directory: * matches within one folder name, ** any number of
-  folders, and a folder it matches stands for every file under it; quote globs
+  the current directory, matched like fnmatch (as jurigged 0.6.1 does): * matches
+  any characters, / included (src/*.py also matches src/sub/x.py), ** any number
+  of folders, and a folder it matches stands for every file under it; quote globs
   so that the shell leaves them alone. ~ is expanded.
   Wildcards and directory patterns never look inside virtual environments (a
   folder with pyvenv.cfg or conda-meta), site-packages, dist-packages,

@@ -7,9 +7,11 @@ A filter answers, for the absolute path of a module's file, "is it watched?".
 - A watch pattern is one of:
   - a file: that file;
   - a directory: every file under it;
-  - a glob, relative to the current directory: `*` matches within one folder name,
-    `**` matches any number of folders (zero included), `?` and `[...]` as in
-    fnmatch; a folder it matches stands for every file under it.
+  - a glob, relative to the current directory, matched as fnmatch (and jurigged
+    0.6.1) match it: `*` matches any characters, `/` included, so `pkg/*.py` also
+    matches `pkg/sub/deep.py`; `**` matches any number of folders (zero included);
+    `?` and `[...]` match one character of a name; a folder it matches stands for
+    every file under it.
   `~` is expanded. Several patterns add up: a file is watched if any of them matches.
 - Nothing inside an *ignored folder* is watched unless the pattern names it: a
   directory pattern that is itself an ignored folder (`-w .venv`) sees everything
@@ -145,8 +147,25 @@ def _match_parts(segments: List[str], names: List[str], folder: str,
         # `**` either stops before `name` or swallows it and may go on.
         return (_match_parts(segments[1:], names, folder, is_ignored)
                 or (may_enter and _match_parts(segments, names[1:], inner, is_ignored)))
-    return (fnmatch.fnmatchcase(name, segment) and may_enter
-            and _match_parts(segments[1:], names[1:], inner, is_ignored))
+    if not _GLOB_CHARACTERS & set(segment):
+        return name == segment and _match_parts(segments[1:], names[1:], inner, is_ignored)
+    if "*" not in segment:
+        return (fnmatch.fnmatchcase(name, segment) and may_enter
+                and _match_parts(segments[1:], names[1:], inner, is_ignored))
+    # As in fnmatch (and jurigged 0.6.1), `*` also matches across folders: the segment
+    # may stand for several names, as long as it walks into no ignored folder.
+    folder_here, spanned = folder, []
+    for count, part in enumerate(names, start=1):
+        if spanned and is_ignored is not None and is_ignored(folder_here):
+            return False
+        spanned.append(part)
+        folder_here = os.path.join(folder_here, part)
+        enterable = (count == len(names) or is_ignored is None
+                     or not is_ignored(folder_here))
+        if (enterable and fnmatch.fnmatchcase("/".join(spanned), segment)
+                and _match_parts(segments[1:], names[count:], folder_here, is_ignored)):
+            return True
+    return False
 
 
 def _crosses_ignored(folder: str, names: List[str], is_ignored: _IgnoredFolders) -> bool:
