@@ -25,6 +25,7 @@ from importlib.util import decode_source
 from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 from . import _core
+from .locate import HeapSearch, conformers_of
 from .logs import logger
 
 FUNCTION_KINDS = ("function", "async function")
@@ -291,6 +292,8 @@ class Patch:
         self.new_codes: Dict[Tuple[str, int], types.CodeType] = {}
         self.new_origins: Dict[int, Tuple[int, int]] = {}
         self.touched_classes: Set[int] = set()  # new class nodes whose body statements ran
+        self._heap = HeapSearch(self.namespace, file._same_file)
+        self.found_in_heap: List[types.FunctionType] = []  # placed by the heap search
 
     # -- tree helpers -----------------------------------------------------------------
 
@@ -423,6 +426,9 @@ class Patch:
                  if f.__code__.co_name == node.name and f.__code__.co_firstlineno == node.line
                  and self.file._same_file(f.__code__.co_filename)]
         if not found:
+            found = self._heap.functions(node.name, node.line)
+            self.found_in_heap.extend(found)
+        if not found:
             return None, []
         code = found[0].__code__
         for function in found:
@@ -517,11 +523,16 @@ class Patch:
         if old_code is None:
             if self._module_level(self.old, old) and old.parent > 0:
                 return  # under a branch that did not run: nothing live to update
+            if not change & (_core.BODY_CHANGED | _core.SIGNATURE_CHANGED):
+                return  # only moved: nothing the user would miss
             logger.notice(f"no live function found for {self._qualname(old)}; "
                           f"the change applies to code defined from now on",
                           self.file.path, new.line)
             return
         conformers = [c for c in [self._held_old(old)] + functions if _conform_method(c)]
+        heap_found = [f for f in functions if f in self.found_in_heap]
+        conformers += [c for c in conformers_of(heap_found)
+                       if all(c is not known for known in conformers)]
         functions = [f for f in functions if not _conform_method(f)]
         swap = {"old": old, "new": new, "code": new_code, "old_code": old_code,
                 "functions": functions, "attributes": None, "conformers": conformers,
