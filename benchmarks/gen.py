@@ -111,6 +111,19 @@ def function_module(functions: int, value: int = 0) -> str:
     return "\n".join(['"""Generated benchmark module."""', ""] + body + _probe()) + "\n"
 
 
+def registry_module(functions: int, value: int = 0) -> str:
+    """The 200-function module with its target held only by a registry: the decorator
+    stores it in REGISTRY and returns None, so no namespace leads to it (the heap
+    search's workload)."""
+    text = function_module(functions, value)
+    registry = ["REGISTRY = {}", "", "def register(function):",
+                "    REGISTRY[function.__name__] = function", "    return None", ""]
+    first, rest = text.split("\n", 1)
+    rest = rest.replace(f"def target():  {TARGET_MARK}",
+                        f"@register\ndef target():  {TARGET_MARK}")
+    return "\n".join([first] + registry) + "\n" + rest
+
+
 def _definition_boundary(body: List[str], near: int) -> int:
     for index in range(near, len(body)):
         if body[index].startswith(("def ", "class ")):

@@ -6,7 +6,8 @@
                                         # one edit each goes live (under a minute
                                         # once the environments exist)
     python benchmarks/run.py --only latency,heap   # a subset of: latency (with
-                                        # the stall), heap, startup, idle, attach
+                                        # the stall), heap, startup, idle, attach,
+                                        # registry
 
 The first run creates two virtual environments under benchmarks/.venvs/ with the
 interpreter running this script: one with jurigged==0.6.1 from PyPI, one with this
@@ -39,7 +40,7 @@ from report import megabytes, ratio, seconds, table  # noqa: E402
 HERE = Path(__file__).resolve().parent
 DEBOUNCE = 0.05
 RELOADERS = ("original", "ours")
-WORKLOADS = ("latency", "heap", "startup", "idle", "attach")  # stall comes with latency
+WORKLOADS = ("latency", "heap", "startup", "idle", "attach", "registry")  # stall: with latency
 
 
 @dataclass
@@ -309,6 +310,36 @@ def attach_section(tools, config: Config, notes: List[str]) -> List[str]:
     ]
 
 
+def registry_section(tools, config: Config, notes: List[str]) -> List[str]:
+    rows = []
+    for size in config.heap_sizes:
+        runs = {}
+        for name in RELOADERS:
+            log(f"[registry] {name}: {size:,} objects, {config.heap_repeats} edits")
+            runs[name] = workloads.registry_edits(tools[name], size, config.heap_repeats,
+                                                  timeout=60.0)
+            if runs[name].error:
+                notes.append(f"registry {size:,}, {name}: {runs[name].error}")
+        o, u = runs["original"], runs["ours"]
+        rows.append([f"{size:,} ({o.objects or 0:,} / {u.objects or 0:,})",
+                     _spread(o, o.latencies), _spread(u, u.latencies),
+                     _ratio(o.latencies, u.latencies, median),
+                     _value(o, o.stalls, max), _value(u, u.stalls, max)])
+    return [
+        "### 7. A function only a registry holds (extra)",
+        "",
+        f"As section 3, but the edited function is kept only by a registry (its "
+        f"decorator stores it in a dict and returns None), so neither tool can reach it "
+        f"through the module's namespace: the original finds it through its code "
+        f"object's referrers, ours through one search of the module namespace's "
+        f"referrers per save. {config.heap_repeats} edits after one warm-up; median "
+        f"(min – max) of save → live, and the longest pause of the loop.",
+        "",
+        table(["heap N (objects)", "original 0.6.1", "ours", "original ÷ ours",
+               "longest pause, original", "longest pause, ours"], rows),
+    ]
+
+
 def check(tools) -> int:
     """Both tools start and one edit each goes live."""
     status = 0
@@ -351,7 +382,7 @@ def main() -> int:
     notes: List[str] = []
     sections = {"latency": latency_section, "heap": heap_section,
                 "startup": startup_section, "idle": idle_section,
-                "attach": attach_section}
+                "attach": attach_section, "registry": registry_section}
     body: List[str] = []
     for name in chosen:
         body += [""] + sections[name](tools, config, notes)

@@ -168,6 +168,37 @@ def heap_edits(tool: Tool, objects: int, repeats: int, timeout: float) -> HeapRu
     return result
 
 
+def registry_edits(tool: Tool, objects: int, repeats: int, timeout: float) -> EditRun:
+    """Workload 7: with `objects` live gc-tracked objects, `repeats` edits of a
+    function that only a registry holds (found through the heap), after one
+    uncounted warm-up edit."""
+    run = EditRun()
+    text = gen.registry_module(200, value=0)
+    with Workdir("loop.py", [(f"{MODULE}.py", text)]) as workdir:
+        program = _start(tool, workdir, (MODULE, str(objects), "registry"), run)
+        if program is None:
+            return run
+        with program:
+            if program.wait_for(lambda k, t, rest: k == "ans" and rest == "0", 30) is None:
+                run.error = "never answered"
+                return run
+            warm_up: List[float] = []
+            text = gen.set_target(text, 1000)
+            if _edit(program, workdir, f"{MODULE}.py", text, "ans", "1000", timeout,
+                     run, warm_up):
+                run.first = warm_up[0]
+                failures_in_a_row = 0
+                for index in range(1, repeats + 1):
+                    text = gen.set_target(text, index)
+                    ok = _edit(program, workdir, f"{MODULE}.py", text, "ans", str(index),
+                               timeout, run, run.latencies)
+                    failures_in_a_row = 0 if ok else failures_in_a_row + 1
+                    if failures_in_a_row >= MAX_FAILURES:
+                        break
+        run.peak_rss_mb = program.peak_rss_mb
+    return run
+
+
 @dataclass
 class StartRun:
     walls: List[float] = field(default_factory=list)

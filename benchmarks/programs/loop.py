@@ -2,6 +2,10 @@
 
     <reloader> loop.py MODULE HEAP_OBJECTS PROBE
 
+PROBE is 0, 1 (also report probe() lines) or "registry" (call
+MODULE.REGISTRY["target"]() instead of MODULE.target(): a function only a registry
+holds).
+
 It builds HEAP_OBJECTS gc-tracked objects (kept alive to the end), imports MODULE
 (a watched file in the current directory), then calls MODULE.target() in a tight
 loop forever. It reports on stdout, one line each, with CLOCK_MONOTONIC timestamps
@@ -73,17 +77,25 @@ def emit(text):
 
 
 def main():
-    name, heap_objects, probing = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+    name, heap_objects, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    probing = mode == "1"
     heap = build_heap(heap_objects)  # noqa: F841 (kept alive on purpose)
     module = importlib.import_module(name)
+    if mode == "registry":
+        def target():
+            return module.REGISTRY["target"]()
+    else:
+        def target():
+            return module.target()
     objects = len(gc.get_objects())
     if heap_objects:
-        emit(f"refs {clock()} {referrer_search_seconds(module.target.__code__)}")
+        held = module.REGISTRY["target"] if mode == "registry" else module.target
+        emit(f"refs {clock()} {referrer_search_seconds(held.__code__)}")
     value = line = None
     emit(f"ready {clock()} {objects}")
     previous = clock()
     while True:
-        answer = module.target()
+        answer = target()
         now = clock()
         wrote = False
         if now - previous > GAP_THRESHOLD:
