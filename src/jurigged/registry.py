@@ -66,13 +66,15 @@ class Registry:
         user opted in. A refusal is told once per file."""
         if self.trust_shared:
             return True
+        if path in self.refused:
+            return False
         reason = trust.why_untrusted(path)
         if reason is None:
             return True
         with self._lock:
-            first = path not in self.refused
+            told = path in self.refused
             self.refused.add(path)
-        if first:
+        if not told:
             logger.notice(f"not watching {path}: {reason}; {trust.HINT}", path)
         return False
 

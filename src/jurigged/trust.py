@@ -100,7 +100,10 @@ class _PathWalk:
         current = "/"
         first_link: Optional[str] = None
         links = 0
-        reason = self._judge(current, os.lstat(current), through_link=None)
+        try:
+            reason = self._judge(current, os.lstat(current), through_link=None)
+        except OSError as exc:
+            return f"{current} cannot be checked: {exc.strerror}"
         while reason is None and pending:
             name = pending.pop()
             if name == "..":  # `current` never holds a link, so its parent is real
