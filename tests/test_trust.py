@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 from pathlib import Path
 from textwrap import dedent
 
@@ -159,6 +160,32 @@ def test_opting_in_watches_shared_files_as_before(run_jurigged, tmp_path, opt_in
     lib.write_text(lib_text(2))
     p.expect("R (2, 1)", stream="out")
     assert "not watching" not in p.output("err")
+
+
+@pytest.mark.parametrize("trust_shared", [False, True])
+def test_watch_keyword_trust_shared(run_jurigged, tmp_path, trust_shared):
+    lib = write_lib(tmp_path, 1, 0o666)
+    (tmp_path / "other.py").write_text(other_text(1))
+    (tmp_path / "main.py").write_text(dedent(f"""\
+        import time, jurigged, lib, other
+        jurigged.watch(trust_shared={trust_shared})
+        print("ready", flush=True)
+        last = None
+        for _ in range(6000):
+            if (lib.f(), other.g()) != last:
+                last = (lib.f(), other.g())
+                print("R", last, flush=True)
+            time.sleep(0.005)
+        """))
+    p = run_jurigged("main.py", command=[sys.executable])
+    p.expect("ready")
+    p.expect("R (1, 1)", stream="out")
+    if trust_shared:
+        lib.write_text(lib_text(2))
+        p.expect("R (2, 1)", stream="out")
+    else:
+        p.seen(f"not watching {lib}: it is writable by other users", stream="err")
+        assert_not_applied(p, tmp_path, lib, 2, current=1)
 
 
 # -- every save: a save that finds the file shared is refused, the next good one works --
