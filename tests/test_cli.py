@@ -322,6 +322,7 @@ def test_help_describes_every_option(tmp_path):
     assert result.returncode == 0 and result.stderr == ""
     for text in ["-h, --help", "--version", "-v, --verbose", "--watch", "--exclude",
                  "--debounce", "--poll", "-i, --interactive", "--defs FILE",
+                 "--trust-shared", "--events FILE",
                  "-m MODULE [ARG ...]", "-m MODULE:FUNCTION", "PATH [ARG ...]",
                  "0 updates at once", "pyvenv.cfg", "jurigged -w lib.py app.py"]:
         assert text in result.stdout, text

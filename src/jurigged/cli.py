@@ -7,7 +7,7 @@ import math
 import sys
 from typing import List, Optional, Tuple
 
-from . import config, filters, live, repl, runner
+from . import config, filters, live, repl, runner, trust
 from .logs import logger, write_events
 from .version import __version__
 
@@ -56,12 +56,26 @@ which files are watched:
   folder itself (-w .venv). --exclude removes what it matches, whatever it is.
   A path matches if it does either as written or with symbolic links resolved.
 
+trust:
+  jurigged runs no code that another account could have written. A file is not
+  watched, and a save of it is not applied (the program keeps its current code),
+  if someone other than you or root could change it: it is writable by other
+  users or by a group other than your private one, owned by another user, in a
+  directory (or under one) that is owned by another user or writable by others
+  without the sticky bit, or reached through a symbolic link that fails the same
+  test. One line says which file and why. --trust-shared (trust_shared = true in
+  [tool.jurigged], or JURIGGED_TRUST_SHARED=1) accepts them, for shared project
+  folders or mounts that show every file as writable by all.
+
 configuration:
-  Defaults for -w, --exclude, -d, --poll and -v can be set in the nearest
-  pyproject.toml, in a [tool.jurigged] table (watch, exclude, debounce, poll,
-  verbose), and in the environment (JURIGGED_WATCH and JURIGGED_EXCLUDE, paths
-  separated by ':', JURIGGED_DEBOUNCE, JURIGGED_POLL, JURIGGED_VERBOSE=1). The
-  environment overrides pyproject.toml; options on the command line override both."""
+  Defaults for -w, --exclude, -d, --poll, -v and --trust-shared can be set in the
+  project's pyproject.toml (the nearest one, looking no higher than the first
+  directory holding .git), in a [tool.jurigged] table (watch, exclude, debounce,
+  poll, verbose, trust_shared), and in the environment (JURIGGED_WATCH and
+  JURIGGED_EXCLUDE, paths separated by ':', JURIGGED_DEBOUNCE, JURIGGED_POLL,
+  JURIGGED_VERBOSE=1, JURIGGED_TRUST_SHARED=1). The environment overrides
+  pyproject.toml; options on the command line override both. A pyproject.toml that
+  fails the trust test above is ignored, with a notice."""
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -79,7 +93,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return defs.run(options.defs)
 
     try:
-        settings = config.load()
+        settings = config.load(trust_shared=options.trust_shared)
     except config.ConfigError as error:
         return _error(str(error))
     # Flags override the environment, which overrides pyproject.toml.
@@ -88,11 +102,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     debounce = settings.debounce if options.debounce is None else options.debounce
     poll = settings.poll if options.poll is None else options.poll
     verbose = options.verbose or settings.verbose
+    trust_shared = options.trust_shared or settings.trust_shared
     if options.events:
         try:
             write_events(logger, options.events)
         except OSError as error:
             return _error(f"cannot write events to {options.events}: {error.strerror}")
+        except trust.UntrustedFile as error:
+            return _error(f"cannot write events: {error}")
 
     try:
         program = None if options.target is None else runner.find_program(
@@ -102,7 +119,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         always = [options.target] if as_script and not watch else []
         watcher = live.watch(
             filters.make_filter(watch, exclude, always=always),
-            exclude=exclude, debounce=debounce, poll=poll, verbose=verbose)
+            exclude=exclude, debounce=debounce, poll=poll, verbose=verbose,
+            trust_shared=trust_shared)
         if program is None:
             return _prompt_only()
         ending = program.run(watcher.track)
@@ -208,9 +226,14 @@ class _Parser(argparse.ArgumentParser):
         add("-i", "--interactive", action="store_true",
             help="when the program ends (even with an error), open an interactive "
                  "prompt in its namespace, like python -i")
+        add("--trust-shared", action="store_true",
+            help="also watch and update files that other users could change (see "
+                 "below); by default they are refused")
         add("--events", metavar="FILE",
             help="write every event (watch, update, add, delete, run, error, batch) "
-                 "as one JSON object per line to FILE, or to stdout with -")
+                 "as one JSON object per line to FILE, or to stdout with -; FILE is "
+                 "created private (mode 0600), and must be a regular file of yours, "
+                 "not a symbolic link")
         add("--defs", metavar="FILE", nargs="+",
             help="print the definitions jurigged finds in each FILE, and exit")
 

@@ -1,5 +1,11 @@
-"""Settings from `[tool.jurigged]` in the nearest pyproject.toml, then from JURIGGED_*
+"""Settings from `[tool.jurigged]` in the project's pyproject.toml, then from JURIGGED_*
 environment variables; command-line flags override both (the CLI applies them last).
+
+The project's pyproject.toml is the nearest one from the current directory up to the
+project root, the first directory holding `.git`: a file above the root belongs to
+someone else's tree. One that other accounts could change (see trust.py) is ignored
+with a notice, unless --trust-shared or JURIGGED_TRUST_SHARED is given (its own
+`trust_shared` key cannot vouch for itself).
 
     [tool.jurigged]
     watch = ["src", "scripts/*.py"]   # like -w, repeatable
@@ -7,9 +13,11 @@ environment variables; command-line flags override both (the CLI applies them la
     debounce = 0.05                   # like -d
     poll = 1.0                        # like --poll
     verbose = true                    # like -v
+    trust_shared = true               # like --trust-shared
 
 Environment: JURIGGED_WATCH and JURIGGED_EXCLUDE (paths separated by os.pathsep),
-JURIGGED_DEBOUNCE, JURIGGED_POLL, JURIGGED_VERBOSE (1/true/yes).
+JURIGGED_DEBOUNCE, JURIGGED_POLL, JURIGGED_VERBOSE and JURIGGED_TRUST_SHARED
+(1/true/yes).
 """
 
 from __future__ import annotations
@@ -18,6 +26,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
+
+from . import trust
+from .logs import logger
 
 if os.sys.version_info >= (3, 11):
     import tomllib
@@ -36,14 +47,21 @@ class Settings:
     debounce: float = 0.05
     poll: Optional[float] = None
     verbose: bool = False
+    trust_shared: bool = False
     source: Optional[str] = None  # the pyproject.toml that was read, if any
+
+_KEYS = {"watch", "exclude", "debounce", "poll", "verbose", "trust_shared"}
 
 
 def find_pyproject(start: Path) -> Optional[Path]:
+    """The nearest pyproject.toml from `start` up to the project root (the first
+    directory with .git), or None."""
     for folder in [start, *start.parents]:
         candidate = folder / "pyproject.toml"
         if candidate.is_file():
             return candidate
+        if (folder / ".git").exists():
+            return None
     return None
 
 
@@ -68,12 +86,19 @@ def _truthy(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
-def load(cwd: Optional[Path] = None, environ=None) -> Settings:
-    """The settings in force before command-line flags."""
+def load(cwd: Optional[Path] = None, environ=None, trust_shared: bool = False) -> Settings:
+    """The settings in force before command-line flags. `trust_shared` (the flag) lets
+    a pyproject.toml that other accounts could change be read."""
     cwd = Path(cwd or os.getcwd())
     environ = os.environ if environ is None else environ
     settings = Settings()
+    trust_shared = trust_shared or _truthy(environ.get("JURIGGED_TRUST_SHARED", ""))
     pyproject = find_pyproject(cwd)
+    if pyproject is not None and not trust_shared:
+        reason = trust.why_untrusted(str(pyproject))
+        if reason is not None:
+            logger.notice(f"ignoring {pyproject}: {reason}; {trust.HINT}", str(pyproject))
+            pyproject = None
     if pyproject is not None:
         try:
             with open(pyproject, "rb") as f:
@@ -81,7 +106,7 @@ def load(cwd: Optional[Path] = None, environ=None) -> Settings:
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"{pyproject}: {exc}")
         where = f"{pyproject} [tool.jurigged]"
-        unknown = set(table) - {"watch", "exclude", "debounce", "poll", "verbose"}
+        unknown = set(table) - _KEYS
         if unknown:
             raise ConfigError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
         base = pyproject.parent
@@ -95,6 +120,8 @@ def load(cwd: Optional[Path] = None, environ=None) -> Settings:
             settings.poll = _number(table["poll"], "poll", where) or None
         if "verbose" in table:
             settings.verbose = bool(table["verbose"])
+        if "trust_shared" in table:
+            settings.trust_shared = bool(table["trust_shared"])
         settings.source = str(pyproject)
     if environ.get("JURIGGED_WATCH"):
         settings.watch = environ["JURIGGED_WATCH"].split(os.pathsep)
@@ -107,4 +134,6 @@ def load(cwd: Optional[Path] = None, environ=None) -> Settings:
         settings.poll = _number(environ["JURIGGED_POLL"], "JURIGGED_POLL", "environment") or None
     if environ.get("JURIGGED_VERBOSE"):
         settings.verbose = _truthy(environ["JURIGGED_VERBOSE"])
+    if environ.get("JURIGGED_TRUST_SHARED"):
+        settings.trust_shared = _truthy(environ["JURIGGED_TRUST_SHARED"])
     return settings

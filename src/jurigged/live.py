@@ -8,7 +8,7 @@ import threading
 import types
 from typing import Callable, Iterable, List, Optional, Union
 
-from . import _core
+from . import _core, trust
 from .logs import logger
 from .patcher import SourceFile
 from .registry import Registry, registry as default_registry
@@ -106,6 +106,7 @@ class Watcher:
 
     def apply(self, events) -> None:
         """Apply one batch of (kind, path, content, message) events, in import order."""
+        events = trust.without_untrusted_saves(events, self.registry.trust_shared)
         order = {path: rank for rank, path in enumerate(self.registry.files)}
         changed = []
         for kind, path, content, message in events:
@@ -200,7 +201,7 @@ def _as_filter(pattern: Pattern, exclude: Iterable[str]) -> Callable[[str], bool
 def watch(pattern: Pattern = None, *, exclude: Iterable[str] = (),
           debounce: float = 0.05, poll: Optional[float] = None,
           verbose: bool = True, autostart: bool = True, manual: bool = False,
-          registry: Optional[Registry] = None) -> Watcher:
+          trust_shared: bool = False, registry: Optional[Registry] = None) -> Watcher:
     """Watch every imported module whose file matches `pattern` (default: files under
     the current directory, outside virtual environments and hidden folders), and patch
     the running program whenever one of them is saved.
@@ -210,10 +211,15 @@ def watch(pattern: Pattern = None, *, exclude: Iterable[str] = (),
     Like jurigged 0.6.1's, it prints `Watch`/`Update` lines unless `verbose=False`.
     With `manual=True`, saves are queued until `apply_pending()` is called, so the
     program chooses when (and on which thread) its code changes.
+    A file that another account could change (writable by others or by a shared group,
+    owned by someone else than you or root, in such a directory, or reached through
+    such a symbolic link) is not watched, and a save that finds it so is not applied,
+    unless `trust_shared=True` (see jurigged.trust).
     Calling it again adds patterns to the same watcher: no file is watched twice."""
     global _watcher
     logger.verbose = logger.verbose or verbose
     registry = registry or default_registry
+    registry.trust_shared = registry.trust_shared or trust_shared
     with _lock:
         if _watcher is None or _watcher.registry is not registry or _watcher.stopped:
             _watcher = Watcher(registry, debounce=debounce, poll=poll, manual=manual)

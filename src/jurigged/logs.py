@@ -6,10 +6,12 @@ output keep working; errors and notices go to stderr.
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 import threading
 import traceback
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, TextIO
 
 _lock = threading.Lock()
 
@@ -83,11 +85,11 @@ class Logger:
 
 def write_events(logger: Logger, destination: str):
     """Write every event of `logger` as one JSON object per line to `destination` (a
-    file path, or "-" for stdout), for editors and tools. Returns the listener."""
+    file path, or "-" for stdout), for editors and tools. Returns the listener.
+    Raises OSError, or trust.UntrustedFile for a file that is not safely ours."""
     import json
 
-    stream = sys.stdout if destination == "-" else open(destination, "a", buffering=1,
-                                                         encoding="utf-8")
+    stream = sys.stdout if destination == "-" else open_events_file(destination)
 
     def listener(event: dict) -> None:
         with _lock:
@@ -96,6 +98,34 @@ def write_events(logger: Logger, destination: str):
 
     logger.listeners.append(listener)
     return listener
+
+
+def open_events_file(path: str) -> TextIO:
+    """Open `path` to append events, created private (0600: events hold source text).
+    A name planted beforehand by someone else (a symbolic link to one of our files, a
+    FIFO, a hard link, a file of theirs) is refused rather than written through."""
+    from .trust import UntrustedFile, why_not_private
+
+    flags = (os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+             | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and os.path.islink(path):
+            raise UntrustedFile(f"{path} is a symbolic link (not followed)") from None
+        if exc.errno == errno.ENXIO:  # a FIFO nobody reads, or a socket
+            raise UntrustedFile(f"{path} is not a regular file") from None
+        raise
+    try:
+        problem = why_not_private(os.fstat(fd))
+        if problem is not None:
+            raise UntrustedFile(f"{path} {problem}")
+        if hasattr(os, "set_blocking"):  # O_NONBLOCK only kept a FIFO from hanging open
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "a", buffering=1, encoding="utf-8")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 logger = Logger()

@@ -7,8 +7,9 @@ import importlib.machinery
 import os
 import sys
 import threading
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Set
 
+from . import trust
 from .logs import logger
 from .patcher import SourceFile
 
@@ -23,6 +24,9 @@ class Registry:
         self.unwatched: Dict[str, SourceFile] = {}  # files patched by recoders only
         self.filters: List[FileFilter] = []
         self.listeners: List[Callable[[SourceFile], None]] = []
+        # Watch (and patch) files that other accounts can change (see trust.py).
+        self.trust_shared = False
+        self.refused: Set[str] = set()  # files not watched because of that, told once
         self._lock = threading.RLock()
         self._finder: Optional[ImportWatcher] = None
 
@@ -36,7 +40,7 @@ class Registry:
             self._install_finder()
         for name, module in list(sys.modules.items()):
             path = _source_path(module)
-            if path and accepts(path) and path not in self.files:
+            if path and accepts(path) and path not in self.files and self._trusts(path):
                 source = _read(path)
                 if source is not None:
                     self._add(SourceFile(path, name, source, module if name == "__main__" else None))
@@ -45,17 +49,34 @@ class Registry:
         """Watch `path` as the file of `module` (for `__main__`, which no import hook
         sees), if it matches the filters. `source` is the text the module runs."""
         path = os.path.abspath(path)
-        if not self.wants(path):
+        if not self.wants(path) or not self._trusts(path):
             return None
         return self._add(SourceFile(path, module.__name__, source, module), replace=True)
 
     def expect(self, module_name: str, path: str) -> None:
         """Called by the import hook before `module_name` runs from `path`."""
-        if path in self.files or not self.wants(path):
+        if path in self.files or not self.wants(path) or not self._trusts(path):
             return
         source = _read(path)
         if source is not None:
             self._add(SourceFile(path, module_name, source))
+
+    def _trusts(self, path: str) -> bool:
+        """Whether `path` may be watched: only we (or root) can change its code, or the
+        user opted in. A refusal is told once per file."""
+        if self.trust_shared:
+            return True
+        if path in self.refused:
+            return False
+        reason = trust.why_untrusted(path)
+        if reason is None:
+            return True
+        with self._lock:
+            told = path in self.refused
+            self.refused.add(path)
+        if not told:
+            logger.notice(f"not watching {path}: {reason}; {trust.HINT}", path)
+        return False
 
     def _add(self, file: SourceFile, replace: bool = False) -> SourceFile:
         with self._lock:
