@@ -15,7 +15,7 @@ from operator import attrgetter
 
 import pytest
 
-from jurigged._core import UNBIND, Binding, commit
+from jurigged._core import UNBIND, Binding, FunctionUpdate, commit
 
 KEEP = ...
 
@@ -62,6 +62,8 @@ def bad_updates():
         (plain, (plain, plain.__code__), TypeError, "tuple (function, code"),
         (plain, [plain, plain.__code__, KEEP, KEEP, KEEP, KEEP, KEEP], TypeError, "tuple"),
         (plain, (len, plain.__code__, KEEP, KEEP, KEEP, KEEP, KEEP), TypeError, "function"),
+        (plain, FunctionUpdate(len, plain.__code__), TypeError, "must be a function"),
+        (inner, FunctionUpdate(inner, inner.__code__, closure=(1,)), TypeError, "must be a cell"),
         (plain, update(plain, code="return 2"), TypeError, "code object"),
         (plain, update(plain, closure=[]), TypeError, "closure must be None or a tuple"),
         (inner, update(inner, closure=(1,)), TypeError, "closure item 0 must be a cell"),
@@ -133,6 +135,16 @@ def test_good_update_sets_every_field():
     assert function(1) == 200
     assert (function.__defaults__, function.__kwdefaults__, function.__annotations__,
             function.__doc__) == ((10,), {"c": 20}, {"a": int}, "Doc.")
+
+
+def test_function_update_record_keeps_what_it_is_not_given():
+    function = make("def f(a=1):\n    'Old.'\n    return a\n")
+    new = make("def f(a=5):\n    return a * 2\n").__code__
+    record = FunctionUpdate(function, new, defaults=(7,))
+    assert (record.function, record.code, record.closure, record.defaults, record.doc) == (
+        function, new, ..., (7,), ...)
+    commit([record])
+    assert function() == 14 and function.__doc__ == "Old."
 
 
 # -- bindings ------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <array>
 #include <cstdint>
 #include <unordered_map>
 #include <unordered_set>
@@ -339,6 +340,11 @@ struct FunctionUpdate {
     bool set_closure, set_defaults, set_kwdefaults, set_annotations, set_doc;
 };
 
+// commit()'s typed form of an update (bound as FunctionUpdate). Ellipsis keeps a field.
+struct UpdateRecord {
+    nb::object function, code, closure, defaults, kwdefaults, annotations, doc;
+};
+
 // Ellipsis keeps what the function has; None clears the field.
 PyObject* field_or_null(const nb::handle& value, bool& set) {
     set = !value.is(nb::ellipsis());
@@ -351,25 +357,21 @@ PyObject* field_or_null(const nb::handle& value, bool& set) {
 class UpdateChecker {
 public:
     FunctionUpdate check(nb::handle item, std::size_t index) {
-        if (!PyTuple_Check(item.ptr()) || PyTuple_GET_SIZE(item.ptr()) != 7)
-            refuse_type(update_label(index, nullptr),
-                        "an update is a tuple (function, code, closure, defaults, "
-                        "kwdefaults, annotations, doc)");
-        nb::tuple t = nb::borrow<nb::tuple>(item);
-        std::string where = update_label(index, t[0].ptr());
-        if (!PyFunction_Check(t[0].ptr()))
-            refuse_type(where, "the target must be a function, not " + type_name(t[0].ptr()));
-        if (!PyCode_Check(t[1].ptr()))
-            refuse_type(where, "the code must be a code object, not " + type_name(t[1].ptr()));
+        std::array<nb::handle, 7> f = fields_of(item, index);
+        std::string where = update_label(index, f[0].ptr());
+        if (!PyFunction_Check(f[0].ptr()))
+            refuse_type(where, "the target must be a function, not " + type_name(f[0].ptr()));
+        if (!PyCode_Check(f[1].ptr()))
+            refuse_type(where, "the code must be a code object, not " + type_name(f[1].ptr()));
         FunctionUpdate u{};
-        u.function = reinterpret_cast<PyFunctionObject*>(t[0].ptr());
-        u.code = t[1].ptr();
-        u.closure = field_or_null(t[2], u.set_closure);
-        u.defaults = field_or_null(t[3], u.set_defaults);
-        u.kwdefaults = field_or_null(t[4], u.set_kwdefaults);
-        u.annotations = field_or_null(t[5], u.set_annotations);
-        u.doc = t[6].ptr();
-        u.set_doc = !t[6].is(nb::ellipsis());
+        u.function = reinterpret_cast<PyFunctionObject*>(f[0].ptr());
+        u.code = f[1].ptr();
+        u.closure = field_or_null(f[2], u.set_closure);
+        u.defaults = field_or_null(f[3], u.set_defaults);
+        u.kwdefaults = field_or_null(f[4], u.set_kwdefaults);
+        u.annotations = field_or_null(f[5], u.set_annotations);
+        u.doc = f[6].ptr();
+        u.set_doc = !f[6].is(nb::ellipsis());
 
         Pending& state = pending_for(u.function);
         check_kind(where, state.code, u.code);
@@ -393,6 +395,26 @@ public:
     }
 
 private:
+    // (function, code, closure, defaults, kwdefaults, annotations, doc) of a
+    // FunctionUpdate record or of a 7-tuple.
+    static std::array<nb::handle, 7> fields_of(nb::handle item, std::size_t index) {
+        if (nb::isinstance<UpdateRecord>(item)) {
+            auto& r = nb::cast<UpdateRecord&>(item);
+            std::array<nb::handle, 7> f{r.function, r.code, r.closure, r.defaults,
+                                        r.kwdefaults, r.annotations, r.doc};
+            for (auto& field : f)
+                if (!field.ptr()) refuse_type(update_label(index, nullptr), "a FunctionUpdate field is unset");
+            return f;
+        }
+        if (!PyTuple_Check(item.ptr()) || PyTuple_GET_SIZE(item.ptr()) != 7)
+            refuse_type(update_label(index, nullptr),
+                        "an update is a FunctionUpdate or a tuple (function, code, closure, "
+                        "defaults, kwdefaults, annotations, doc)");
+        std::array<nb::handle, 7> f;
+        for (std::size_t i = 0; i < 7; ++i) f[i] = PyTuple_GET_ITEM(item.ptr(), i);
+        return f;
+    }
+
     struct Pending {
         PyObject* code;
         PyObject* closure;
@@ -667,6 +689,19 @@ nb::list functions_using(nb::iterable codes) {
 }  // namespace
 
 static void bind_patcher(nb::module_& m) {
+    auto update = nb::class_<UpdateRecord>(
+        m, "FunctionUpdate",
+        "One function for commit() to update in place; Ellipsis (the default) keeps a "
+        "field as the function has it, None clears it.");
+    update.def(nb::init<nb::object, nb::object, nb::object, nb::object, nb::object, nb::object,
+                        nb::object>(),
+               "function"_a, "code"_a, nb::kw_only(), "closure"_a = nb::ellipsis(),
+               "defaults"_a = nb::ellipsis(), "kwdefaults"_a = nb::ellipsis(),
+               "annotations"_a = nb::ellipsis(), "doc"_a = nb::ellipsis());
+    update.def_rw("function", &UpdateRecord::function).def_rw("code", &UpdateRecord::code)
+        .def_rw("closure", &UpdateRecord::closure).def_rw("defaults", &UpdateRecord::defaults)
+        .def_rw("kwdefaults", &UpdateRecord::kwdefaults)
+        .def_rw("annotations", &UpdateRecord::annotations).def_rw("doc", &UpdateRecord::doc);
     nb::class_<Unbind>(m, "UnbindType", "The type of UNBIND.")
         .def("__repr__", [](const Unbind&) { return "jurigged._core.UNBIND"; });
     m.attr("UNBIND") = nb::cast(Unbind{});

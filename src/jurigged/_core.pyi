@@ -110,11 +110,25 @@ class Binding:
     value: Any  # or UNBIND
     def __init__(self, namespace: Union[dict, type], name: str, value: Any) -> None: ...
 
-# (function, code, closure, defaults, kwdefaults, annotations, doc); Ellipsis keeps a
-# field as the function has it, None clears it.
+class FunctionUpdate:
+    """One function for commit() to update in place. Ellipsis (the default) keeps a
+    field as the function has it; None clears it."""
+
+    function: FunctionType
+    code: CodeType
+    closure: Any  # tuple of cells, None or Ellipsis
+    defaults: Any  # tuple, None or Ellipsis
+    kwdefaults: Any  # dict, None or Ellipsis
+    annotations: Any  # dict, None or Ellipsis
+    doc: Any  # any object or Ellipsis
+    def __init__(self, function: FunctionType, code: CodeType, *, closure: Any = ...,
+                 defaults: Any = ..., kwdefaults: Any = ..., annotations: Any = ...,
+                 doc: Any = ...) -> None: ...
+
+# The same as a tuple: (function, code, closure, defaults, kwdefaults, annotations, doc).
 FunctionUpdateTuple = Tuple[FunctionType, CodeType, Any, Any, Any, Any, Any]
 
-def commit(updates: Sequence[FunctionUpdateTuple], *,
+def commit(updates: Sequence[Union[FunctionUpdate, FunctionUpdateTuple]], *,
            bindings: Sequence[Union[Binding, Tuple[Union[dict, type], str, Any]]] = ()) -> None:
     """Apply every binding and function update in one step, or raise before changing any.
 
