@@ -597,12 +597,22 @@ void apply_bindings(const std::vector<CheckedBinding>& bindings, std::vector<PyO
         held.push_back(old);  // capacity reserved: never allocates here
         if (store(bindings[i], bindings[i].value) == 0) continue;
         nb::python_error error;  // takes the error indicator
-        for (std::size_t j = i; j-- > 0;) {
+        // Binding i too: a class's dict may be updated before its slots fail.
+        for (std::size_t j = i + 1; j-- > 0;) {
             if (store(bindings[j], held[first_held + j]) != 0) PyErr_Clear();
         }
         throw error;
     }
 }
+
+// The references commit() holds to replaced values, released when it returns or
+// raises: after the last change, so no finalizer sees a half-applied save.
+struct HeldReferences {
+    std::vector<PyObject*> refs;
+    ~HeldReferences() {
+        for (PyObject* old : refs) Py_XDECREF(old);
+    }
+};
 
 void swap_field(PyObject*& field, PyObject* value, std::vector<PyObject*>& held) {
     Py_XINCREF(value);
@@ -642,11 +652,10 @@ void commit(nb::handle update_items, nb::handle binding_items) {
     for (nb::handle item : binding_tuple)
         bindings.push_back(binding_checker.check(item, bindings.size()));
 
-    std::vector<PyObject*> held;
-    held.reserve(bindings.size() + updates.size() * 6);
-    apply_bindings(bindings, held);
-    for (const auto& u : updates) swap_function(u, held);
-    for (PyObject* old : held) Py_XDECREF(old);
+    HeldReferences held;
+    held.refs.reserve(bindings.size() + updates.size() * 6);
+    apply_bindings(bindings, held.refs);
+    for (const auto& u : updates) swap_function(u, held.refs);
 }
 
 struct ScanState {
