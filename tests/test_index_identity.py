@@ -193,6 +193,7 @@ def test_many_saves_and_reloads_neither_grow_the_index_nor_keep_old_code(tmp_pat
         file = SourceFile(str(path), module_name, path.read_bytes())
         codes = []  # every code object f and g have run
         sizes = []
+        others = len(function_index)  # functions other tests of this process indexed
         for round_number in range(40):
             text = MOD.replace('"f1"', f'"f{round_number}"').replace('"g1"', f'"g{round_number}"')
             assert file.apply(text.encode())
@@ -204,7 +205,7 @@ def test_many_saves_and_reloads_neither_grow_the_index_nor_keep_old_code(tmp_pat
                 codes += [weakref.ref(module.f.__code__), weakref.ref(module.g.__code__)]
             sizes.append(len(function_index))
         gc.collect()
-        assert max(sizes) <= 2, sizes
+        assert max(sizes) <= others + 2, (others, sizes)
         current = (module.f.__code__, module.g.__code__)
         alive = [ref for ref in codes if ref() is not None and ref() not in current]
         assert not alive, f"{len(alive)} old code objects of f and g are still alive"
