@@ -5,12 +5,11 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <array>
 #include <cstdint>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
-
-#include "patch/function_index.hpp"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -282,79 +281,58 @@ void invalidate_function_version(PyFunctionObject* function) {
 #endif
 }
 
-// Whether `weakref` still refers to the object at `address`.
-bool weakref_points_to(PyObject* weakref, std::uintptr_t address) {
-#if PY_VERSION_HEX >= 0x030D0000
-    PyObject* target = nullptr;
-    if (PyWeakref_GetRef(weakref, &target) <= 0) return false;
-    bool same = reinterpret_cast<std::uintptr_t>(target) == address;
-    Py_DECREF(target);
-    return same;
+Py_ssize_t free_variable_count(PyObject* code) {
+#if PY_VERSION_HEX >= 0x030B0000
+    // 3.11 stores the count (free variables joined the "localsplus" layout).
+    return reinterpret_cast<PyCodeObject*>(code)->co_nfreevars;
 #else
-    PyObject* target = PyWeakref_GetObject(weakref);
-    return target != Py_None && reinterpret_cast<std::uintptr_t>(target) == address;
+    return PyTuple_GET_SIZE(reinterpret_cast<PyCodeObject*>(code)->co_freevars);
 #endif
 }
 
-std::uintptr_t handle_of(const nb::handle& object) {
-    return reinterpret_cast<std::uintptr_t>(object.ptr());
+// Code of a different kind cannot be swapped in: a generator function whose code
+// becomes plain (or the reverse) breaks frames CPython has already set up for it;
+// 3.13 deprecates the assignment (gh-81137) and means to forbid it.
+constexpr int kKindFlags = CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR;
+
+const char* kind_of(PyObject* code) {
+    int flags = reinterpret_cast<PyCodeObject*>(code)->co_flags;
+    if (flags & CO_ASYNC_GENERATOR) return "an async generator";
+    if (flags & CO_COROUTINE) return "a coroutine";
+    if (flags & CO_GENERATOR) return "a generator";
+    return "a plain function";
 }
 
-// The engine's FunctionIndex over Python objects: keys (code objects) are held
-// strongly so their addresses stay unique; functions weakly, so the index never
-// keeps a function alive.
-class PyFunctionIndex {
-public:
-    bool add(nb::handle code, nb::handle function) {
-        auto c = handle_of(code), f = handle_of(function);
-        auto ref = weakrefs_.find(f);
-        if (ref == weakrefs_.end() || !weakref_points_to(ref->second.ptr(), f)) {
-            weakrefs_[f] = nb::steal(PyWeakref_NewRef(function.ptr(), nullptr));
-            if (!weakrefs_[f].is_valid()) throw nb::python_error();
-        }
-        codes_.emplace(c, nb::borrow(code));
-        return index_.add(c, f);
+std::string type_name(PyObject* object) { return Py_TYPE(object)->tp_name; }
+
+[[noreturn]] void refuse_type(const std::string& where, const std::string& what) {
+    throw nb::type_error((where + ": " + what).c_str());
+}
+
+[[noreturn]] void refuse_value(const std::string& where, const std::string& what) {
+    throw nb::value_error((where + ": " + what).c_str());
+}
+
+// "update 2 (mod.f)": which item of the call an error is about.
+std::string update_label(std::size_t index, PyObject* function) {
+    std::string label = "update " + std::to_string(index);
+    if (function && PyFunction_Check(function)) {
+        PyObject* qualname = reinterpret_cast<PyFunctionObject*>(function)->func_qualname;
+        const char* text = qualname ? PyUnicode_AsUTF8(qualname) : nullptr;
+        if (text) label += std::string(" (") + text + ")";
+        PyErr_Clear();
     }
+    return label;
+}
 
-    nb::list functions(nb::handle code) {
-        nb::list result;
-        auto alive = [this](std::uintptr_t f) {
-            auto ref = weakrefs_.find(f);
-            return ref != weakrefs_.end() && weakref_points_to(ref->second.ptr(), f);
-        };
-        for (auto f : index_.functions(handle_of(code), alive))
-            result.append(nb::handle(reinterpret_cast<PyObject*>(f)));
-        return result;
-    }
+// ---- function updates
 
-    void move(nb::handle old_code, nb::handle new_code) {
-        auto o = handle_of(old_code), n = handle_of(new_code);
-        if (!index_.contains(o) || o == n) return;
-        codes_.emplace(n, nb::borrow(new_code));
-        index_.move(o, n);
-        codes_.erase(o);
-    }
-
-    void forget(nb::handle code) {
-        index_.forget(handle_of(code));
-        codes_.erase(handle_of(code));
-    }
-
-    bool contains(nb::handle code) const { return index_.contains(handle_of(code)); }
-    std::size_t size() const { return index_.size(); }
-
-private:
-    jurigged::patch::FunctionIndex index_;
-    std::unordered_map<std::uintptr_t, nb::object> codes_;
-    std::unordered_map<std::uintptr_t, nb::object> weakrefs_;
-};
-
-// One in-place function update, checked before anything is changed. A null field
-// means "keep what the function has".
+// One in-place function update, checked before anything is changed. Pointers are
+// borrowed from the caller's arguments, which outlive the call.
 struct FunctionUpdate {
     PyFunctionObject* function;
     PyObject* code;
-    PyObject* closure;
+    PyObject* closure;  // for each field: null with set_* true means "set to NULL"
     PyObject* defaults;
     PyObject* kwdefaults;
     PyObject* annotations;
@@ -362,73 +340,322 @@ struct FunctionUpdate {
     bool set_closure, set_defaults, set_kwdefaults, set_annotations, set_doc;
 };
 
+// commit()'s typed form of an update (bound as FunctionUpdate). Ellipsis keeps a field.
+struct UpdateRecord {
+    nb::object function, code, closure, defaults, kwdefaults, annotations, doc;
+};
+
+// Ellipsis keeps what the function has; None clears the field.
 PyObject* field_or_null(const nb::handle& value, bool& set) {
     set = !value.is(nb::ellipsis());
     return set ? (value.is_none() ? nullptr : value.ptr()) : nullptr;
 }
 
-FunctionUpdate check_update(nb::handle item) {
-    nb::tuple t = nb::cast<nb::tuple>(item);
-    if (t.size() != 7)
-        throw nb::value_error("an update is (function, code, closure, defaults, "
-                              "kwdefaults, annotations, doc)");
-    if (!PyFunction_Check(t[0].ptr())) throw nb::type_error("not a function");
-    if (!PyCode_Check(t[1].ptr())) throw nb::type_error("not a code object");
-    FunctionUpdate u{};
-    u.function = reinterpret_cast<PyFunctionObject*>(t[0].ptr());
-    u.code = t[1].ptr();
-    u.closure = field_or_null(t[2], u.set_closure);
-    u.defaults = field_or_null(t[3], u.set_defaults);
-    u.kwdefaults = field_or_null(t[4], u.set_kwdefaults);
-    u.annotations = field_or_null(t[5], u.set_annotations);
-    u.doc = t[6].ptr();
-    u.set_doc = !t[6].is(nb::ellipsis());
+// Checks each update as CPython's FunctionType() and the function attribute setters
+// would, against the state the function will have when its turn comes (so a function
+// updated twice in one call is checked against its first update).
+class UpdateChecker {
+public:
+    FunctionUpdate check(nb::handle item, std::size_t index) {
+        std::array<nb::handle, 7> f = fields_of(item, index);
+        std::string where = update_label(index, f[0].ptr());
+        if (!PyFunction_Check(f[0].ptr()))
+            refuse_type(where, "the target must be a function, not " + type_name(f[0].ptr()));
+        if (!PyCode_Check(f[1].ptr()))
+            refuse_type(where, "the code must be a code object, not " + type_name(f[1].ptr()));
+        FunctionUpdate u{};
+        u.function = reinterpret_cast<PyFunctionObject*>(f[0].ptr());
+        u.code = f[1].ptr();
+        u.closure = field_or_null(f[2], u.set_closure);
+        u.defaults = field_or_null(f[3], u.set_defaults);
+        u.kwdefaults = field_or_null(f[4], u.set_kwdefaults);
+        u.annotations = field_or_null(f[5], u.set_annotations);
+        u.doc = f[6].ptr();
+        u.set_doc = !f[6].is(nb::ellipsis());
 
-    PyObject* closure = u.set_closure ? u.closure : u.function->func_closure;
-    if (closure && !PyTuple_Check(closure)) throw nb::type_error("closure must be a tuple");
-    Py_ssize_t cells = closure ? PyTuple_GET_SIZE(closure) : 0;
-    auto* code = reinterpret_cast<PyCodeObject*>(u.code);
-#if PY_VERSION_HEX >= 0x030B0000
-    Py_ssize_t free_vars = code->co_nfreevars;
-#else
-    Py_ssize_t free_vars = PyTuple_GET_SIZE(code->co_freevars);
-#endif
-    if (cells != free_vars)
-        throw nb::value_error("the closure does not match the code's free variables");
-    if (u.defaults && !PyTuple_Check(u.defaults)) throw nb::type_error("defaults: tuple");
-    if (u.kwdefaults && !PyDict_Check(u.kwdefaults)) throw nb::type_error("kwdefaults: dict");
-    if (u.annotations && !PyDict_Check(u.annotations)) throw nb::type_error("annotations: dict");
-    return u;
+        Pending& state = pending_for(u.function);
+        check_kind(where, state.code, u.code);
+        if (u.set_closure) check_cells(where, u.closure);
+        PyObject* closure = u.set_closure ? u.closure : state.closure;
+        Py_ssize_t cells = closure ? PyTuple_GET_SIZE(closure) : 0;
+        if (cells != free_variable_count(u.code))
+            refuse_value(where, "the code has " + std::to_string(free_variable_count(u.code)) +
+                                    " free variable(s) but the closure has " +
+                                    std::to_string(cells) + " cell(s)");
+        if (u.defaults && !PyTuple_Check(u.defaults))
+            refuse_type(where, "defaults must be None or a tuple, not " + type_name(u.defaults));
+        if (u.kwdefaults && !PyDict_Check(u.kwdefaults))
+            refuse_type(where, "kwdefaults must be None or a dict, not " + type_name(u.kwdefaults));
+        if (u.annotations && !PyDict_Check(u.annotations))
+            refuse_type(where,
+                        "annotations must be None or a dict, not " + type_name(u.annotations));
+        state.code = u.code;
+        state.closure = closure;
+        return u;
+    }
+
+private:
+    // (function, code, closure, defaults, kwdefaults, annotations, doc) of a
+    // FunctionUpdate record or of a 7-tuple.
+    static std::array<nb::handle, 7> fields_of(nb::handle item, std::size_t index) {
+        if (nb::isinstance<UpdateRecord>(item)) {
+            auto& r = nb::cast<UpdateRecord&>(item);
+            std::array<nb::handle, 7> f{r.function, r.code, r.closure, r.defaults,
+                                        r.kwdefaults, r.annotations, r.doc};
+            for (auto& field : f)
+                if (!field.ptr()) refuse_type(update_label(index, nullptr), "a FunctionUpdate field is unset");
+            return f;
+        }
+        if (!PyTuple_Check(item.ptr()) || PyTuple_GET_SIZE(item.ptr()) != 7)
+            refuse_type(update_label(index, nullptr),
+                        "an update is a FunctionUpdate or a tuple (function, code, closure, "
+                        "defaults, kwdefaults, annotations, doc)");
+        std::array<nb::handle, 7> f;
+        for (std::size_t i = 0; i < 7; ++i) f[i] = PyTuple_GET_ITEM(item.ptr(), i);
+        return f;
+    }
+
+    struct Pending {
+        PyObject* code;
+        PyObject* closure;
+    };
+
+    Pending& pending_for(PyFunctionObject* function) {
+        auto found = pending_.find(function);
+        if (found == pending_.end())
+            found = pending_.emplace(function, Pending{function->func_code, function->func_closure})
+                        .first;
+        return found->second;
+    }
+
+    static void check_kind(const std::string& where, PyObject* old_code, PyObject* new_code) {
+        int old_flags = reinterpret_cast<PyCodeObject*>(old_code)->co_flags;
+        int new_flags = reinterpret_cast<PyCodeObject*>(new_code)->co_flags;
+        if ((old_flags ^ new_flags) & kKindFlags)
+            refuse_value(where, std::string("the function is ") + kind_of(old_code) +
+                                    " and the new code is " + kind_of(new_code) +
+                                    "; re-create the function instead of swapping its code");
+    }
+
+    // The interpreter reads closure items as cells without checking (a non-cell
+    // crashes the next call), so FunctionType() checks each one; so do we.
+    static void check_cells(const std::string& where, PyObject* closure) {
+        if (!closure) return;
+        if (!PyTuple_Check(closure))
+            refuse_type(where, "closure must be None or a tuple of cells, not " + type_name(closure));
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(closure); ++i) {
+            PyObject* cell = PyTuple_GET_ITEM(closure, i);
+            if (!PyCell_Check(cell))
+                refuse_type(where, "closure item " + std::to_string(i) + " must be a cell, not " +
+                                       type_name(cell));
+        }
+    }
+
+    std::unordered_map<PyFunctionObject*, Pending> pending_;
+};
+
+// ---- name bindings
+
+// The type of _core.UNBIND: a binding to it deletes the name.
+struct Unbind {};
+
+// namespace[name] = value (or its deletion), applied by commit() with the swaps.
+struct Binding {
+    nb::object scope;
+    nb::object name;
+    nb::object value;
+};
+
+// A binding checked by commit(). Borrowed pointers, like FunctionUpdate.
+struct CheckedBinding {
+    PyObject* scope;
+    bool is_class;
+    PyObject* name;
+    PyObject* value;  // null: delete the name, if it is there
+};
+
+std::string binding_label(std::size_t index, PyObject* name) {
+    std::string label = "binding " + std::to_string(index);
+    const char* text = name && PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : nullptr;
+    if (text) label += std::string(" (") + text + ")";
+    PyErr_Clear();
+    return label;
 }
 
-void swap_field(PyObject*& field, PyObject* value, std::vector<PyObject*>& released) {
+// A dict whose keys are all exact str compares keys without running Python code (no
+// user __eq__ or __hash__), so a store into it cannot run anything either.
+bool has_only_str_keys(PyObject* dict) {
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(dict, &pos, &key, &value))
+        if (!PyUnicode_CheckExact(key)) return false;
+    return true;
+}
+
+// The __dict__ of a heap type (tp_dict is valid for heap types on every version).
+PyObject* class_dict(PyObject* cls) { return reinterpret_cast<PyTypeObject*>(cls)->tp_dict; }
+
+// Checks bindings so that applying them runs no Python code and cannot be refused by
+// CPython: setattr on a class only goes through type's own __setattr__ (which updates
+// the type's caches and slots), never a metaclass's Python code or a descriptor.
+class BindingChecker {
+public:
+    CheckedBinding check(nb::handle item, std::size_t index) {
+        PyObject *scope = nullptr, *name = nullptr, *value = nullptr;
+        if (nb::isinstance<Binding>(item)) {
+            auto& b = nb::cast<Binding&>(item);
+            scope = b.scope.ptr(), name = b.name.ptr(), value = b.value.ptr();
+        } else if (PyTuple_Check(item.ptr()) && PyTuple_GET_SIZE(item.ptr()) == 3) {
+            scope = PyTuple_GET_ITEM(item.ptr(), 0);
+            name = PyTuple_GET_ITEM(item.ptr(), 1);
+            value = PyTuple_GET_ITEM(item.ptr(), 2);
+        } else {
+            refuse_type(binding_label(index, nullptr),
+                        "a binding is a Binding or a tuple (namespace, name, value)");
+        }
+        std::string where = binding_label(index, name);
+        if (!scope || !name || !value) refuse_type(where, "a Binding field is unset");
+        if (!PyUnicode_CheckExact(name))
+            refuse_type(where, "the name must be a str, not " + type_name(name));
+        CheckedBinding b{scope, false, name, nb::isinstance<Unbind>(value) ? nullptr : value};
+        if (PyDict_CheckExact(scope)) {
+            check_keys(where, scope, "the namespace");
+        } else if (PyType_Check(scope)) {
+            b.is_class = true;
+            check_class(where, scope, name);
+        } else {
+            refuse_type(where, "the namespace must be a module dict (exact dict) or a class, not " +
+                                   type_name(scope));
+        }
+        return b;
+    }
+
+private:
+    void check_keys(const std::string& where, PyObject* dict, const std::string& what) {
+        if (!checked_.insert(dict).second) return;
+        if (!has_only_str_keys(dict))
+            refuse_value(where, what + " has keys that are not str");
+    }
+
+    void check_class(const std::string& where, PyObject* scope, PyObject* name) {
+        auto* cls = reinterpret_cast<PyTypeObject*>(scope);
+        PyTypeObject* meta = Py_TYPE(scope);
+        std::string class_name = cls->tp_name;
+        if (meta->tp_setattro != PyType_Type.tp_setattro)
+            refuse_value(where, "the metaclass " + std::string(meta->tp_name) + " of " + class_name +
+                                    " has its own __setattr__ or __delattr__");
+        if (!(cls->tp_flags & Py_TPFLAGS_HEAPTYPE)) refuse_type(where, class_name + " is a built-in type");
+#ifdef Py_TPFLAGS_IMMUTABLETYPE
+        // 3.10 lets heap types be immutable too.
+        if (cls->tp_flags & Py_TPFLAGS_IMMUTABLETYPE)
+            refuse_type(where, class_name + " is an immutable type");
+#endif
+        // A data descriptor of the metaclass (__doc__, __name__, __bases__, a property)
+        // would take the store: its setter may run Python code or refuse.
+        PyObject* descriptor = _PyType_Lookup(meta, name);
+        if (descriptor && Py_TYPE(descriptor)->tp_descr_set)
+            refuse_value(where, "the name is a data descriptor of the metaclass " +
+                                    std::string(meta->tp_name) + "; set it outside commit");
+        // setattr looks the name up along both MROs (slot updates for dunder names).
+        for (PyTypeObject* type : {cls, meta}) {
+            PyObject* mro = type->tp_mro;
+            for (Py_ssize_t i = 0; mro && i < PyTuple_GET_SIZE(mro); ++i) {
+                auto* base = reinterpret_cast<PyTypeObject*>(PyTuple_GET_ITEM(mro, i));
+                if ((base->tp_flags & Py_TPFLAGS_HEAPTYPE) && base->tp_dict)
+                    check_keys(where, base->tp_dict, std::string("the __dict__ of ") + base->tp_name);
+            }
+        }
+    }
+
+    std::unordered_set<PyObject*> checked_;  // dicts already known to have only str keys
+};
+
+// What a binding's name is bound to now (borrowed), or null.
+PyObject* bound_value(const CheckedBinding& b) {
+    PyObject* dict = b.is_class ? class_dict(b.scope) : b.scope;
+    return dict ? PyDict_GetItem(dict, b.name) : nullptr;
+}
+
+// Bind (value) or unbind (null) the name; -1 with a Python error on failure.
+int store(const CheckedBinding& b, PyObject* value) {
+    if (value)
+        return b.is_class ? PyObject_SetAttr(b.scope, b.name, value)
+                          : PyDict_SetItem(b.scope, b.name, value);
+    if (!bound_value(b)) return 0;
+    return b.is_class ? PyObject_DelAttr(b.scope, b.name) : PyDict_DelItem(b.scope, b.name);
+}
+
+// Applies the bindings in order, keeping each replaced value (a new reference, added
+// to `held`) so that nothing is finalised until the caller releases them. Checked
+// bindings fail only when memory runs out; then those already applied are undone
+// (best effort) and the error is raised before any function is swapped.
+void apply_bindings(const std::vector<CheckedBinding>& bindings, std::vector<PyObject*>& held) {
+    std::size_t first_held = held.size();
+    for (std::size_t i = 0; i < bindings.size(); ++i) {
+        PyObject* old = bound_value(bindings[i]);
+        Py_XINCREF(old);
+        held.push_back(old);  // capacity reserved: never allocates here
+        if (store(bindings[i], bindings[i].value) == 0) continue;
+        nb::python_error error;  // takes the error indicator
+        // Binding i too: a class's dict may be updated before its slots fail.
+        for (std::size_t j = i + 1; j-- > 0;) {
+            if (store(bindings[j], held[first_held + j]) != 0) PyErr_Clear();
+        }
+        throw error;
+    }
+}
+
+// The references commit() holds to replaced values, released when it returns or
+// raises: after the last change, so no finalizer sees a half-applied save.
+struct HeldReferences {
+    std::vector<PyObject*> refs;
+    ~HeldReferences() {
+        for (PyObject* old : refs) Py_XDECREF(old);
+    }
+};
+
+void swap_field(PyObject*& field, PyObject* value, std::vector<PyObject*>& held) {
     Py_XINCREF(value);
-    released.push_back(field);  // capacity reserved: no allocation in the commit loop
+    held.push_back(field);  // capacity reserved: never allocates here
     field = value;
 }
 
-// Apply every update or none. Nothing between the first and the last swap runs
-// Python code or allocates a GC-tracked object, so no other thread (they all need the
-// GIL) and no finalizer can observe a half-applied save. Old values are released
-// only after the last swap, when finalizers can no longer see a mixed state.
-void commit(nb::list items) {
+void swap_function(const FunctionUpdate& u, std::vector<PyObject*>& held) {
+    PyFunctionObject* f = u.function;
+    invalidate_function_version(f);
+    if (u.set_closure) swap_field(f->func_closure, u.closure, held);
+    swap_field(f->func_code, u.code, held);
+    if (u.set_defaults) swap_field(f->func_defaults, u.defaults, held);
+    if (u.set_kwdefaults) swap_field(f->func_kwdefaults, u.kwdefaults, held);
+    if (u.set_annotations) swap_field(f->func_annotations, u.annotations, held);
+    if (u.set_doc) swap_field(f->func_doc, u.doc, held);
+}
+
+// Apply every binding and update or none. Everything is checked first; from the first
+// store to the last swap no Python code runs and no GC-tracked object is allocated,
+// so no other thread (they all need the GIL) and no finalizer or weakref callback can
+// observe a half-applied save. Replaced values are released only after the last swap.
+void commit(nb::handle update_items, nb::handle binding_items) {
+    // Own every item for the whole call: the checked records borrow from them.
+    auto items = nb::steal<nb::tuple>(PySequence_Tuple(update_items.ptr()));
+    if (!items.is_valid()) throw nb::python_error();
+    auto binding_tuple = nb::steal<nb::tuple>(PySequence_Tuple(binding_items.ptr()));
+    if (!binding_tuple.is_valid()) throw nb::python_error();
     std::vector<FunctionUpdate> updates;
     updates.reserve(nb::len(items));
-    for (nb::handle item : items) updates.push_back(check_update(item));
+    UpdateChecker update_checker;
+    for (nb::handle item : items) updates.push_back(update_checker.check(item, updates.size()));
 
-    std::vector<PyObject*> released;
-    released.reserve(updates.size() * 6);
-    for (auto& u : updates) {
-        PyFunctionObject* f = u.function;
-        invalidate_function_version(f);
-        if (u.set_closure) swap_field(f->func_closure, u.closure, released);
-        swap_field(f->func_code, u.code, released);
-        if (u.set_defaults) swap_field(f->func_defaults, u.defaults, released);
-        if (u.set_kwdefaults) swap_field(f->func_kwdefaults, u.kwdefaults, released);
-        if (u.set_annotations) swap_field(f->func_annotations, u.annotations, released);
-        if (u.set_doc) swap_field(f->func_doc, u.doc, released);
-    }
-    for (PyObject* old : released) Py_XDECREF(old);
+    std::vector<CheckedBinding> bindings;
+    bindings.reserve(nb::len(binding_tuple));
+    BindingChecker binding_checker;
+    for (nb::handle item : binding_tuple)
+        bindings.push_back(binding_checker.check(item, bindings.size()));
+
+    HeldReferences held;
+    held.refs.reserve(bindings.size() + updates.size() * 6);
+    apply_bindings(bindings, held.refs);
+    for (const auto& u : updates) swap_function(u, held.refs);
 }
 
 struct ScanState {
@@ -471,17 +698,35 @@ nb::list functions_using(nb::iterable codes) {
 }  // namespace
 
 static void bind_patcher(nb::module_& m) {
-    nb::class_<PyFunctionIndex>(m, "FunctionIndex",
-                                "Which live functions run which code object.")
-        .def(nb::init<>())
-        .def("add", &PyFunctionIndex::add, "code"_a, "function"_a)
-        .def("functions", &PyFunctionIndex::functions, "code"_a)
-        .def("move", &PyFunctionIndex::move, "old_code"_a, "new_code"_a)
-        .def("forget", &PyFunctionIndex::forget, "code"_a)
-        .def("__contains__", &PyFunctionIndex::contains)
-        .def("__len__", &PyFunctionIndex::size);
-    m.def("commit", &commit, "updates"_a,
-          "Apply in-place function updates all at once, or raise before changing any.");
+    auto update = nb::class_<UpdateRecord>(
+        m, "FunctionUpdate",
+        "One function for commit() to update in place; Ellipsis (the default) keeps a "
+        "field as the function has it, None clears it.");
+    update.def(nb::init<nb::object, nb::object, nb::object, nb::object, nb::object, nb::object,
+                        nb::object>(),
+               "function"_a, "code"_a, nb::kw_only(), "closure"_a = nb::ellipsis(),
+               "defaults"_a = nb::ellipsis(), "kwdefaults"_a = nb::ellipsis(),
+               "annotations"_a = nb::ellipsis(), "doc"_a = nb::ellipsis());
+    update.def_rw("function", &UpdateRecord::function).def_rw("code", &UpdateRecord::code)
+        .def_rw("closure", &UpdateRecord::closure).def_rw("defaults", &UpdateRecord::defaults)
+        .def_rw("kwdefaults", &UpdateRecord::kwdefaults)
+        .def_rw("annotations", &UpdateRecord::annotations).def_rw("doc", &UpdateRecord::doc);
+    nb::class_<Unbind>(m, "UnbindType", "The type of UNBIND.")
+        .def("__repr__", [](const Unbind&) { return "jurigged._core.UNBIND"; });
+    m.attr("UNBIND") = nb::cast(Unbind{});
+    nb::class_<Binding>(m, "Binding",
+                        "namespace[name] = value, applied by commit() with the swaps; "
+                        "value UNBIND deletes the name.")
+        .def(nb::init<nb::object, nb::object, nb::object>(), "namespace"_a, "name"_a, "value"_a)
+        .def_rw("namespace", &Binding::scope)
+        .def_rw("name", &Binding::name)
+        .def_rw("value", &Binding::value)
+        .def("__repr__", [](const Binding& b) {
+            return nb::str("Binding({!r}, {!r}, {!r})").format(b.scope, b.name, b.value);
+        });
+    m.def("commit", &commit, "updates"_a, nb::kw_only(), "bindings"_a = nb::tuple(),
+          "Apply function updates and name bindings all at once, or raise before "
+          "changing any.");
     m.def("functions_using", &functions_using, "codes"_a,
           "Every live function whose __code__ is one of codes (one heap pass).");
 }

@@ -91,25 +91,69 @@ class Watcher:
     @property
     def closed(self) -> bool: ...
 
-# patcher
+# patcher (the function index is jurigged.function_index.FunctionIndex, in Python)
 
 from types import CodeType, FunctionType
-from typing import Iterable
+from typing import Any, Iterable, Sequence, Tuple, Union
 
-class FunctionIndex:
-    """Which live functions run which code object (functions held weakly)."""
+class UnbindType:
+    """The type of UNBIND (not constructible)."""
 
-    def __init__(self) -> None: ...
-    def add(self, code: CodeType, function: FunctionType) -> bool: ...
-    def functions(self, code: CodeType) -> list[FunctionType]: ...
-    def move(self, old_code: CodeType, new_code: CodeType) -> None: ...
-    def forget(self, code: CodeType) -> None: ...
-    def __contains__(self, code: CodeType) -> bool: ...
-    def __len__(self) -> int: ...
+UNBIND: UnbindType
+"""A binding's value that deletes the name (if it is there; nothing otherwise)."""
 
-def commit(updates: list[tuple]) -> None:
-    """Apply (function, code, closure, defaults, kwdefaults, annotations, doc) updates
-    all at once (Ellipsis keeps a field), or raise before changing any."""
+class Binding:
+    """namespace[name] = value, applied by commit() in the same step as the swaps."""
+
+    namespace: Union[dict, type]
+    name: str
+    value: Any  # or UNBIND
+    def __init__(self, namespace: Union[dict, type], name: str, value: Any) -> None: ...
+
+class FunctionUpdate:
+    """One function for commit() to update in place. Ellipsis (the default) keeps a
+    field as the function has it; None clears it."""
+
+    function: FunctionType
+    code: CodeType
+    closure: Any  # tuple of cells, None or Ellipsis
+    defaults: Any  # tuple, None or Ellipsis
+    kwdefaults: Any  # dict, None or Ellipsis
+    annotations: Any  # dict, None or Ellipsis
+    doc: Any  # any object or Ellipsis
+    def __init__(self, function: FunctionType, code: CodeType, *, closure: Any = ...,
+                 defaults: Any = ..., kwdefaults: Any = ..., annotations: Any = ...,
+                 doc: Any = ...) -> None: ...
+
+# The same as a tuple: (function, code, closure, defaults, kwdefaults, annotations, doc).
+FunctionUpdateTuple = Tuple[FunctionType, CodeType, Any, Any, Any, Any, Any]
+
+def commit(updates: Sequence[Union[FunctionUpdate, FunctionUpdateTuple]], *,
+           bindings: Sequence[Union[Binding, Tuple[Union[dict, type], str, Any]]] = ()) -> None:
+    """Apply every binding and function update in one step, or raise before changing any.
+
+    Checked first, as CPython's FunctionType() and function attribute setters check:
+    target a function and code a code object (TypeError); closure None or a tuple of
+    cells (TypeError) whose length is the code's number of free variables (ValueError;
+    a kept closure is checked too); defaults None or a tuple, kwdefaults and annotations
+    None or a dict (TypeError). Code whose generator / coroutine / async generator kind
+    differs from the function's is refused (ValueError): re-create the function instead.
+    A function may appear more than once; each update is checked against the state the
+    earlier ones leave.
+
+    Bindings: namespace is a module dict (exact dict, all keys exact str) or a heap class
+    whose metaclass keeps type's own __setattr__/__delattr__ (so not Enum); the name is
+    an exact str and, for a class, not a data descriptor of the metaclass (__doc__,
+    __name__, a metaclass property: set those outside commit). A class is set through
+    type's setattr, so its attribute caches and slots (__repr__, __call__, ...) follow.
+    __set_name__ is not called. Bindings are applied in order, before the swaps; if
+    one fails after all (only when memory runs out), those before it are undone.
+
+    From the first store to the last swap no Python code runs (no other thread, no
+    finalizer, no weakref callback); replaced values are released only afterwards.
+    C-level dict, type and function watchers (3.12+) are notified by the stores but
+    not by the swaps, and the swaps raise no audit events.
+    """
 
 def functions_using(codes: Iterable[CodeType]) -> list[FunctionType]:
     """Every live function whose __code__ is one of `codes` (one pass over the heap)."""

@@ -25,6 +25,7 @@ from importlib.util import decode_source
 from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 from . import _core
+from .function_index import FunctionIndex
 from .locate import HeapSearch, conformers_of
 from .logs import logger
 
@@ -34,7 +35,7 @@ DEFINITION_KINDS = FUNCTION_KINDS + ("class",)
 _KEEP = "__jurigged_keep__"  # stands in for decorators when only the bare function is wanted
 
 # Every live function we patched or found, by the code object it runs.
-function_index = _core.FunctionIndex()
+function_index = FunctionIndex()
 
 
 class PatchError(Exception):
