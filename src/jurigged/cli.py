@@ -56,10 +56,11 @@ which files are watched:
   A path matches if it does either as written or with symbolic links resolved.
 
 configuration:
-  Defaults for -w, --exclude, -d, --poll and -v can be set in the nearest
-  pyproject.toml, in a [tool.jurigged] table (watch, exclude, debounce, poll,
-  verbose), and in the environment (JURIGGED_WATCH and JURIGGED_EXCLUDE, paths
-  separated by ':', JURIGGED_DEBOUNCE, JURIGGED_POLL, JURIGGED_VERBOSE=1). The
+  Defaults for -w, --exclude, -d, --poll, --max-file-size and -v can be set in
+  the nearest pyproject.toml, in a [tool.jurigged] table (watch, exclude,
+  debounce, poll, max_file_size, verbose), and in the environment
+  (JURIGGED_WATCH and JURIGGED_EXCLUDE, paths separated by ':',
+  JURIGGED_DEBOUNCE, JURIGGED_POLL, JURIGGED_MAX_FILE_SIZE, JURIGGED_VERBOSE=1). The
   environment overrides pyproject.toml; options on the command line override both."""
 
 
@@ -87,6 +88,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     debounce = settings.debounce if options.debounce is None else options.debounce
     poll = settings.poll if options.poll is None else options.poll
     verbose = options.verbose or settings.verbose
+    max_file_size = (settings.max_file_size if options.max_file_size is None
+                     else options.max_file_size)
     if options.events:
         try:
             write_events(logger, options.events)
@@ -101,7 +104,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         always = [options.target] if as_script and not watch else []
         watcher = live.watch(
             filters.make_filter(watch, exclude, always=always),
-            exclude=exclude, debounce=debounce, poll=poll, verbose=verbose)
+            exclude=exclude, debounce=debounce, poll=poll, verbose=verbose,
+            max_file_size=max_file_size)
         if program is None:
             return _prompt_only()
         ending = program.run(watcher.track)
@@ -167,6 +171,14 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _size(text: str) -> int:
+    try:
+        return config.parse_size(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a size in bytes (or with K, M or G), at least 1, got {text!r}")
+
+
 def _number(text: str) -> float:
     try:
         return float(text)
@@ -204,6 +216,10 @@ class _Parser(argparse.ArgumentParser):
         add("--poll", metavar="SECONDS", type=_positive_seconds,
             help="look for changes every SECONDS instead of asking the system to "
                  "report them (for network or container mounts that do not)")
+        add("--max-file-size", metavar="BYTES", type=_size,
+            help="do not read a watched file bigger than BYTES (a number, or with "
+                 "K, M or G: 64M): report it once and skip it until it is smaller "
+                 "(default: 16M)")
         add("-i", "--interactive", action="store_true",
             help="when the program ends (even with an error), open an interactive "
                  "prompt in its namespace, like python -i")

@@ -7,9 +7,10 @@ environment variables; command-line flags override both (the CLI applies them la
     debounce = 0.05                   # like -d
     poll = 1.0                        # like --poll
     verbose = true                    # like -v
+    max_file_size = "16M"             # like --max-file-size (bytes, or with K/M/G)
 
 Environment: JURIGGED_WATCH and JURIGGED_EXCLUDE (paths separated by os.pathsep),
-JURIGGED_DEBOUNCE, JURIGGED_POLL, JURIGGED_VERBOSE (1/true/yes).
+JURIGGED_DEBOUNCE, JURIGGED_POLL, JURIGGED_VERBOSE (1/true/yes), JURIGGED_MAX_FILE_SIZE.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Settings:
     debounce: float = 0.05
     poll: Optional[float] = None
     verbose: bool = False
+    max_file_size: int = 16 * 1024 * 1024
     source: Optional[str] = None  # the pyproject.toml that was read, if any
 
 
@@ -55,6 +57,40 @@ def _number(value, name: str, where: str, minimum: float = 0.0) -> float:
     if number < minimum:
         raise ConfigError(f"{where}: {name} must be at least {minimum}, not {value!r}")
     return number
+
+
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def parse_size(value) -> int:
+    """A number of bytes from an int or a text such as "16M", "512k", "1GiB" (binary
+    units); ValueError if it is not one, or not at least 1 byte."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int):
+        number = value
+    else:
+        text = str(value).strip().lower()
+        for suffix in ("ib", "b"):
+            if text.endswith(suffix) and text[:-len(suffix)][-1:] in "kmg":
+                text = text[:-len(suffix)]
+                break
+        unit = text[-1:] if text[-1:] in ("k", "m", "g") else ""
+        digits = text[:len(text) - len(unit)].strip()
+        if not digits.isdigit():
+            raise ValueError(value)
+        number = int(digits) * _SIZE_UNITS[unit]
+    if number < 1:
+        raise ValueError(value)
+    return number
+
+
+def _size(value, name: str, where: str) -> int:
+    try:
+        return parse_size(value)
+    except ValueError:
+        raise ConfigError(f"{where}: {name} must be a size in bytes (or with K, M or G), "
+                          f"at least 1, not {value!r}")
 
 
 def _paths(value, name: str, where: str, base: Path) -> List[str]:
@@ -81,7 +117,8 @@ def load(cwd: Optional[Path] = None, environ=None) -> Settings:
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"{pyproject}: {exc}")
         where = f"{pyproject} [tool.jurigged]"
-        unknown = set(table) - {"watch", "exclude", "debounce", "poll", "verbose"}
+        unknown = set(table) - {"watch", "exclude", "debounce", "poll", "verbose",
+                                "max_file_size"}
         if unknown:
             raise ConfigError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
         base = pyproject.parent
@@ -95,6 +132,8 @@ def load(cwd: Optional[Path] = None, environ=None) -> Settings:
             settings.poll = _number(table["poll"], "poll", where) or None
         if "verbose" in table:
             settings.verbose = bool(table["verbose"])
+        if "max_file_size" in table:
+            settings.max_file_size = _size(table["max_file_size"], "max_file_size", where)
         settings.source = str(pyproject)
     if environ.get("JURIGGED_WATCH"):
         settings.watch = environ["JURIGGED_WATCH"].split(os.pathsep)
@@ -107,4 +146,7 @@ def load(cwd: Optional[Path] = None, environ=None) -> Settings:
         settings.poll = _number(environ["JURIGGED_POLL"], "JURIGGED_POLL", "environment") or None
     if environ.get("JURIGGED_VERBOSE"):
         settings.verbose = _truthy(environ["JURIGGED_VERBOSE"])
+    if environ.get("JURIGGED_MAX_FILE_SIZE"):
+        settings.max_file_size = _size(environ["JURIGGED_MAX_FILE_SIZE"],
+                                       "JURIGGED_MAX_FILE_SIZE", "environment")
     return settings
