@@ -156,6 +156,7 @@ Tracker::Tracker(const Options& options)
     : debounce_(std::max(0, options.debounce_ms)),
       max_delay_(std::max(options.max_delay_ms, options.debounce_ms)),
       unclosed_wait_(std::max(0, options.unclosed_write_wait_ms)),
+      confirm_empty_(std::max(0, options.confirm_empty_ms)),
       max_file_size_(options.max_file_size),
       quiet_period_(debounce_),
       settler_([this] { settle_thread(); }) {}
@@ -193,6 +194,7 @@ void Tracker::touch(const std::string& path, Touch how) {
 void Tracker::make_pending(const std::string& path, File& file, Touch how) {
     auto now = Clock::now();
     ++file.touches;
+    file.doubted = false;
     if (how == Touch::Writing) {
         file.writing = true;
         file.last_write = now;
@@ -308,6 +310,14 @@ std::vector<Tracker::Due> Tracker::take_due(Clock::time_point now, Clock::time_p
     if (batch_has_ready_ && !batch_due) wake = batch_deadline();
     for (const auto& path : pending_) {
         const File& file = files_.at(path);
+        if (file.doubted) {
+            if (now >= file.not_before) {
+                due.push_back(Due{path, file.touches, false});
+            } else {
+                wake = std::min(wake, file.not_before);
+            }
+            continue;
+        }
         if (!file.writing) {
             if (batch_due) due.push_back(Due{path, file.touches, false});
             continue;
@@ -322,7 +332,11 @@ std::vector<Tracker::Due> Tracker::take_due(Clock::time_point now, Clock::time_p
         }
     }
     for (const auto& item : due) pending_.erase(item.path);
-    if (batch_due) batch_has_ready_ = false;
+    took_batch_ = batch_due;
+    if (batch_due) {
+        batch_has_ready_ = false;
+        taken_batch_ready_ = first_ready_;
+    }
     return due;
 }
 
@@ -349,6 +363,9 @@ void Tracker::settle(std::unique_lock<std::mutex>& lock, std::vector<Due> due) {
     lock.lock();
     std::vector<Event> batch;
     for (std::size_t i = 0; i < due.size(); ++i) judge(due[i], readings[i], batch);
+    // A file whose reading a new save overtook is pending again: the batch it was in
+    // keeps its age, so a file rewritten without pause still arrives within max_delay_.
+    if (took_batch_ && batch_has_ready_) first_ready_ = std::min(first_ready_, taken_batch_ready_);
     deliver(std::move(batch));
 }
 
@@ -361,6 +378,7 @@ void Tracker::judge(const Due& due, Reading& reading, std::vector<Event>& out) {
         make_pending(due.path, file, Touch::Other);
         return;
     }
+    if (!believe(due.path, file, reading)) return;
     if (due.unclosed) {
         file.writing = false;
         out.push_back(Event{Event::Kind::Notice, due.path, {},
@@ -403,6 +421,22 @@ void Tracker::judge(const Due& due, Reading& reading, std::vector<Event>& out) {
     case Reading::Status::Unstable:
         return;
     }
+}
+
+bool Tracker::believe(const std::string& path, File& file, const Reading& reading) {
+    bool doubtful = (reading.status == Reading::Status::Missing && file.present) ||
+                    (reading.status == Reading::Status::Read && reading.content.empty() &&
+                     file.hash != content_hash(reading.content));
+    if (!doubtful || confirm_empty_.count() == 0) return true;
+    if (file.doubted && file.doubted_touches == file.touches) {
+        file.doubted = false;  // it stayed so, and no event came: it is what the user saved
+        return true;
+    }
+    file.doubted = true;
+    file.doubted_touches = file.touches;
+    file.not_before = Clock::now() + confirm_empty_;
+    pending_.insert(path);
+    return false;
 }
 
 void Tracker::deliver(std::vector<Event> batch) {

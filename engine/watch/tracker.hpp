@@ -74,6 +74,9 @@ private:
         bool writing = false;    // written and not yet closed
         Clock::time_point last_write{};
         std::uint64_t touches = 0;  // a reading taken before the latest touch is stale
+        bool doubted = false;         // read empty or missing: read again before believing it
+        std::uint64_t doubted_touches = 0;
+        Clock::time_point not_before{};
     };
     struct Reading;
     struct Due {
@@ -89,12 +92,14 @@ private:
     void settle(std::unique_lock<std::mutex>& lock, std::vector<Due> due);
     Clock::time_point batch_deadline() const;
     void judge(const Due& due, Reading& reading, std::vector<Event>& out);
+    bool believe(const std::string& path, File& file, const Reading& reading);
     void deliver(std::vector<Event> batch);  // with mutex_ held
     void report(const std::string& path, const std::string& message);
 
     const std::chrono::milliseconds debounce_;
     const std::chrono::milliseconds max_delay_;
     const std::chrono::milliseconds unclosed_wait_;
+    const std::chrono::milliseconds confirm_empty_;
     const std::uint64_t max_file_size_;
     std::chrono::milliseconds quiet_period_;  // guarded by mutex_
 
@@ -105,6 +110,8 @@ private:
     std::set<std::string> pending_;     // touched since last read (some still being written)
     bool batch_has_ready_ = false;      // some pending file is complete: a batch is open
     Clock::time_point first_ready_{};   // when the open batch got its first complete file
+    bool took_batch_ = false;                // the files being read include a batch
+    Clock::time_point taken_batch_ready_{};  // its first_ready_
     Clock::time_point last_touch_{};
     std::vector<Event> ready_;
     bool closed_ = false;

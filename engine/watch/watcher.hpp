@@ -26,6 +26,10 @@ struct Options {
     // (with a Notice), for writers that keep it open; closing or renaming it into place
     // is what normally makes a save complete.
     int unclosed_write_wait_ms = 5000;
+    // An empty or missing file is also what a save in progress looks like for a moment
+    // (a truncate, an unlink before the new file is created), before the kernel has
+    // queued the event that says so: it is believed once it stayed so, untouched, this long.
+    int confirm_empty_ms = 250;
     // Bigger files are never read (so never allocated): one Error, then nothing until
     // the file is back under the limit.
     std::uint64_t max_file_size = 16 * 1024 * 1024;
