@@ -137,3 +137,45 @@ def test_a_file_left_open_after_writing_is_read_after_a_while(run_jurigged, work
         assert str(lib) in line
         p.expect("R (2, 2, 2)", stream="out")
     assert applied(p) == ["Update lib.f"]
+
+
+MEMORY_LIMITED_APP = """\
+import resource, sys, time
+# Address space for what runs now plus 384 MiB: a 1 GiB file cannot be read at all,
+# a 256 MiB one can be read by the watcher but not copied into a bytes object too.
+with open("/proc/self/status") as status:
+    size_kib = next(int(line.split()[1]) for line in status if line.startswith("VmSize:"))
+limit = size_kib * 1024 + 384 * 1024 ** 2
+resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
+import lib
+from lib import f
+print("ready", flush=True)
+last = None
+for _ in range(12000):
+    value = (f(), lib.f())
+    if value != last:
+        sys.stdout.write(f"R {value}\\n"); sys.stdout.flush()
+        last = value
+    time.sleep(0.005)
+"""
+
+
+def test_a_file_too_big_for_the_memory_left_is_reported_and_skipped(run_jurigged, workdir):
+    # The size limit is raised above the memory the program has left: the native
+    # reader then fails to allocate (std::bad_alloc) or, for a smaller file, the
+    # Python thread does (MemoryError); both are reported and the next save applies.
+    lib = workdir / "lib.py"
+    lib.write_text(source(1))
+    (workdir / "app.py").write_text(MEMORY_LIMITED_APP)
+    p = run_jurigged("-v", "--max-file-size", "2G", "app.py", cwd=workdir)
+    p.expect("R (1, 1)", stream="out")
+    with open(lib, "r+b") as f:
+        f.truncate(1024 ** 3)
+    line = p.expect("not enough memory", stream="err")
+    assert str(lib) in line
+    with open(lib, "r+b") as f:
+        f.truncate(256 * 1024 ** 2)
+    p.expect("MemoryError", stream="err")
+    lib.write_text(source(2))
+    p.expect("R (2, 2)", stream="out")
+    assert p.popen.poll() is None

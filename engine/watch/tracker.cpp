@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <new>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -348,6 +349,8 @@ void Tracker::settle(std::unique_lock<std::mutex>& lock, std::vector<Due> due) {
     for (const auto& item : due) {
         try {
             readings.push_back(Reading::of(item.path, max_file_size_));
+        } catch (const std::bad_alloc&) {
+            readings.push_back(Reading::failed(item.path, "not enough memory to read it"));
         } catch (const std::exception& error) {
             readings.push_back(Reading::failed(item.path, std::string("internal error: ") + error.what()));
         }
