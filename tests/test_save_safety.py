@@ -179,3 +179,18 @@ def test_a_file_too_big_for_the_memory_left_is_reported_and_skipped(run_jurigged
     lib.write_text(source(2))
     p.expect("R (2, 2)", stream="out")
     assert p.popen.poll() is None
+
+
+def test_a_size_limit_that_is_not_one_is_refused(run_jurigged, workdir, tmp_path):
+    from conftest import subprocess_env
+
+    (workdir / "app.py").write_text("print('ran')\n")
+    p = run_jurigged("--max-file-size", "0", "app.py", cwd=workdir)
+    assert p.wait() == 2
+    assert p.output("err") == ("jurigged: error: argument --max-file-size: expected a size "
+                               "in bytes (or with K, M or G), at least 1, got '0'\n")
+    env = dict(subprocess_env(tmp_path / "home"), JURIGGED_MAX_FILE_SIZE="lots")
+    p = run_jurigged("app.py", cwd=workdir, env=env)
+    assert p.wait() == 2
+    assert "JURIGGED_MAX_FILE_SIZE must be a size in bytes" in p.output("err")
+    assert "ran" not in p.output("out")
