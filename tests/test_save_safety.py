@@ -141,11 +141,11 @@ def test_a_file_left_open_after_writing_is_read_after_a_while(run_jurigged, work
 
 MEMORY_LIMITED_APP = """\
 import resource, sys, time
-# Address space for what runs now plus 384 MiB: a 1 GiB file cannot be read at all,
-# a 256 MiB one can be read by the watcher but not copied into a bytes object too.
+# Address space for what runs now plus 512 MiB: a 1 GiB file cannot be read at all,
+# a 320 MiB one can be read by the watcher but not copied into a bytes object too.
 with open("/proc/self/status") as status:
     size_kib = next(int(line.split()[1]) for line in status if line.startswith("VmSize:"))
-limit = size_kib * 1024 + 384 * 1024 ** 2
+limit = size_kib * 1024 + 512 * 1024 ** 2
 resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
 import lib
 from lib import f
@@ -160,21 +160,27 @@ for _ in range(12000):
 """
 
 
-def test_a_file_too_big_for_the_memory_left_is_reported_and_skipped(run_jurigged, workdir):
+def test_a_file_too_big_for_the_memory_left_is_reported_and_skipped(run_jurigged, workdir,
+                                                                     tmp_path):
     # The size limit is raised above the memory the program has left: the native
     # reader then fails to allocate (std::bad_alloc) or, for a smaller file, the
     # Python thread does (MemoryError); both are reported and the next save applies.
+    from conftest import subprocess_env
+
     lib = workdir / "lib.py"
     lib.write_text(source(1))
     (workdir / "app.py").write_text(MEMORY_LIMITED_APP)
-    p = run_jurigged("-v", "--max-file-size", "2G", "app.py", cwd=workdir)
+    # One malloc arena: threads would otherwise each reserve 64 MiB of address space
+    # whenever they first allocate, eating into the limit at unforeseeable times.
+    env = dict(subprocess_env(tmp_path / "home"), MALLOC_ARENA_MAX="1")
+    p = run_jurigged("-v", "--max-file-size", "2G", "app.py", cwd=workdir, env=env)
     p.expect("R (1, 1)", stream="out")
     with open(lib, "r+b") as f:
         f.truncate(1024 ** 3)
     line = p.expect("not enough memory", stream="err")
     assert str(lib) in line
     with open(lib, "r+b") as f:
-        f.truncate(256 * 1024 ** 2)
+        f.truncate(320 * 1024 ** 2)
     p.expect("MemoryError", stream="err")
     lib.write_text(source(2))
     p.expect("R (2, 2)", stream="out")
