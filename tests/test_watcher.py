@@ -28,7 +28,7 @@ def truncate_pause_write(path, content):
     with open(path, "r+b") as f:
         f.truncate(0)
         f.flush()
-        time.sleep(0.015)  # well inside the 50 ms quiet period
+        time.sleep(0.2)  # longer than the 50 ms quiet period: only the close completes it
         f.write(content)
 
 
