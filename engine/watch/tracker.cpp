@@ -360,8 +360,9 @@ void Tracker::settle(std::unique_lock<std::mutex>& lock, std::vector<Due> due) {
         std::lock_guard sync_lock(sync_mutex_);
         sync = sync_;
     }
-    // A save that began while we read (a truncate, say) is queued in the kernel by now:
-    // its touch makes that reading stale before it is judged.
+    // Events the kernel queued while we read are handled now: a save begun meanwhile
+    // makes that reading stale before it is judged. (A truncate empties the file a
+    // moment before its event is queued: believe() covers that.)
     if (sync) sync();
     lock.lock();
     std::vector<Event> batch;
