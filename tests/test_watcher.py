@@ -28,7 +28,7 @@ def truncate_pause_write(path, content):
     with open(path, "r+b") as f:
         f.truncate(0)
         f.flush()
-        time.sleep(0.015)  # well inside the 50 ms quiet period
+        time.sleep(0.2)  # longer than the 50 ms quiet period: only the close completes it
         f.write(content)
 
 
@@ -222,6 +222,93 @@ def test_thirty_files_changed_together_arrive_in_one_batch(workdir):
     assert [len(batch) for batch in batches] == [30, 30]
     assert {content for _, _, content, _ in batches[1]} == {b"value = %d\n" % (i + 300) for i in range(30)}
     watcher.close()
+
+
+# ---- complete saves only, size limit ------------------------------------------------------
+
+
+def test_a_file_held_open_is_read_at_its_close(module):
+    watcher = start(module, debounce_ms=0)
+    with open(module, "wb") as f:
+        f.write(b"value = ")
+        f.flush()
+        assert events(watcher, 0, quiet=0.5) == []  # written but not closed: incomplete
+        f.write(b"2\n")
+    assert events(watcher, 1) == [changed(module, b"value = 2\n")]
+    watcher.close()
+
+
+def test_an_emptied_file_is_a_change(module):
+    watcher = start(module, debounce_ms=0)
+    module.write_bytes(b"")
+    assert events(watcher, 1) == [changed(module, b"")]
+    watcher.close()
+
+
+def test_in_place_saves_with_no_debounce_are_never_seen_half_done(module):
+    watcher = start(module, debounce_ms=0)
+    last = b"value = 300\n"
+
+    def save_many():
+        for n in range(2, 301):
+            with open(module, "wb") as f:  # truncates, then writes
+                f.write(b"value = %d\n" % n)
+
+    batches = []
+    thread = threading.Thread(target=save_many)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not any(e[2] == last for b in batches for e in b):
+        batch = watcher.wait(1000)
+        if batch:
+            batches.append(batch)
+    thread.join()
+    contents = [content for batch in batches for _, _, content, _ in batch]
+    assert contents and contents[-1] == last
+    assert all(kind == "changed" for batch in batches for kind, _, _, _ in batch)
+    numbers = [int(content.split(b"=")[1]) for content in contents]  # never empty or half
+    assert numbers == sorted(set(numbers))
+    assert all(len(batch) == 1 for batch in batches)  # queued saves of a file: the latest
+    watcher.close()
+
+
+def test_a_file_over_the_size_limit_gives_one_error(module):
+    watcher = start(module, max_file_size=100)
+    module.write_bytes(b"#" * 200 + b"\n")
+    (batch,) = collect(watcher, 1)
+    assert [(kind, path) for kind, path, _, _ in batch] == [("error", str(module))]
+    assert "201 bytes" in batch[0][3] and "100 bytes" in batch[0][3]
+    module.write_bytes(b"#" * 300 + b"\n")  # still too big: not reported again
+    assert events(watcher, 0) == []
+    module.write_bytes(b"value = 2\n")
+    assert events(watcher, 1) == [changed(module, b"value = 2\n")]
+    module.write_bytes(b"#" * 200 + b"\n")  # too big again: reported again
+    assert [kind for kind, _, _, _ in events(watcher, 1)] == ["error"]
+    watcher.close()
+
+
+def test_a_huge_sparse_file_is_not_read(module):
+    watcher = start(module)
+    with open(module, "r+b") as f:
+        f.truncate(100 * 1024 ** 3)
+    (batch,) = collect(watcher, 1)
+    assert [(kind, path) for kind, path, _, _ in batch] == [("error", str(module))]
+    assert "100.0 GiB" in batch[0][3] and "16.0 MiB" in batch[0][3]
+    watcher.close()
+
+
+def test_the_size_limit_when_polling(module):
+    watcher = start(module, poll_ms=50, max_file_size=100)
+    module.write_bytes(b"#" * 200 + b"\n")
+    assert [kind for kind, _, _, _ in events(watcher, 1)] == ["error"]
+    module.write_bytes(b"value = 2\n")
+    assert events(watcher, 1) == [changed(module, b"value = 2\n")]
+    watcher.close()
+
+
+def test_a_size_limit_must_be_positive():
+    with pytest.raises(ValueError):
+        Watcher(max_file_size=0)
 
 
 # ---- deletion and errors -------------------------------------------------------------------

@@ -12,8 +12,14 @@ namespace {
 
 class InotifyBackend final : public Backend {
 public:
-    InotifyBackend(std::shared_ptr<InotifyHub> hub, Tracker& tracker) : hub_(std::move(hub)), tracker_(tracker) {}
-    ~InotifyBackend() override { hub_->unwatch_all(tracker_); }
+    InotifyBackend(std::shared_ptr<InotifyHub> hub, Tracker& tracker) : hub_(std::move(hub)), tracker_(tracker) {
+        // The copy of hub_ keeps the hub alive for a sync the settle thread has begun.
+        tracker_.set_sync([hub = hub_] { hub->sync(); });
+    }
+    ~InotifyBackend() override {
+        tracker_.set_sync({});
+        hub_->unwatch_all(tracker_);
+    }
 
     bool watch(const std::string& path, std::string& why) override { return hub_->watch(tracker_, path, why); }
     void unwatch(const std::string& path) override { hub_->unwatch(tracker_, path); }

@@ -23,8 +23,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Every event re-arms the quiet period; IN_MODIFY is there for that: a file still being
-// written keeps its batch open, so it is read once the writer is done.
+// Every event re-arms the quiet period. IN_MODIFY says a writer is at work: the file is
+// read once IN_CLOSE_WRITE says it is done (or IN_MOVED_TO puts a new file in place).
 constexpr std::uint32_t dir_mask = IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB | IN_CREATE | IN_DELETE |
                                    IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF |
                                    IN_ONLYDIR | IN_EXCL_UNLINK;
@@ -52,6 +52,22 @@ std::vector<std::pair<std::string, std::string>> locations(const std::string& pa
     fs::path real = fs::canonical(absolute, ec);
     if (!ec) add(real);
     return out;
+}
+
+// What an event on a watched name says about its writer.
+Touch what_happened(const ::inotify_event& event, const std::string& dir_path) {
+    if (event.mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM)) return Touch::Done;
+    if (event.mask & IN_MODIFY) return Touch::Writing;
+    if (event.mask & IN_CREATE) {
+        // A regular file just created is being written (its IN_CLOSE_WRITE follows); a
+        // symlink or a hard link put in place is complete as it is (a link's inode
+        // already has a name elsewhere).
+        struct stat st {};
+        std::string path = dir_path + "/" + event.name;
+        if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1) return Touch::Writing;
+        return Touch::Done;
+    }
+    return Touch::Other;
 }
 
 bool exists(const std::string& path) {
@@ -160,8 +176,22 @@ void InotifyHub::unsubscribe(const Key& key, const Location& location) {
 }
 
 void InotifyHub::run() {
-    // Aligned as the kernel requires for struct inotify_event.
-    alignas(::inotify_event) char buffer[64 * 1024];
+    // Nothing may escape a native thread (std::terminate would end the program): a
+    // failure is reported to every watcher, every file is re-read (events may be lost),
+    // and the thread goes on.
+    for (;;) {
+        try {
+            serve();
+            return;
+        } catch (const std::exception& error) {
+            failed(std::string("internal error in the inotify thread: ") + error.what());
+        } catch (...) {
+            failed("internal error in the inotify thread (unknown exception)");
+        }
+    }
+}
+
+void InotifyHub::serve() {
     pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
     for (;;) {
         if (::poll(fds, 2, -1) < 0) {
@@ -169,12 +199,27 @@ void InotifyHub::run() {
             return;
         }
         if (fds[1].revents) return;
-        ssize_t n = ::read(fd_, buffer, sizeof buffer);
-        if (n <= 0) continue;  // EAGAIN or EINTR
         std::lock_guard lock(mutex_);
+        read_queued();
+    }
+}
+
+void InotifyHub::sync() {
+    if (thread_.forked()) return;
+    std::lock_guard lock(mutex_);
+    read_queued();
+}
+
+void InotifyHub::read_queued() {
+    // Read under mutex_ (by the hub thread or by sync()), so that once sync() returns
+    // every event queued before it was called has been handled.
+    for (;;) {
+        ssize_t n = ::read(fd_, buffer_, sizeof buffer_);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;  // EAGAIN: the queue is empty
         bool dirs_changed = false;
         std::set<Key> touched;
-        for (char* p = buffer; p < buffer + n;) {
+        for (char* p = buffer_; p < buffer_ + n;) {
             const auto& event = *reinterpret_cast<const ::inotify_event*>(p);
             handle(event, dirs_changed, touched);
             p += sizeof(::inotify_event) + event.len;
@@ -184,6 +229,18 @@ void InotifyHub::run() {
         std::string ignored;
         for (const auto& key : touched) place(key, ignored);
         if (dirs_changed || !touched.empty()) recover();
+    }
+}
+
+void InotifyHub::failed(const std::string& message) {
+    try {
+        std::lock_guard lock(mutex_);
+        std::set<Tracker*> told;
+        for (const auto& [key, where] : placed_) {
+            if (told.insert(key.first).second) key.first->fault(message + "; re-reading every watched file");
+            key.first->touch(key.second);
+        }
+    } catch (...) {
     }
 }
 
@@ -207,8 +264,9 @@ void InotifyHub::handle(const ::inotify_event& event, bool& dirs_changed, std::s
     if (event.len == 0) return;
     auto named = dir.names.find(event.name);
     if (named != dir.names.end()) {
+        Touch how = what_happened(event, found->second);
         for (const auto& s : named->second) {
-            s.tracker->touch(s.path);
+            s.tracker->touch(s.path, how);
             touched.insert(Key{s.tracker, s.path});
         }
     }

@@ -5,6 +5,7 @@
 #pragma once
 #ifdef __linux__
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,6 +39,8 @@ public:
     void unwatch(Tracker& tracker, const std::string& path);
     // Synchronous: once it returns, the hub thread no longer touches `tracker`.
     void unwatch_all(Tracker& tracker);
+    // Handles every event queued so far, on the calling thread, before returning.
+    void sync();
 
 private:
     struct Subscriber {
@@ -53,6 +56,9 @@ private:
 
     InotifyHub(int inotify_fd, int wake_fd);
     void run();
+    void serve();
+    void read_queued();
+    void failed(const std::string& message);
     void handle(const ::inotify_event& event, bool& dirs_changed, std::set<Key>& touched);
     bool place(const Key& key, std::string& why);
     void unplace(const Key& key);
@@ -73,6 +79,8 @@ private:
     std::map<std::string, Dir> dirs_;  // by real directory path
     std::map<int, std::string> dir_by_wd_;
     std::map<Key, std::vector<Location>> placed_;  // where each watched file is subscribed
+    // Aligned as the kernel requires for struct inotify_event; used under mutex_.
+    alignas(std::uint32_t) char buffer_[64 * 1024];
     ProcessThread thread_;  // last: starts once the members above exist
 };
 

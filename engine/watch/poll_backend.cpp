@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <exception>
 #include <map>
 #include <mutex>
 #include <sys/stat.h>
@@ -81,6 +82,20 @@ public:
 
 private:
     void run() {
+        // Nothing may escape a native thread (std::terminate would end the program).
+        for (;;) {
+            try {
+                poll_rounds();
+                return;
+            } catch (const std::exception& error) {
+                tracker_.fault(std::string("internal error in the polling thread: ") + error.what());
+            } catch (...) {
+                tracker_.fault("internal error in the polling thread (unknown exception)");
+            }
+        }
+    }
+
+    void poll_rounds() {
         std::unique_lock lock(mutex_);
         for (long round = 1;; ++round) {
             wake_.wait_for(lock, interval_, [this] { return stopping_; });

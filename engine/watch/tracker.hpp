@@ -1,6 +1,7 @@
-// Decides what a batch holds: backends only say "this file may have changed"; once the
-// watcher has been quiet for the debounce period the touched files are re-read and
-// judged by content (never mtime), and the resulting events are handed to wait().
+// Decides what a batch holds: backends only say "this file may have changed" and how
+// (still being written, or complete); a file is read once its save is complete and the
+// watcher has been quiet for the debounce period, judged by content (never mtime), and
+// the resulting events are handed to wait().
 #pragma once
 
 #include "watch/process_thread.hpp"
@@ -9,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -16,6 +18,13 @@
 #include <vector>
 
 namespace jurigged::watch {
+
+// What a backend saw happen to a watched file.
+enum class Touch : std::uint8_t {
+    Writing,  // written (IN_MODIFY, a regular file created): its writer may not be done
+    Done,     // closed after writing, renamed into place, deleted or renamed away
+    Other,    // anything else (attributes, a rescan, a poll): says nothing about writers
+};
 
 class Tracker {
 public:
@@ -31,11 +40,18 @@ public:
     std::vector<std::string> paths() const;
 
     // Called by backends from any thread: `path` (as given to add) may have changed.
-    void touch(const std::string& path);
+    void touch(const std::string& path, Touch how = Touch::Other);
     void notice(const std::string& message);
+    // A failure of a native thread (not about one file): reported, the thread goes on.
+    void fault(const std::string& message);
+
+    // Called after reading files and before judging them: it must deliver (as touches)
+    // every event the backend's source has queued so far, so that a save begun while a
+    // file was being read is seen and that reading is dropped. Set by the native backend.
+    void set_sync(std::function<void()> sync);
 
     // A poller only knows a file is quiet once a round saw no change: it lengthens the
-    // quiet period by its interval (a zero debounce stays zero: deliver at once).
+    // quiet period by its interval, even with a zero debounce (no half-written file).
     void extend_quiet_period(int poll_interval_ms);
 
     std::vector<Event> wait(int timeout_ms);
@@ -53,28 +69,54 @@ private:
     struct File {
         std::uint64_t hash = 0;  // of the last content delivered, or of the baseline
         bool present = true;     // false once a Deleted was delivered
+        bool too_big = false;    // its size Error was delivered; cleared once it is read
         std::string error;       // the Error last delivered, so it is not repeated
+        bool writing = false;    // written and not yet closed
+        Clock::time_point last_write{};
+        std::uint64_t touches = 0;  // a reading taken before the latest touch is stale
+        bool doubted = false;         // read empty or missing: read again before believing it
+        std::uint64_t doubted_touches = 0;
+        Clock::time_point not_before{};
     };
     struct Reading;
+    struct Due {
+        std::string path;
+        std::uint64_t touches = 0;  // File::touches when it was taken
+        bool unclosed = false;      // read although still open for writing
+    };
 
-    void make_pending(const std::string& path);  // with mutex_ held
+    void make_pending(const std::string& path, File& file, Touch how);  // with mutex_ held
+    void settle_thread();
     void settle_loop();
+    std::vector<Due> take_due(Clock::time_point now, Clock::time_point& wake);  // with mutex_ held
+    void settle(std::unique_lock<std::mutex>& lock, std::vector<Due> due);
     Clock::time_point batch_deadline() const;
-    void judge(const std::string& path, const Reading& reading, std::vector<Event>& out);
+    void judge(const Due& due, Reading& reading, std::vector<Event>& out);
+    bool believe(const std::string& path, File& file, const Reading& reading);
+    void deliver(std::vector<Event> batch);  // with mutex_ held
+    void report(const std::string& path, const std::string& message);
 
     const std::chrono::milliseconds debounce_;
     const std::chrono::milliseconds max_delay_;
+    const std::chrono::milliseconds unclosed_wait_;
+    const std::chrono::milliseconds confirm_empty_;
+    const std::uint64_t max_file_size_;
     std::chrono::milliseconds quiet_period_;  // guarded by mutex_
 
     mutable std::mutex mutex_;
     std::condition_variable touched_;  // wakes the settle thread
     std::condition_variable ready_cv_;  // wakes wait()
     std::map<std::string, File> files_;
-    std::set<std::string> pending_;
-    Clock::time_point first_touch_{};
+    std::set<std::string> pending_;     // touched since last read (some still being written)
+    bool batch_has_ready_ = false;      // some pending file is complete: a batch is open
+    Clock::time_point first_ready_{};   // when the open batch got its first complete file
+    bool took_batch_ = false;                // the files being read include a batch
+    Clock::time_point taken_batch_ready_{};  // its first_ready_
     Clock::time_point last_touch_{};
     std::vector<Event> ready_;
     bool closed_ = false;
+    std::mutex sync_mutex_;  // guards sync_ alone: it is called without mutex_
+    std::function<void()> sync_;
     ProcessThread settler_;  // last: starts once the members above exist
 };
 

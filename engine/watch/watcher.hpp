@@ -1,6 +1,8 @@
 // The file watcher: native threads (the process-wide inotify reader, and per Watcher a
 // settle thread, plus a poll thread when polling) that see every save of the watched
-// files, however an editor writes it, and hand them over in debounced batches.
+// files, however an editor writes it, and hand them over in debounced batches. A save is
+// read only once it is complete (its writer closed the file, or it was renamed into
+// place), and no native thread lets an exception escape: it becomes an Error event.
 // Pure C++ (no Python headers); Python waits on it through the binding, GIL released.
 #pragma once
 
@@ -20,6 +22,17 @@ struct Options {
     int poll_ms = 0;              // > 0: poll by content at this interval instead of inotify
     int max_delay_ms = 1000;      // files that never stop changing delay a batch at most this long
     int fallback_poll_ms = 1000;  // polling interval when inotify cannot be used
+    // A file seen written but not closed is read this long after its last write anyway
+    // (with a Notice), for writers that keep it open; closing or renaming it into place
+    // is what normally makes a save complete.
+    int unclosed_write_wait_ms = 5000;
+    // An empty or missing file is also what a save in progress looks like for a moment
+    // (a truncate, an unlink before the new file is created), before the kernel has
+    // queued the event that says so: it is believed once it stayed so, untouched, this long.
+    int confirm_empty_ms = 250;
+    // Bigger files are never read (so never allocated): one Error, then nothing until
+    // the file is back under the limit.
+    std::uint64_t max_file_size = 16 * 1024 * 1024;
 };
 
 // Environment variable read when a Watcher is created: "1" makes it behave as if inotify
@@ -30,7 +43,7 @@ struct Event {
     enum class Kind : std::uint8_t {
         Changed,  // content differs from the last content delivered (or the baseline)
         Deleted,  // the file is gone (after the quiet period: not a rename-save)
-        Error,    // the file exists but cannot be read; message says why
+        Error,    // the file cannot be read (or the watcher itself failed: path may be empty)
         Notice,   // not about one file (a fallback to polling, a rescan); path may be empty
     };
     Kind kind = Kind::Changed;

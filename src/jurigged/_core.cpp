@@ -225,16 +225,20 @@ static void bind_watcher(nb::module_& m) {
         nb::cast<unsigned long>(nb::module_::import_("threading").attr("main_thread")().attr("ident"));
     nb::class_<Watcher>(m, "Watcher",
                         "Watches files on a native thread and reports, in debounced batches, "
-                        "those whose content changed, disappeared or became unreadable.")
+                        "those whose content changed, disappeared or became unreadable, "
+                        "each once its save is complete.")
         .def(
             "__init__",
-            [](Watcher* self, int debounce_ms, int poll_ms) {
+            [](Watcher* self, int debounce_ms, int poll_ms, std::uint64_t max_file_size) {
+                if (max_file_size == 0) throw nb::value_error("max_file_size must be at least 1 byte");
                 jurigged::watch::Options options;
                 options.debounce_ms = debounce_ms;
                 options.poll_ms = poll_ms;
+                options.max_file_size = max_file_size;
                 new (self) Watcher(options);
             },
-            nb::arg("debounce_ms") = 50, nb::arg("poll_ms") = 0)
+            nb::arg("debounce_ms") = 50, nb::arg("poll_ms") = 0,
+            nb::arg("max_file_size") = jurigged::watch::Options{}.max_file_size)
         .def(
             "add",
             [](Watcher& self, const std::string& path, nb::bytes baseline) {

@@ -68,14 +68,15 @@ trust:
   folders or mounts that show every file as writable by all.
 
 configuration:
-  Defaults for -w, --exclude, -d, --poll, -v and --trust-shared can be set in the
-  project's pyproject.toml (the nearest one, looking no higher than the first
-  directory holding .git), in a [tool.jurigged] table (watch, exclude, debounce,
-  poll, verbose, trust_shared), and in the environment (JURIGGED_WATCH and
-  JURIGGED_EXCLUDE, paths separated by ':', JURIGGED_DEBOUNCE, JURIGGED_POLL,
-  JURIGGED_VERBOSE=1, JURIGGED_TRUST_SHARED=1). The environment overrides
-  pyproject.toml; options on the command line override both. A pyproject.toml that
-  fails the trust test above is ignored, with a notice."""
+  Defaults for -w, --exclude, -d, --poll, --max-file-size, -v and --trust-shared
+  can be set in the project's pyproject.toml (the nearest one, looking no higher
+  than the first directory holding .git), in a [tool.jurigged] table (watch,
+  exclude, debounce, poll, max_file_size, verbose, trust_shared), and in the
+  environment (JURIGGED_WATCH and JURIGGED_EXCLUDE, paths separated by ':',
+  JURIGGED_DEBOUNCE, JURIGGED_POLL, JURIGGED_MAX_FILE_SIZE, JURIGGED_VERBOSE=1,
+  JURIGGED_TRUST_SHARED=1). The environment overrides pyproject.toml; options on
+  the command line override both. A pyproject.toml that fails the trust test above
+  is ignored, with a notice."""
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -103,6 +104,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     poll = settings.poll if options.poll is None else options.poll
     verbose = options.verbose or settings.verbose
     trust_shared = options.trust_shared or settings.trust_shared
+    max_file_size = (settings.max_file_size if options.max_file_size is None
+                     else options.max_file_size)
     if options.events:
         try:
             write_events(logger, options.events)
@@ -120,7 +123,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         watcher = live.watch(
             filters.make_filter(watch, exclude, always=always),
             exclude=exclude, debounce=debounce, poll=poll, verbose=verbose,
-            trust_shared=trust_shared)
+            trust_shared=trust_shared, max_file_size=max_file_size)
         if program is None:
             return _prompt_only()
         ending = program.run(watcher.track)
@@ -186,6 +189,14 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _size(text: str) -> int:
+    try:
+        return config.parse_size(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a size in bytes (or with K, M or G), at least 1, got {text!r}")
+
+
 def _number(text: str) -> float:
     try:
         return float(text)
@@ -223,6 +234,10 @@ class _Parser(argparse.ArgumentParser):
         add("--poll", metavar="SECONDS", type=_positive_seconds,
             help="look for changes every SECONDS instead of asking the system to "
                  "report them (for network or container mounts that do not)")
+        add("--max-file-size", metavar="BYTES", type=_size,
+            help="do not read a watched file bigger than BYTES (a number, or with "
+                 "K, M or G: 64M): report it once and skip it until it is smaller "
+                 "(default: 16M)")
         add("-i", "--interactive", action="store_true",
             help="when the program ends (even with an error), open an interactive "
                  "prompt in its namespace, like python -i")

@@ -14,10 +14,11 @@ with a notice, unless --trust-shared or JURIGGED_TRUST_SHARED is given (its own
     poll = 1.0                        # like --poll
     verbose = true                    # like -v
     trust_shared = true               # like --trust-shared
+    max_file_size = "16M"             # like --max-file-size (bytes, or with K/M/G)
 
 Environment: JURIGGED_WATCH and JURIGGED_EXCLUDE (paths separated by os.pathsep),
 JURIGGED_DEBOUNCE, JURIGGED_POLL, JURIGGED_VERBOSE and JURIGGED_TRUST_SHARED
-(1/true/yes).
+(1/true/yes), JURIGGED_MAX_FILE_SIZE.
 """
 
 from __future__ import annotations
@@ -48,9 +49,10 @@ class Settings:
     poll: Optional[float] = None
     verbose: bool = False
     trust_shared: bool = False
+    max_file_size: int = 16 * 1024 * 1024
     source: Optional[str] = None  # the pyproject.toml that was read, if any
 
-_KEYS = {"watch", "exclude", "debounce", "poll", "verbose", "trust_shared"}
+_KEYS = {"watch", "exclude", "debounce", "poll", "verbose", "trust_shared", "max_file_size"}
 
 
 def find_pyproject(start: Path) -> Optional[Path]:
@@ -73,6 +75,40 @@ def _number(value, name: str, where: str, minimum: float = 0.0) -> float:
     if number < minimum:
         raise ConfigError(f"{where}: {name} must be at least {minimum}, not {value!r}")
     return number
+
+
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def parse_size(value) -> int:
+    """A number of bytes from an int or a text such as "16M", "512k", "1GiB" (binary
+    units); ValueError if it is not one, or not at least 1 byte."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int):
+        number = value
+    else:
+        text = str(value).strip().lower()
+        for suffix in ("ib", "b"):
+            if text.endswith(suffix) and text[:-len(suffix)][-1:] in "kmg":
+                text = text[:-len(suffix)]
+                break
+        unit = text[-1:] if text[-1:] in ("k", "m", "g") else ""
+        digits = text[:len(text) - len(unit)].strip()
+        if not digits.isdigit():
+            raise ValueError(value)
+        number = int(digits) * _SIZE_UNITS[unit]
+    if number < 1:
+        raise ValueError(value)
+    return number
+
+
+def _size(value, name: str, where: str) -> int:
+    try:
+        return parse_size(value)
+    except ValueError:
+        raise ConfigError(f"{where}: {name} must be a size in bytes (or with K, M or G), "
+                          f"at least 1, not {value!r}")
 
 
 def _paths(value, name: str, where: str, base: Path) -> List[str]:
@@ -122,6 +158,8 @@ def load(cwd: Optional[Path] = None, environ=None, trust_shared: bool = False) -
             settings.verbose = bool(table["verbose"])
         if "trust_shared" in table:
             settings.trust_shared = bool(table["trust_shared"])
+        if "max_file_size" in table:
+            settings.max_file_size = _size(table["max_file_size"], "max_file_size", where)
         settings.source = str(pyproject)
     if environ.get("JURIGGED_WATCH"):
         settings.watch = environ["JURIGGED_WATCH"].split(os.pathsep)
@@ -136,4 +174,7 @@ def load(cwd: Optional[Path] = None, environ=None, trust_shared: bool = False) -
         settings.verbose = _truthy(environ["JURIGGED_VERBOSE"])
     if environ.get("JURIGGED_TRUST_SHARED"):
         settings.trust_shared = _truthy(environ["JURIGGED_TRUST_SHARED"])
+    if environ.get("JURIGGED_MAX_FILE_SIZE"):
+        settings.max_file_size = _size(environ["JURIGGED_MAX_FILE_SIZE"],
+                                       "JURIGGED_MAX_FILE_SIZE", "environment")
     return settings

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 import types
 from typing import Callable, Iterable, List, Optional, Union
 
@@ -35,7 +36,8 @@ class Watcher:
     waits for its batches (without holding the GIL) and applies them."""
 
     def __init__(self, registry: Registry, *, debounce: float = 0.05,
-                 poll: Optional[float] = None, manual: bool = False):
+                 poll: Optional[float] = None, manual: bool = False,
+                 max_file_size: int = 16 * 1024 * 1024):
         self.registry = registry
         self.debounce = debounce
         self.poll = poll
@@ -44,8 +46,10 @@ class Watcher:
         self._pending_lock = threading.Lock()
         self.prerun = Hook()
         self.postrun = Hook()
+        self.max_file_size = max_file_size
         self._native = _core.Watcher(debounce_ms=int(round(debounce * 1000)),
-                                     poll_ms=int(round((poll or 0) * 1000)))
+                                     poll_ms=int(round((poll or 0) * 1000)),
+                                     max_file_size=max_file_size)
         self._thread: Optional[threading.Thread] = None
         for file in list(registry.files.values()):
             self._follow(file)
@@ -80,20 +84,45 @@ class Watcher:
         return self.registry.track(module, path, source) is not None
 
     def _run(self) -> None:
+        # This thread must survive anything (MemoryError included): if it died, every
+        # later save would be ignored without a word. A failure is reported and the
+        # loop goes on.
+        def report(what: str, exc: BaseException) -> None:
+            try:
+                logger.error(f"internal error while {what}: {exc!r}", exc=exc)
+            except BaseException:  # reporting needs memory too
+                pass
+
+        failures = 0  # in a row, in wait(): each one waits a little longer
         while True:
-            events = self._native.wait(-1)
+            try:
+                events = self._native.wait(-1)
+            except BaseException as exc:
+                if self._native.closed:
+                    return
+                failures += 1
+                report("receiving saves (the saves of that moment are lost: save "
+                       "them again)", exc)
+                time.sleep(min(1.0, 0.1 * (failures - 1)))
+                continue
+            failures = 0
             if not events:
                 if self._native.closed:
                     return
                 continue
-            if self.manual:
-                with self._pending_lock:
-                    self._pending.extend(events)
-                continue
             try:
+                # A native thread's own failure names no file.
+                for kind, path, _, message in events:
+                    if kind == "error" and not path:
+                        logger.error(message)
+                events = [event for event in events if event[0] != "error" or event[1]]
+                if self.manual:
+                    with self._pending_lock:
+                        self._pending.extend(events)
+                    continue
                 self.apply(events)
-            except Exception as exc:  # the watcher thread must survive anything
-                logger.error(f"internal error while applying a change: {exc}", exc=exc)
+            except BaseException as exc:
+                report("applying a change", exc)
 
     def apply_pending(self) -> int:
         """Apply the saves queued in manual mode, on the calling thread. Returns how
@@ -201,7 +230,8 @@ def _as_filter(pattern: Pattern, exclude: Iterable[str]) -> Callable[[str], bool
 def watch(pattern: Pattern = None, *, exclude: Iterable[str] = (),
           debounce: float = 0.05, poll: Optional[float] = None,
           verbose: bool = True, autostart: bool = True, manual: bool = False,
-          trust_shared: bool = False, registry: Optional[Registry] = None) -> Watcher:
+          trust_shared: bool = False, max_file_size: int = 16 * 1024 * 1024,
+          registry: Optional[Registry] = None) -> Watcher:
     """Watch every imported module whose file matches `pattern` (default: files under
     the current directory, outside virtual environments and hidden folders), and patch
     the running program whenever one of them is saved.
@@ -215,6 +245,8 @@ def watch(pattern: Pattern = None, *, exclude: Iterable[str] = (),
     owned by someone else than you or root, in such a directory, or reached through
     such a symbolic link) is not watched, and a save that finds it so is not applied,
     unless `trust_shared=True` (see jurigged.trust).
+    A save is applied once it is complete (the editor closed the file or renamed it
+    into place); files bigger than `max_file_size` bytes are reported and skipped.
     Calling it again adds patterns to the same watcher: no file is watched twice."""
     global _watcher
     logger.verbose = logger.verbose or verbose
@@ -222,7 +254,8 @@ def watch(pattern: Pattern = None, *, exclude: Iterable[str] = (),
     registry.trust_shared = registry.trust_shared or trust_shared
     with _lock:
         if _watcher is None or _watcher.registry is not registry or _watcher.stopped:
-            _watcher = Watcher(registry, debounce=debounce, poll=poll, manual=manual)
+            _watcher = Watcher(registry, debounce=debounce, poll=poll, manual=manual,
+                               max_file_size=max_file_size)
         watcher = _watcher
         watcher.manual = watcher.manual or manual
     registry.add_filter(_as_filter(pattern, exclude))
