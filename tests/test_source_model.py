@@ -522,7 +522,8 @@ INVALID = {
     "invalid_utf8": (b"x = '\xff'\n", 1, "codec can't decode"),
     "keyword_as_name": (b"def class(): pass\n", 1, "invalid syntax"),
     "tuple_parameters": (b"def f(a, (b, c)): pass\n", 1, "invalid syntax"),
-    "except_comma": (b"try:\n    pass\nexcept E, e:\n    pass\n", 3, "must be parenthesized"),
+    # `except E, e:` is two types since 3.14 (PEP 758), but never before `as`
+    "except_comma_as": (b"try:\n    pass\nexcept E, F as e:\n    pass\n", 3, "must be parenthesized"),
     "backtick": (b"x = `1`\n", 1, "invalid syntax"),
     "dangling_operator": (b"x = 1 +\n", 1, "invalid syntax"),
     "single_brace_in_fstring": (b"x = f'a}b'\n", 1, "single '}' is not allowed"),
