@@ -496,6 +496,71 @@ def test_cookie_on_second_line_only_after_comment():
         _core.parse(ignored)  # not UTF-8, and the cookie comes too late
 
 
+# Encodings the C++ decoder does not know are decoded by Python's codecs (parsing.py),
+# as CPython's import does; columns stay UTF-8 byte columns of the decoded text.
+PYTHON_DECODED = {
+    "cp1251": "x = 'Привет'\ndef привет(a='мир'): return a\nclass Класс:\n    def м(self): return 'ж'\n",
+    "shift_jis": "x = '日本語'\ndef 関数(a='値'): return a\nclass クラス:\n    def 方法(self): return 'ア'\n",
+    "euc-jp": "x = 'かな'\n# 注釈\ndef 関数(a='漢字'): return a\nclass 型:\n    def m(self): return 'ー'\n",
+    "gb18030": "x = '中文'\ndef 函数(a='值'): return a\nclass 类:\n    def m(self): return '字'\n",
+    "big5": "x = '中文'\ndef 函數(a='值'): return a\nclass 類:\n    def m(self): return '字'\n",
+    "mac-roman": "x = 'café'\ndef f(a='ü'): return a\nclass Ç:\n    def m(self): return 'ñ'\n",
+}
+
+
+@pytest.mark.parametrize("encoding", sorted(PYTHON_DECODED))
+def test_encodings_decoded_by_python(encoding, tmp_path):
+    from jurigged.parsing import parse_source
+
+    text = f"# -*- coding: {encoding} -*-\n" + PYTHON_DECODED[encoding]
+    source = text.replace("\n", "\r\n").encode(encoding)
+    path = tmp_path / "case.py"
+    path.write_bytes(source)
+    (record,) = reference(newest_interpreter(), [str(path)])
+    assert record["error"] is None, record["error"]
+    tree = parse_source(source, str(path))
+    assert model_definitions(tree) == record["defs"]
+    lines = text.splitlines()
+    for node in tree.nodes[1:]:
+        assert node.end_col == len(lines[node.end_line - 1].encode("utf-8"))
+    with pytest.raises(SyntaxError) as raised:
+        _core.parse(source)
+    assert "unknown encoding" in raised.value.msg  # the C++ decoder alone does not know it
+
+
+def test_python_decoded_errors_like_cpython(tmp_path):
+    from jurigged.parsing import parse_source
+
+    bad = "# coding: shift_jis\nx = '日本'\n".encode("shift_jis") + b"y = '\x81\x20'\n"
+    with pytest.raises(SyntaxError) as raised:
+        parse_source(bad, "bad.py")
+    with pytest.raises(SyntaxError) as cpython:
+        compile(bad, "bad.py", "exec")
+    assert raised.value.msg == cpython.value.msg  # "'shift_jis' codec can't decode byte 0x81 ..."
+    assert (raised.value.filename, raised.value.lineno) == ("bad.py", 3)
+    for source, message in ((b"# coding: nonsense-42\nx = 1\n", "unknown encoding: nonsense-42"),
+                            (b"# coding: rot13\nx = 1\n", "'rot13' is not a text encoding")):
+        with pytest.raises(SyntaxError) as raised:
+            parse_source(source, "bad.py")
+        assert message in raised.value.msg
+        with pytest.raises(SyntaxError):
+            compile(source, "bad.py", "exec")
+    # decoded text is then checked like any other: a syntax error keeps its line and column
+    with pytest.raises(SyntaxError) as raised:
+        parse_source("# coding: cp1251\nx = 'ж'\ny = 'ж' + )\n".encode("cp1251"), "bad.py")
+    assert (raised.value.lineno, raised.value.offset, raised.value.text) == (3, 11, "y = 'ж' + )")
+
+
+def test_latin1_bytes_in_comments(tmp_path):
+    from jurigged.parsing import parse_source
+
+    for source in ("# -*- coding: latin-1 -*-\n# café\ndef f(): return 1\n".encode("latin-1"),
+                   b"# caf\xe9 without a cookie: CPython skips comments\ndef f(): return 1\n"):
+        compile(source, "m.py", "exec")
+        tree = parse_source(source, "m.py")
+        assert [n.qualname for n in tree.nodes if n.kind == "function"] == ["f"]
+
+
 # ---- invalid sources ----------------------------------------------------------------
 
 INVALID = {
@@ -591,3 +656,17 @@ def test_defs_command(tmp_path):
         ("class", "C", 3, 5), ("async function", "C.m", 4, 5), ("function", "C.m.<locals>.inner", 5, 5)]
     assert all(r["file"] == str(good) for r in records)
     assert defs.run([str(good)], out=io.StringIO(), err=io.StringIO()) == 0
+
+
+def test_defs_command_reads_any_encoding(tmp_path):
+    import io
+    from jurigged import defs
+
+    path = tmp_path / "cyrillic.py"
+    path.write_bytes("# coding: cp1251\nclass Класс:\n    def метод(self): return 'ж'\n".encode("cp1251"))
+    out = io.StringIO()
+    assert defs.run([str(path)], out=out, err=io.StringIO()) == 0
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(r["qualname"], r["end_col_offset"]) for r in records] == [
+        ("Класс", len("    def метод(self): return 'ж'".encode())),
+        ("Класс.метод", len("    def метод(self): return 'ж'".encode()))]
