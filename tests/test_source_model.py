@@ -447,6 +447,80 @@ def test_statement_spans_match_ast():
     assert got == expected
 
 
+# ---- 3.14 syntax: no interpreter here has it, so each source is checked against ast
+# on a same-length spelling older Pythons accept -----------------------------------
+
+TEMPLATE_STRINGS = src(r'''
+    name = "x"
+    a = t"hi {name}" + T'{name!r:>{10}}' + tr"\d{name}" + rt'{name}' + Tr"{{}}" + rT'{name=}'
+    def f(): return TR"{name}" RT"{name}" t"""{
+        name  # a comment in a multi-line field
+    }"""
+    class C:
+        def m(self): return t"{f'{t"{name:{name}.{name}}"}'}" + t'{1:{2:{3}}}'
+        x = t'\N{EM DASH}{name}'
+''')
+
+
+def test_template_strings_pep750(tmp_path):
+    tree = _core.parse(TEMPLATE_STRINGS)
+    as_fstrings = TEMPLATE_STRINGS.replace(b't"', b'f"').replace(b"t'", b"f'").replace(b'T"', b'F"') \
+        .replace(b"T'", b"F'").replace(b'tr"', b'fr"').replace(b"rt'", b"rf'").replace(b'Tr"', b'Fr"') \
+        .replace(b"rT'", b"rF'").replace(b'TR"', b'FR"').replace(b'RT"', b'RF"')
+    assert model_definitions(tree) == check_against_ast(as_fstrings, tmp_path, python=newest_interpreter())
+    assert [n.qualname for n in tree.nodes if n.kind == "function"] == ["f", "C.m"]
+
+
+@pytest.mark.parametrize("source, message", [
+    (b"x = t'a}b'\n", "t-string: single '}' is not allowed"),
+    (b"x = t'{}'\n", "t-string: valid expression required before '}'"),
+    (b"x = t'{1:{2:{3:{4}}}}'\n", "t-string: expressions nested too deeply"),
+    (b"x = t'{a\n", "unterminated string literal"),
+    (b"x = bt'a'\n", "invalid syntax"),
+    (b"x = tb'a'\n", "invalid syntax"),
+    (b"x = ft'a'\n", "invalid syntax"),
+    (b"x = ut'a'\n", "invalid syntax"),
+])
+def test_template_string_errors(source, message):
+    with pytest.raises(SyntaxError) as raised:
+        _core.parse(source)
+    assert message in raised.value.msg and raised.value.lineno == 1
+
+
+EXCEPT_LISTS = src('''
+    def f():
+        try:
+            pass
+        except ValueError, TypeError:
+            def handler(): pass
+        except (IndexError, LookupError) as error:
+            pass
+        try:
+            pass
+        except* OSError, KeyError:
+            pass
+    try:
+        import x
+    except ImportError, AttributeError: x = None
+    else:
+        def g(): pass
+''')
+
+
+def test_unparenthesized_except_pep758(tmp_path):
+    tree = _core.parse(EXCEPT_LISTS)
+    older = EXCEPT_LISTS.replace(b"except ValueError, TypeError:", b"except(ValueError,TypeError):") \
+        .replace(b"except* OSError, KeyError:", b"except*(OSError,KeyError):") \
+        .replace(b"except ImportError, AttributeError:", b"except(ImportError,AttributeError):")
+    assert len(older) == len(EXCEPT_LISTS)
+    # except* is 3.11+; the newest interpreter has it
+    assert model_definitions(tree) == check_against_ast(older, tmp_path, python=newest_interpreter())
+    assert [n.qualname for n in tree.nodes if n.kind == "function"] == ["f", "f.<locals>.handler", "g"]
+    with pytest.raises(SyntaxError) as raised:
+        _core.parse(b"try:\n    pass\nexcept* A, B as e:\n    pass\n")
+    assert "must be parenthesized when using 'as'" in raised.value.msg
+
+
 # ---- encodings and line endings ---------------------------------------------------
 
 LAYOUT_SOURCE = src('''
