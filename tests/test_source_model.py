@@ -686,6 +686,18 @@ def test_invalid_source(name):
         ast.parse(source)
 
 
+@pytest.mark.parametrize("name", ["bad_dedent", "unexpected_indent", "def_without_body_eof",
+                                  "def_without_body", "class_without_body", "tab_error"])
+def test_indentation_errors_have_cpythons_class(name):
+    source = INVALID[name][0]
+    with pytest.raises(SyntaxError) as ours:
+        _core.parse(source)
+    with pytest.raises(SyntaxError) as cpython:
+        compile(source, "bad.py", "exec")
+    assert type(ours.value) is type(cpython.value)
+    assert type(ours.value) is (TabError if name == "tab_error" else IndentationError)
+
+
 def test_syntax_error_offset_counts_characters():
     with pytest.raises(SyntaxError) as raised:
         _core.parse("s = 'é' + )\n".encode())
