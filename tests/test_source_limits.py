@@ -2,6 +2,7 @@
 limits must give a SyntaxError with a line, never a crash, through `_core.parse`, on a
 thread with a small stack, through `jurigged --defs`, and inside a running jurigged."""
 import ast
+import os
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,7 @@ import pytest
 from jurigged import _core
 
 DEEP = 5000  # far past every limit, a few KB to a few hundred KB of source
+DEEP_BLOCKS = 1000  # 10 times the indentation limit; indentation makes it 0.5 MB already
 
 
 @dataclass(frozen=True)
@@ -86,14 +88,14 @@ CASES = {
         ("X = " + "f'{1:{" * DEEP + "1" + "}}'" * DEEP + "\n").encode(), "too many nested f-strings"),
     "blocks_at_limit": Case(nested_blocks(99, "if x:"), None),
     "blocks_past_limit": Case(nested_blocks(100, "if x:"), "too many levels of indentation", 101),
-    "blocks_deep": Case(nested_blocks(DEEP, "while x:"), "too many levels of indentation", 101),
+    "blocks_deep": Case(nested_blocks(DEEP_BLOCKS, "while x:"), "too many levels of indentation", 101),
     "functions_at_limit": Case(nested_blocks(99, "def f{depth}():"), None),
-    "functions_deep": Case(nested_blocks(DEEP, "async def f{depth}():"), "too many levels of indentation", 101),
-    "classes_deep": Case(nested_blocks(DEEP, "class C{depth}:"), "too many levels of indentation", 101),
+    "functions_deep": Case(nested_blocks(DEEP_BLOCKS, "async def f{depth}():"), "too many levels of indentation", 101),
+    "classes_deep": Case(nested_blocks(DEEP_BLOCKS, "class C{depth}:"), "too many levels of indentation", 101),
     "try_at_limit": Case(try_blocks(99), None),
-    "try_deep": Case(try_blocks(DEEP), "too many levels of indentation", 101),
+    "try_deep": Case(try_blocks(DEEP_BLOCKS), "too many levels of indentation", 101),
     "matches_at_limit": Case(nested_matches(49), None, older_cpython_rejects=True),
-    "matches_deep": Case(nested_matches(DEEP), "too many levels of indentation", 101),
+    "matches_deep": Case(nested_matches(DEEP_BLOCKS), "too many levels of indentation", 101),
     "lambdas_deep": Case(b"f = " + b"lambda: " * 1000 + b"1\n", None),
     "lambda_headers_deep": Case(b"if " + b"lambda: " * 2000 + b"1: pass\n", None),
     "decorators_long": Case(b"@d\n" * 100_000 + b"def f(): pass\n", None),
@@ -200,6 +202,14 @@ for _ in range(6000):
 """
 
 
+def save(path, source: bytes) -> None:
+    """Save like an editor that renames a complete file into place: an in-place write
+    of a large file could be read half-written, which is not what this test is about."""
+    temporary = path.with_suffix(".tmp")
+    temporary.write_bytes(source)
+    os.replace(temporary, path)
+
+
 def test_deep_nesting_saved_into_a_running_program(run_jurigged, tmp_path):
     lib = tmp_path / "lib.py"
     lib.write_text("def value():\n    return 1\n")
@@ -207,11 +217,11 @@ def test_deep_nesting_saved_into_a_running_program(run_jurigged, tmp_path):
     process = run_jurigged("-v", "app.py")
     process.expect("R 1", stream="out")
     for name in ("format_specs_deep", "fstrings_in_format_specs_deep", "functions_deep"):
-        lib.write_bytes(CASES[name].source)
+        save(lib, CASES[name].source)
         process.expect(f"{lib}:{CASES[name].line}: syntax error", stream="err", timeout=20)
         process.expect(CASES[name].error, stream="err", timeout=20)
-    lib.write_text(textwrap.dedent("""\
+    save(lib, textwrap.dedent("""\
         def value():
             return 2
-    """))
+    """).encode())
     process.expect("R 2", stream="out", timeout=20)
