@@ -1,11 +1,15 @@
 """Bounded-time fuzzing of parse() and diff() with mutated real sources: nothing may
 crash or hang, and whenever this interpreter's ast accepts a mutant, the model must
-accept it too and agree on every definition. JURIGGED_FUZZ_SECONDS sets the budget."""
+accept it too and agree on every definition. Some mutants nest one construct around
+CPython's limits or far past them; the model parses on a 64 KiB thread stack, as it may
+inside a program. JURIGGED_FUZZ_SECONDS sets the budget."""
 import ast
 import os
 import random
+import threading
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -34,11 +38,74 @@ def corpus():
     return sources[:80]
 
 
+def nesting_depth(rng, limit):
+    """Around a limit of CPython's, or anywhere up to far past it."""
+    return rng.choice([limit - 1, limit, limit + 1, rng.randint(1, 3 * limit), rng.randint(1, 5000)])
+
+
+def nested_expression(rng):
+    """An expression nesting one construct deeply."""
+    kind = rng.randrange(7)
+    if kind == 0:  # brackets, mixed
+        opening = bytes(rng.choice(b"([{") for _ in range(nesting_depth(rng, 200)))
+        closing = bytes({40: 41, 91: 93, 123: 125}[c] for c in reversed(opening))
+        return opening + b"1," + closing
+    if kind == 1:  # f-/t-strings in replacement fields
+        text = b"x"
+        for _ in range(nesting_depth(rng, 150)):
+            text = rng.choice([b"f", b"t", b"rf", b"T"]) + rng.choice([b"'{", b'"{']) + text + b"}'"
+        return text
+    if kind == 2:  # format specs holding fields
+        depth = nesting_depth(rng, 4)
+        return rng.choice([b"f'", b"t'", b'F"']) + b"{1:" * depth + b"}" * depth + b"'"
+    if kind == 3:  # brackets inside one replacement field
+        depth = nesting_depth(rng, 200)
+        return b"f'{" + b"(" * depth + b")" * depth + b"}'"
+    if kind == 4:
+        return b"lambda: " * nesting_depth(rng, 200) + b"1"
+    if kind == 5:  # strings, concatenated
+        return b"(" + b"'a' f'{b}' " * nesting_depth(rng, 200) + b")"
+    return b"-" * nesting_depth(rng, 200) + b"1"
+
+
+def nested_blocks(rng, indent):
+    """Lines nesting compound statements or definitions deeply, from `indent`."""
+    headers = [b"if x:", b"while x:", b"for x in y:", b"with x:", b"def f():", b"async def f():",
+               b"class C:", b"try:", b"match x:\n{indent} case 1:"]
+    lines = []
+    depth = nesting_depth(rng, 100)
+    for level in range(depth):
+        pad = indent + b" " * level
+        header = rng.choice(headers)
+        if rng.random() < 0.2:
+            lines.append(pad + b"@decorator")
+        lines.append(pad + header.replace(b"{indent}", pad))
+    lines.append(indent + b" " * depth + b"pass")
+    if b"try:" in b"".join(lines):
+        lines.append(indent + b"finally: pass")  # often at the wrong level: a good invalid case
+    return b"\n".join(lines) + b"\n"
+
+
+def deepen(rng, source):
+    """Inserts a deeply nested construct: an expression statement or a block of lines."""
+    lines = source.split(b"\n")
+    at = rng.randrange(len(lines) + 1)
+    line = lines[at] if at < len(lines) else b""
+    indent = line[:len(line) - len(line.lstrip(b" "))]
+    if rng.random() < 0.5:
+        lines.insert(at, indent + b"X = " + nested_expression(rng))
+    else:
+        lines.insert(at, nested_blocks(rng, indent).rstrip(b"\n"))
+    return b"\n".join(lines)
+
+
 def mutate(rng, source):
     for _ in range(rng.randint(1, 3)):
-        action = rng.randrange(7)
+        action = rng.randrange(8)
         pos = rng.randint(0, len(source))
-        if action == 0 and source:  # flip a byte
+        if action == 7:
+            source = deepen(rng, source)
+        elif action == 0 and source:  # flip a byte
             pos = min(pos, len(source) - 1)
             source = source[:pos] + bytes([rng.randrange(256)]) + source[pos + 1:]
         elif action == 1:  # truncate, often right at an interesting character
@@ -81,9 +148,25 @@ def excerpt(source, line):
     return "\n".join(f"{low + k + 1:5}: {text!r}" for k, text in enumerate(lines[low:line + 2]))
 
 
+def small_stack_worker():
+    """A one-thread executor whose thread has a 64 KiB stack."""
+    previous = threading.stack_size(64 * 1024)
+    try:
+        pool = ThreadPoolExecutor(max_workers=1)
+        pool.submit(lambda: None).result()  # the thread starts now, with that stack size
+    finally:
+        threading.stack_size(previous)
+    return pool
+
+
 @pytest.mark.main_only
 @pytest.mark.timeout(int(BUDGET) + 120)
 def test_fuzz_parse_and_diff():
+    with small_stack_worker() as worker:
+        fuzz_parse_and_diff(lambda source: worker.submit(_core.parse, source).result())
+
+
+def fuzz_parse_and_diff(parse):
     rng = random.Random(SEED)
     sources = corpus()
     assert sources
@@ -98,7 +181,7 @@ def test_fuzz_parse_and_diff():
         counts["mutants"] += 1
         expected = reference_definitions(mutant)
         try:
-            tree = _core.parse(mutant)
+            tree = parse(mutant)
         except SyntaxError as error:
             assert isinstance(error.lineno, int) and error.lineno >= 0 and error.offset >= 1
             tree, rejection = None, error

@@ -447,6 +447,80 @@ def test_statement_spans_match_ast():
     assert got == expected
 
 
+# ---- 3.14 syntax: no interpreter here has it, so each source is checked against ast
+# on a same-length spelling older Pythons accept -----------------------------------
+
+TEMPLATE_STRINGS = src(r'''
+    name = "x"
+    a = t"hi {name}" + T'{name!r:>{10}}' + tr"\d{name}" + rt'{name}' + Tr"{{}}" + rT'{name=}'
+    def f(): return TR"{name}" RT"{name}" t"""{
+        name  # a comment in a multi-line field
+    }"""
+    class C:
+        def m(self): return t"{f'{t"{name:{name}.{name}}"}'}" + t'{1:{2:{3}}}'
+        x = t'\N{EM DASH}{name}'
+''')
+
+
+def test_template_strings_pep750(tmp_path):
+    tree = _core.parse(TEMPLATE_STRINGS)
+    as_fstrings = TEMPLATE_STRINGS.replace(b't"', b'f"').replace(b"t'", b"f'").replace(b'T"', b'F"') \
+        .replace(b"T'", b"F'").replace(b'tr"', b'fr"').replace(b"rt'", b"rf'").replace(b'Tr"', b'Fr"') \
+        .replace(b"rT'", b"rF'").replace(b'TR"', b'FR"').replace(b'RT"', b'RF"')
+    assert model_definitions(tree) == check_against_ast(as_fstrings, tmp_path, python=newest_interpreter())
+    assert [n.qualname for n in tree.nodes if n.kind == "function"] == ["f", "C.m"]
+
+
+@pytest.mark.parametrize("source, message", [
+    (b"x = t'a}b'\n", "t-string: single '}' is not allowed"),
+    (b"x = t'{}'\n", "t-string: valid expression required before '}'"),
+    (b"x = t'{1:{2:{3:{4}}}}'\n", "t-string: expressions nested too deeply"),
+    (b"x = t'{a\n", "unterminated string literal"),
+    (b"x = bt'a'\n", "invalid syntax"),
+    (b"x = tb'a'\n", "invalid syntax"),
+    (b"x = ft'a'\n", "invalid syntax"),
+    (b"x = ut'a'\n", "invalid syntax"),
+])
+def test_template_string_errors(source, message):
+    with pytest.raises(SyntaxError) as raised:
+        _core.parse(source)
+    assert message in raised.value.msg and raised.value.lineno == 1
+
+
+EXCEPT_LISTS = src('''
+    def f():
+        try:
+            pass
+        except ValueError, TypeError:
+            def handler(): pass
+        except (IndexError, LookupError) as error:
+            pass
+        try:
+            pass
+        except* OSError, KeyError:
+            pass
+    try:
+        import x
+    except ImportError, AttributeError: x = None
+    else:
+        def g(): pass
+''')
+
+
+def test_unparenthesized_except_pep758(tmp_path):
+    tree = _core.parse(EXCEPT_LISTS)
+    older = EXCEPT_LISTS.replace(b"except ValueError, TypeError:", b"except(ValueError,TypeError):") \
+        .replace(b"except* OSError, KeyError:", b"except*(OSError,KeyError):") \
+        .replace(b"except ImportError, AttributeError:", b"except(ImportError,AttributeError):")
+    assert len(older) == len(EXCEPT_LISTS)
+    # except* is 3.11+; the newest interpreter has it
+    assert model_definitions(tree) == check_against_ast(older, tmp_path, python=newest_interpreter())
+    assert [n.qualname for n in tree.nodes if n.kind == "function"] == ["f", "f.<locals>.handler", "g"]
+    with pytest.raises(SyntaxError) as raised:
+        _core.parse(b"try:\n    pass\nexcept* A, B as e:\n    pass\n")
+    assert "must be parenthesized when using 'as'" in raised.value.msg
+
+
 # ---- encodings and line endings ---------------------------------------------------
 
 LAYOUT_SOURCE = src('''
@@ -496,6 +570,71 @@ def test_cookie_on_second_line_only_after_comment():
         _core.parse(ignored)  # not UTF-8, and the cookie comes too late
 
 
+# Encodings the C++ decoder does not know are decoded by Python's codecs (parsing.py),
+# as CPython's import does; columns stay UTF-8 byte columns of the decoded text.
+PYTHON_DECODED = {
+    "cp1251": "x = 'Привет'\ndef привет(a='мир'): return a\nclass Класс:\n    def м(self): return 'ж'\n",
+    "shift_jis": "x = '日本語'\ndef 関数(a='値'): return a\nclass クラス:\n    def 方法(self): return 'ア'\n",
+    "euc-jp": "x = 'かな'\n# 注釈\ndef 関数(a='漢字'): return a\nclass 型:\n    def m(self): return 'ー'\n",
+    "gb18030": "x = '中文'\ndef 函数(a='值'): return a\nclass 类:\n    def m(self): return '字'\n",
+    "big5": "x = '中文'\ndef 函數(a='值'): return a\nclass 類:\n    def m(self): return '字'\n",
+    "mac-roman": "x = 'café'\ndef f(a='ü'): return a\nclass Ç:\n    def m(self): return 'ñ'\n",
+}
+
+
+@pytest.mark.parametrize("encoding", sorted(PYTHON_DECODED))
+def test_encodings_decoded_by_python(encoding, tmp_path):
+    from jurigged.parsing import parse_source
+
+    text = f"# -*- coding: {encoding} -*-\n" + PYTHON_DECODED[encoding]
+    source = text.replace("\n", "\r\n").encode(encoding)
+    path = tmp_path / "case.py"
+    path.write_bytes(source)
+    (record,) = reference(newest_interpreter(), [str(path)])
+    assert record["error"] is None, record["error"]
+    tree = parse_source(source, str(path))
+    assert model_definitions(tree) == record["defs"]
+    lines = text.splitlines()
+    for node in tree.nodes[1:]:
+        assert node.end_col == len(lines[node.end_line - 1].encode("utf-8"))
+    with pytest.raises(SyntaxError) as raised:
+        _core.parse(source)
+    assert "unknown encoding" in raised.value.msg  # the C++ decoder alone does not know it
+
+
+def test_python_decoded_errors_like_cpython(tmp_path):
+    from jurigged.parsing import parse_source
+
+    bad = "# coding: shift_jis\nx = '日本'\n".encode("shift_jis") + b"y = '\x81\x20'\n"
+    with pytest.raises(SyntaxError) as raised:
+        parse_source(bad, "bad.py")
+    with pytest.raises(SyntaxError) as cpython:
+        compile(bad, "bad.py", "exec")
+    assert raised.value.msg == cpython.value.msg  # "'shift_jis' codec can't decode byte 0x81 ..."
+    assert (raised.value.filename, raised.value.lineno) == ("bad.py", 3)
+    for source, message in ((b"# coding: nonsense-42\nx = 1\n", "unknown encoding: nonsense-42"),
+                            (b"# coding: rot13\nx = 1\n", "'rot13' is not a text encoding")):
+        with pytest.raises(SyntaxError) as raised:
+            parse_source(source, "bad.py")
+        assert message in raised.value.msg
+        with pytest.raises(SyntaxError):
+            compile(source, "bad.py", "exec")
+    # decoded text is then checked like any other: a syntax error keeps its line and column
+    with pytest.raises(SyntaxError) as raised:
+        parse_source("# coding: cp1251\nx = 'ж'\ny = 'ж' + )\n".encode("cp1251"), "bad.py")
+    assert (raised.value.lineno, raised.value.offset, raised.value.text) == (3, 11, "y = 'ж' + )")
+
+
+def test_latin1_bytes_in_comments(tmp_path):
+    from jurigged.parsing import parse_source
+
+    for source in ("# -*- coding: latin-1 -*-\n# café\ndef f(): return 1\n".encode("latin-1"),
+                   b"# caf\xe9 without a cookie: CPython skips comments\ndef f(): return 1\n"):
+        compile(source, "m.py", "exec")
+        tree = parse_source(source, "m.py")
+        assert [n.qualname for n in tree.nodes if n.kind == "function"] == ["f"]
+
+
 # ---- invalid sources ----------------------------------------------------------------
 
 INVALID = {
@@ -522,7 +661,8 @@ INVALID = {
     "invalid_utf8": (b"x = '\xff'\n", 1, "codec can't decode"),
     "keyword_as_name": (b"def class(): pass\n", 1, "invalid syntax"),
     "tuple_parameters": (b"def f(a, (b, c)): pass\n", 1, "invalid syntax"),
-    "except_comma": (b"try:\n    pass\nexcept E, e:\n    pass\n", 3, "must be parenthesized"),
+    # `except E, e:` is two types since 3.14 (PEP 758), but never before `as`
+    "except_comma_as": (b"try:\n    pass\nexcept E, F as e:\n    pass\n", 3, "must be parenthesized"),
     "backtick": (b"x = `1`\n", 1, "invalid syntax"),
     "dangling_operator": (b"x = 1 +\n", 1, "invalid syntax"),
     "single_brace_in_fstring": (b"x = f'a}b'\n", 1, "single '}' is not allowed"),
@@ -544,6 +684,18 @@ def test_invalid_source(name):
     import ast
     with pytest.raises((SyntaxError, ValueError)):
         ast.parse(source)
+
+
+@pytest.mark.parametrize("name", ["bad_dedent", "unexpected_indent", "def_without_body_eof",
+                                  "def_without_body", "class_without_body", "tab_error"])
+def test_indentation_errors_have_cpythons_class(name):
+    source = INVALID[name][0]
+    with pytest.raises(SyntaxError) as ours:
+        _core.parse(source)
+    with pytest.raises(SyntaxError) as cpython:
+        compile(source, "bad.py", "exec")
+    assert type(ours.value) is type(cpython.value)
+    assert type(ours.value) is (TabError if name == "tab_error" else IndentationError)
 
 
 def test_syntax_error_offset_counts_characters():
@@ -590,3 +742,17 @@ def test_defs_command(tmp_path):
         ("class", "C", 3, 5), ("async function", "C.m", 4, 5), ("function", "C.m.<locals>.inner", 5, 5)]
     assert all(r["file"] == str(good) for r in records)
     assert defs.run([str(good)], out=io.StringIO(), err=io.StringIO()) == 0
+
+
+def test_defs_command_reads_any_encoding(tmp_path):
+    import io
+    from jurigged import defs
+
+    path = tmp_path / "cyrillic.py"
+    path.write_bytes("# coding: cp1251\nclass Класс:\n    def метод(self): return 'ж'\n".encode("cp1251"))
+    out = io.StringIO()
+    assert defs.run([str(path)], out=out, err=io.StringIO()) == 0
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(r["qualname"], r["end_col_offset"]) for r in records] == [
+        ("Класс", len("    def метод(self): return 'ж'".encode())),
+        ("Класс.метод", len("    def метод(self): return 'ж'".encode()))]

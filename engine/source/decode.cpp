@@ -134,6 +134,8 @@ void fold_newlines(std::string_view from, std::string& text) {
 
 }  // namespace
 
+void normalize_utf8(std::string_view raw, std::string& text) { fold_newlines(raw, text); }
+
 bool decode_source(std::string_view raw, std::string& text, SyntaxError& error) {
     bool has_bom = starts_with(raw, utf8_bom);
     if (has_bom) raw.remove_prefix(utf8_bom.size());
@@ -149,7 +151,7 @@ bool decode_source(std::string_view raw, std::string& text, SyntaxError& error) 
     for (char& c : spelled) c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     bool spelled_utf8 = spelled.substr(0, 5) == "utf-8" && (spelled.size() == 5 || spelled[5] == '-');
     if (has_bom && !cookie.empty() && !spelled_utf8) {
-        error = {1, 0, "encoding problem: utf8 with BOM"};
+        error = {1, 0, "encoding problem: " + cookie + " with BOM"};
         return false;
     }
 

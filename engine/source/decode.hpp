@@ -9,7 +9,11 @@
 
 namespace jurigged::source {
 
-// Fills `text` and returns true, or fills `error` and returns false.
+// Fills `text` and returns true, or fills `error` and returns false. An encoding this
+// decoder does not know is an error starting "unknown encoding: ".
 bool decode_source(std::string_view raw, std::string& text, SyntaxError& error);
+
+// Text that is UTF-8 already (decoded by Python, for instance): only line endings fold.
+void normalize_utf8(std::string_view raw, std::string& text);
 
 }  // namespace jurigged::source

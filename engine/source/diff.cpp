@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "source/model.hpp"
 
@@ -72,14 +74,21 @@ private:
         return x.span.line != y.span.line ? Moved : Unchanged;
     }
 
-    void match_children(int o, int n) {
-        const std::vector<int>& old_children = a[o].children;
-        const std::vector<int>& new_children = b[n].children;
-        match_definitions(old_children, new_children);
-        match_statements(old_children, new_children);
-        for (int child : new_children) {
-            int partner = new_to_old[child];
-            if (partner >= 0 && b[child].kind != Kind::Statement) match_children(partner, child);
+    // Scope by scope from the paired roots down, on a work list rather than by recursion
+    // (nesting depth is bounded by the tokenizer's limits, but stack use should not be).
+    void match_children(int old_root, int new_root) {
+        std::vector<std::pair<int, int>> scopes{{old_root, new_root}};
+        while (!scopes.empty()) {
+            auto [o, n] = scopes.back();
+            scopes.pop_back();
+            const std::vector<int>& old_children = a[o].children;
+            const std::vector<int>& new_children = b[n].children;
+            match_definitions(old_children, new_children);
+            match_statements(old_children, new_children);
+            for (auto child = new_children.rbegin(); child != new_children.rend(); ++child) {
+                int partner = new_to_old[*child];
+                if (partner >= 0 && b[*child].kind != Kind::Statement) scopes.emplace_back(partner, *child);
+            }
         }
     }
 

@@ -58,10 +58,14 @@ struct Tree {
     int line_count = 0;
 };
 
+// Which of Python's SyntaxError classes CPython raises for an error.
+enum class ErrorClass : std::uint8_t { Syntax, Indentation, Tab };
+
 struct SyntaxError {
     int line = 0;
     int col = 0;  // 0-based
     std::string message;
+    ErrorClass error_class = ErrorClass::Syntax;
 };
 
 struct ParseResult {
@@ -70,7 +74,8 @@ struct ParseResult {
 };
 
 // Parse Python source (bytes as read from disk: BOM, PEP 263 cookie, CRLF/CR handled).
-ParseResult parse(std::string_view source);
+// With `utf8`, the bytes are UTF-8 text decoded elsewhere: any cookie is ignored.
+ParseResult parse(std::string_view source, bool utf8 = false);
 
 // What happened to one definition or statement between two trees.
 enum Change : std::uint32_t {

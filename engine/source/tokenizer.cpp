@@ -13,9 +13,12 @@ namespace jurigged::source {
 
 namespace {
 
-constexpr int max_indent_levels = 100;   // CPython's limits, which also bound our
-constexpr int max_bracket_depth = 200;   // recursion on hostile input
-constexpr int max_fstring_depth = 150;
+// CPython's limits (the lowest that every supported version enforces), which also
+// bound the tokenizer's and the tree builder's work on hostile input.
+constexpr int max_indent_levels = 100;  // CPython's MAXINDENT: 99 levels pass
+constexpr int max_bracket_depth = 200;  // MAXLEVEL: 200 open brackets pass
+constexpr int max_fstring_depth = 150;  // MAXFSTRINGLEVEL (3.12+): 149 nested strings pass
+constexpr int max_spec_nesting = 3;     // fields nested through format specs (3.12+; 3.9-3.11: 2)
 
 // Length of the operator or delimiter starting `rest` (longest match), 0 if none.
 int operator_length(std::string_view rest) {
@@ -64,9 +67,12 @@ std::string hex_code_point(char32_t cp) {
     return "U+" + out;
 }
 
-// String prefixes are case-insensitive combinations of r, b, u, f (u alone).
+// String prefixes are case-insensitive combinations of r, b, u, f, t (u alone; t is
+// PEP 750's template string, 3.14).
 struct Prefix {
-    bool valid = false, raw = false, bytes = false, format = false;
+    bool valid = false, raw = false, bytes = false;
+    bool interpolated = false;     // f or t: replacement fields inside
+    bool template_string = false;  // t
 };
 
 Prefix parse_prefix(std::string_view word) {
@@ -77,13 +83,17 @@ Prefix parse_prefix(std::string_view word) {
         switch (c | 0x20) {
             case 'r': if (p.raw) return {}; p.raw = true; break;
             case 'b': if (p.bytes) return {}; p.bytes = true; break;
-            case 'f': if (p.format) return {}; p.format = true; break;
+            case 'f': case 't':
+                if (p.interpolated) return {};
+                p.interpolated = true;
+                p.template_string = (c | 0x20) == 't';
+                break;
             case 'u': if (unicode) return {}; unicode = true; break;
             default: return {};
         }
     }
     if (unicode && word.size() > 1) return {};
-    if (p.bytes && p.format) return {};
+    if (p.bytes && p.interpolated) return {};
     p.valid = true;
     return p;
 }
@@ -122,12 +132,27 @@ private:
         int line, col;
     };
 
+    // Where the scan of an f-/t-string is: the literal text of one string, the
+    // expression of a replacement field, or a field's format spec.
+    enum class Part : std::uint8_t { Literal, Expression, Spec };
+    struct Interpolation {
+        Part part;
+        char quote;
+        bool triple, raw, template_string;
+        int begin_line, begin_col;  // where the string holding this part starts
+        int brackets;               // Expression: brackets open inside the field
+        bool empty;                 // Expression: nothing seen yet
+        int field_level;            // Expression/Spec: 1, plus one per enclosing spec
+    };
+
     std::string_view s;
     std::size_t pos = 0;
     int line = 1;
     std::size_t line_start = 0;
     std::vector<Token> out;
     std::vector<OpenBracket> brackets;
+    std::vector<Interpolation> nested;  // the f-/t-string being scanned, innermost last
+    int open_strings = 0;               // Literal parts on `nested`
     std::vector<int> indents{0}, alt_indents{0};  // tab size 8 and tab size 1
     bool line_has_tokens = false;
     int token_line = 1, token_col = 0;  // where the current name or string started
@@ -138,15 +163,16 @@ private:
     char peek(std::size_t k = 0) const { return pos + k < s.size() ? s[pos + k] : '\0'; }
     int col_of(std::size_t p) const { return static_cast<int>(p - line_start); }
 
-    bool fail(int at_line, int at_col, std::string message) {
-        if (!error) error = SyntaxError{at_line, at_col, std::move(message)};
+    bool fail(int at_line, int at_col, std::string message, ErrorClass error_class = ErrorClass::Syntax) {
+        if (!error) error = SyntaxError{at_line, at_col, std::move(message), error_class};
         return false;
     }
 
     // Errors CPython's tokenizer only reports when its parser gets that far.
-    bool fail_in_order(int at_line, int at_col, std::string message) {
+    bool fail_in_order(int at_line, int at_col, std::string message,
+                       ErrorClass error_class = ErrorClass::Syntax) {
         if (!error) found_in_order = true;
-        return fail(at_line, at_col, std::move(message));
+        return fail(at_line, at_col, std::move(message), error_class);
     }
 
     // Moves past one byte, keeping the line count right.
@@ -198,7 +224,7 @@ private:
             } else if (starts_identifier(c)) {
                 name_or_prefixed_string();
             } else if (c == '"' || c == '\'') {
-                string_token(pos, Prefix{true, false, false, false});
+                string_token(pos, Prefix{true, false, false, false, false});
             } else {
                 op();
             }
@@ -265,15 +291,17 @@ private:
         char c = peek();
         if (at_end() || c == '#' || c == '\n') return false;
         auto tab_error = [&] {
-            return fail_in_order(line, col_of(pos), "inconsistent use of tabs and spaces in indentation");
+            return fail_in_order(line, col_of(pos), "inconsistent use of tabs and spaces in indentation",
+                                 ErrorClass::Tab);
         };
         std::uint32_t here = static_cast<std::uint32_t>(pos);
         if (col == indents.back()) {
             if (alt != alt_indents.back()) return tab_error();
         } else if (col > indents.back()) {
             if (alt <= alt_indents.back()) return tab_error();
-            if (static_cast<int>(indents.size()) > max_indent_levels)
-                return fail_in_order(line, col_of(pos), "too many levels of indentation");
+            if (static_cast<int>(indents.size()) >= max_indent_levels)
+                return fail_in_order(line, col_of(pos), "too many levels of indentation",
+                                     ErrorClass::Indentation);
             indents.push_back(col);
             alt_indents.push_back(alt);
             out.push_back({TokenKind::Indent, line, 0, line, col_of(pos), here - col_of(pos), here});
@@ -284,7 +312,8 @@ private:
                 out.push_back({TokenKind::Dedent, line, col_of(pos), line, col_of(pos), here, here});
             }
             if (col != indents.back())
-                return fail_in_order(line, col_of(pos), "unindent does not match any outer indentation level");
+                return fail_in_order(line, col_of(pos), "unindent does not match any outer indentation level",
+                                     ErrorClass::Indentation);
             if (alt != alt_indents.back()) return tab_error();
         }
         return true;
@@ -365,7 +394,7 @@ private:
         int begin_line = line, begin_col = col_of(begin);
         token_line = begin_line;
         token_col = begin_col;
-        if (string_body(prefix, begin_line, begin_col, 0))
+        if (string_body(prefix, begin_line, begin_col))
             emit(TokenKind::String, begin, begin_line, begin_col);
     }
 
@@ -390,10 +419,15 @@ private:
         return true;
     }
 
-    bool string_body(Prefix prefix, int begin_line, int begin_col, int depth) {
+    bool string_body(Prefix prefix, int begin_line, int begin_col) {
+        if (prefix.interpolated) return interpolated_string(prefix, begin_line, begin_col);
+        return plain_string(prefix.bytes, begin_line, begin_col);
+    }
+
+    // A string without replacement fields, pos on its opening quote.
+    bool plain_string(bool bytes, int begin_line, int begin_col) {
         char quote = peek();
         bool triple = open_quote(quote);
-        if (prefix.format) return fstring_body(quote, triple, prefix.raw, begin_line, begin_col, depth);
         while (true) {
             if (at_end()) return unterminated(triple, begin_line, begin_col);
             char c = peek();
@@ -410,7 +444,7 @@ private:
             } else {
                 if (static_cast<unsigned char>(c) < 0x80) {
                     ++pos;
-                } else if (prefix.bytes) {
+                } else if (bytes) {
                     return fail(begin_line, begin_col, "bytes can only contain ASCII literal characters");
                 } else if (!step_over_non_ascii()) {
                     return false;
@@ -419,37 +453,77 @@ private:
         }
     }
 
-    // The literal parts of an f-string; replacement fields go to fstring_field.
-    bool fstring_body(char quote, bool triple, bool raw, int begin_line, int begin_col, int depth) {
-        if (depth > max_fstring_depth) return fail(begin_line, begin_col, "too many nested f-strings");
+    // An f-string or t-string (PEP 701 nesting, PEP 750) with everything nested in it.
+    // The nesting lives on `nested`, an explicit stack, so no input can exhaust the C++
+    // stack; CPython's limits bound it all the same.
+    bool interpolated_string(Prefix prefix, int begin_line, int begin_col) {
+        nested.clear();
+        open_strings = 0;
+        if (!open_interpolated(prefix, begin_line, begin_col)) return false;
+        while (!nested.empty()) {
+            bool ok = false;
+            switch (nested.back().part) {
+                case Part::Literal: ok = literal_part(); break;
+                case Part::Expression: ok = expression_part(); break;
+                case Part::Spec: ok = spec_part(); break;
+            }
+            if (!ok) return false;
+        }
+        return true;
+    }
+
+    // Pushes the literal part of an f-/t-string, pos on its opening quote.
+    bool open_interpolated(Prefix prefix, int begin_line, int begin_col) {
+        if (open_strings + 1 >= max_fstring_depth) return fail(begin_line, begin_col, "too many nested f-strings");
+        ++open_strings;
+        char quote = peek();
+        bool triple = open_quote(quote);
+        nested.push_back({Part::Literal, quote, triple, prefix.raw, prefix.template_string,
+                          begin_line, begin_col, 0, true, 0});
+        return true;
+    }
+
+    // "f-string: ..." or "t-string: ...", after the innermost string's kind.
+    std::string string_error(const Interpolation& part, const char* message) const {
+        return std::string(part.template_string ? "t-string: " : "f-string: ") + message;
+    }
+
+    // Literal text until the string closes or a replacement field opens.
+    bool literal_part() {
+        Interpolation& part = nested.back();
         while (true) {
-            if (at_end()) return unterminated(triple, begin_line, begin_col);
+            if (at_end()) return unterminated(part.triple, part.begin_line, part.begin_col);
             char c = peek();
-            if (c == quote) {
-                if (closes(quote, triple)) return true;
+            if (c == part.quote) {
+                if (closes(part.quote, part.triple)) {
+                    nested.pop_back();
+                    --open_strings;
+                    return true;
+                }
                 ++pos;
             } else if (c == '\\') {
                 ++pos;
-                if (at_end()) return unterminated(triple, begin_line, begin_col);
-                if (!raw && peek() == 'N' && peek(1) == '{') {
+                if (at_end()) return unterminated(part.triple, part.begin_line, part.begin_col);
+                if (!part.raw && peek() == 'N' && peek(1) == '{') {
                     // \N{NAME}: these braces belong to the escape
-                    while (!at_end() && peek() != '}' && peek() != '\n' && peek() != quote) ++pos;
+                    while (!at_end() && peek() != '}' && peek() != '\n' && peek() != part.quote) ++pos;
                     if (peek() == '}') ++pos;
                 } else if (peek() != '{' && peek() != '}') {
                     if (!step_over_string_char()) return false;
                 }
             } else if (c == '\n') {
-                if (!triple) return unterminated(triple, begin_line, begin_col);
+                if (!part.triple) return unterminated(part.triple, part.begin_line, part.begin_col);
                 step_over_char();
             } else if (c == '{') {
                 if (peek(1) == '{') {
                     pos += 2;
                 } else {
                     ++pos;
-                    if (!fstring_field(quote, triple, begin_line, begin_col, depth)) return false;
+                    open_field(part, 1);
+                    return true;
                 }
             } else if (c == '}') {
-                if (peek(1) != '}') return fail(line, col_of(pos), "f-string: single '}' is not allowed");
+                if (peek(1) != '}') return fail(line, col_of(pos), string_error(part, "single '}' is not allowed"));
                 pos += 2;
             } else if (!step_over_string_char()) {
                 return false;
@@ -457,18 +531,29 @@ private:
         }
     }
 
-    // A replacement field after its '{': expression, optional !conversion, optional
-    // :format spec (which may hold fields itself), through the closing '}'.
-    bool fstring_field(char quote, bool triple, int begin_line, int begin_col, int depth) {
-        int nesting = 0;
-        bool empty = true;
+    // `level` counts the fields this one is nested in through format specs, itself included.
+    void open_field(const Interpolation& owner, int level) {
+        Interpolation field = owner;
+        field.part = Part::Expression;
+        field.brackets = 0;
+        field.empty = true;
+        field.field_level = level;
+        nested.push_back(field);
+    }
+
+    // A replacement field's expression after its '{', up to its optional !conversion,
+    // then on to the format spec or the closing '}'.
+    bool expression_part() {
+        Interpolation& part = nested.back();
         while (true) {
             while (peek() == ' ' || peek() == '\t' || peek() == '\f') ++pos;
-            if (at_end()) return unterminated(triple, begin_line, begin_col);
+            if (at_end()) return unterminated(part.triple, part.begin_line, part.begin_col);
             char c = peek();
-            if (c == '}' && nesting == 0) {
-                if (empty) return fail(line, col_of(pos), "f-string: valid expression required before '}'");
+            if (c == '}' && part.brackets == 0) {
+                if (part.empty)
+                    return fail(line, col_of(pos), string_error(part, "valid expression required before '}'"));
                 ++pos;
+                nested.pop_back();
                 return true;
             }
             if (c == '\n') {
@@ -479,33 +564,37 @@ private:
                 while (!at_end() && peek() != '\n') ++pos;
                 continue;
             }
-            empty = false;
+            part.empty = false;
             if (c == '"' || c == '\'') {
-                if (!string_body(Prefix{true, false, false, false}, line, col_of(pos), depth + 1)) return false;
+                if (!plain_string(false, line, col_of(pos))) return false;
             } else if (starts_identifier(c)) {
                 std::size_t word_begin = pos;
                 if (!identifier()) return false;
                 if (peek() == '"' || peek() == '\'') {
                     Prefix prefix = parse_prefix(s.substr(word_begin, pos - word_begin));
-                    if (prefix.valid && !string_body(prefix, line, col_of(word_begin), depth + 1))
-                        return false;
+                    if (prefix.interpolated) return open_interpolated(prefix, line, col_of(word_begin));
+                    if (prefix.valid && !plain_string(prefix.bytes, line, col_of(word_begin))) return false;
                 }
             } else if (c == '(' || c == '[' || c == '{') {
-                if (++nesting > max_bracket_depth) return fail(line, col_of(pos), "too many nested parentheses");
+                // the field's own '{' counts, as in CPython's bracket stack
+                if (++part.brackets + 1 > max_bracket_depth)
+                    return fail(line, col_of(pos), "too many nested parentheses");
                 ++pos;
             } else if (c == ')' || c == ']' || c == '}') {
-                if (nesting == 0) return fail(line, col_of(pos), std::string("f-string: unmatched '") + c + "'");
-                --nesting;
+                if (part.brackets == 0)
+                    return fail(line, col_of(pos), string_error(part, "unmatched '") + c + "'");
+                --part.brackets;
                 ++pos;
             } else if (c == '\\') {
                 ++pos;
                 if (!at_end() && !step_over_string_char()) return false;
-            } else if (nesting == 0 && c == '!' && peek(1) != '=') {
+            } else if (part.brackets == 0 && c == '!' && peek(1) != '=') {
                 ++pos;
                 while (!at_end() && continues_identifier(peek())) ++pos;
-            } else if (nesting == 0 && c == ':') {
+            } else if (part.brackets == 0 && c == ':') {
                 ++pos;
-                return format_spec(quote, triple, begin_line, begin_col, depth);
+                part.part = Part::Spec;
+                return true;
             } else if (c == '!' || c == '=' || c == '<' || c == '>') {
                 ++pos;  // covers != == <= >= and the self-documenting '='
             } else if (!step_over_string_char()) {
@@ -514,21 +603,27 @@ private:
         }
     }
 
-    bool format_spec(char quote, bool triple, int begin_line, int begin_col, int depth) {
+    // A format spec after its ':', through the field's closing '}'.
+    bool spec_part() {
+        Interpolation& part = nested.back();
         while (true) {
-            if (at_end()) return unterminated(triple, begin_line, begin_col);
+            if (at_end()) return unterminated(part.triple, part.begin_line, part.begin_col);
             char c = peek();
             if (c == '}') {
                 ++pos;
+                nested.pop_back();
                 return true;
             }
             if (c == '{') {
+                if (part.field_level + 1 > max_spec_nesting)
+                    return fail(line, col_of(pos), string_error(part, "expressions nested too deeply"));
                 ++pos;
-                if (!fstring_field(quote, triple, begin_line, begin_col, depth + 1)) return false;
-            } else if (c == quote && (!triple || (peek(1) == quote && peek(2) == quote))) {
-                return fail(line, col_of(pos), "f-string: expecting '}'");
+                open_field(part, part.field_level + 1);
+                return true;
+            } else if (c == part.quote && (!part.triple || (peek(1) == part.quote && peek(2) == part.quote))) {
+                return fail(line, col_of(pos), string_error(part, "expecting '}'"));
             } else if (c == '\n') {
-                if (!triple) return unterminated(triple, begin_line, begin_col);
+                if (!part.triple) return unterminated(part.triple, part.begin_line, part.begin_col);
                 step_over_char();
             } else if (c == '\\') {
                 ++pos;

@@ -37,7 +37,7 @@ public:
         tree.nodes[0].kind = Kind::Module;
         extents.emplace_back();
         scopes.push_back(0);
-        statements(0);
+        statements();
         if (!error && toks[i].kind != TokenKind::End) fail(toks[i], "invalid syntax");
         if (error) return {std::nullopt, error};
 
@@ -61,6 +61,17 @@ private:
     Tree tree;
     std::vector<Extent> extents;
     std::vector<int> scopes;  // enclosing Module/Class/Function nodes
+
+    // A statement whose clauses are still being read, innermost last; each one on the
+    // stack but the innermost waits for the end of its indented suite.
+    struct Open {
+        enum Kind : std::uint8_t { Compound, Match, Definition } kind;
+        int node;
+        std::string_view compound_kind = {};  // Compound: if, while, for, try, with
+        bool started = false;                 // a clause (a case) has been read
+        bool seen_except = false, seen_else = false, seen_finally = false;
+    };
+    std::vector<Open> open;
     std::unordered_map<int, std::vector<std::string_view>> globals;  // per scope node
     std::optional<SyntaxError> error;
 
@@ -73,8 +84,8 @@ private:
         return tok(k).kind == TokenKind::Op && word(k) == op;
     }
 
-    bool fail(const Token& t, std::string message) {
-        if (!error) error = SyntaxError{t.line, t.col, std::move(message)};
+    bool fail(const Token& t, std::string message, ErrorClass error_class = ErrorClass::Syntax) {
+        if (!error) error = SyntaxError{t.line, t.col, std::move(message), error_class};
         return false;
     }
     bool fail(std::optional<SyntaxError> found) {
@@ -103,16 +114,23 @@ private:
         node.span = {first.line, first.col, last.end_line, last.end_col};
     }
 
-    // Statements of a suite (or the module), up to its Dedent or the end.
-    void statements(int parent) {
+    // Every statement of the module. What is open (a compound statement, a definition)
+    // lives on `open`, not on the C++ stack, so that no input can exhaust the stack: the
+    // parser also runs on Python threads, whose stacks may be small.
+    void statements() {
         while (!error) {
             const Token& t = tok(i);
-            if (t.kind == TokenKind::End || t.kind == TokenKind::Dedent) return;
+            if (t.kind == TokenKind::End || t.kind == TokenKind::Dedent) {
+                if (open.empty()) return;
+                if (t.kind == TokenKind::Dedent) ++i;  // the innermost indented suite ends
+                advance();
+                continue;
+            }
             if (t.kind == TokenKind::Indent) {
-                fail(t, "unexpected indent");
+                fail(t, "unexpected indent", ErrorClass::Indentation);
                 return;
             }
-            statement(parent);
+            statement(open.empty() ? 0 : open.back().node);
         }
     }
 
@@ -193,28 +211,39 @@ private:
         return is_op(last, ":");
     }
 
-    // The body after a header's colon: an indented block or simple statements on the
-    // header's line.
-    void suite(int node, std::size_t colon, std::string_view what, int header_line) {
+    enum class SuiteStart { Failed, Inline, Indented };
+
+    // The body after a header's colon: simple statements on the header's line (read
+    // now), or an indented block, whose statements the loop in statements() reads.
+    SuiteStart begin_suite(int node, std::size_t colon, std::string_view what, int header_line) {
         i = colon + 1;
         if (tok(i).kind == TokenKind::Newline) {
             ++i;
             if (tok(i).kind != TokenKind::Indent) {
                 fail(tok(i), "expected an indented block after " + std::string(what) + " on line " +
-                                 std::to_string(header_line));
-                return;
+                                 std::to_string(header_line), ErrorClass::Indentation);
+                return SuiteStart::Failed;
             }
             ++i;
             if (tree.nodes[node].body_line == 0) tree.nodes[node].body_line = tok(i).line;
-            statements(node);
-            if (!error && tok(i).kind == TokenKind::Dedent) ++i;
-        } else {
-            if (tree.nodes[node].body_line == 0) tree.nodes[node].body_line = tok(i).line;
-            if (starts_compound(i)) {
-                fail(tok(i), "invalid syntax");
-                return;
-            }
-            simple_line(node);
+            return SuiteStart::Indented;
+        }
+        if (tree.nodes[node].body_line == 0) tree.nodes[node].body_line = tok(i).line;
+        if (starts_compound(i)) {
+            fail(tok(i), "invalid syntax");
+            return SuiteStart::Failed;
+        }
+        simple_line(node);
+        return error ? SuiteStart::Failed : SuiteStart::Inline;
+    }
+
+    // Reads on in the innermost open statement, after its latest suite (or at its start):
+    // further clauses, until one has an indented suite (left open) or the statement ends.
+    void advance() {
+        switch (open.back().kind) {
+            case Open::Compound: return advance_compound();
+            case Open::Match: return advance_match();
+            case Open::Definition: return advance_definition();
         }
     }
 
@@ -273,12 +302,41 @@ private:
     // A compound statement that is not a definition: a Block if definitions are inside
     // it, else a single Statement.
     void compound(int parent) {
-        std::size_t begin = i;
-        int node = add_node(Kind::Block, parent, begin);
+        int node = add_node(Kind::Block, parent, i);
         if (is_name(i, "async")) ++i;
-        std::string_view kind = word(i);
-        bool seen_except = false, seen_else = false, seen_finally = false;
+        open.push_back({Open::Compound, node, word(i)});
+        advance_compound();
+    }
+
+    void advance_compound() {
         while (!error) {
+            Open& statement = open.back();
+            if (statement.started) {
+                bool more;
+                std::string_view kind = statement.compound_kind;
+                if (kind == "if")
+                    more = !statement.seen_else && (is_name(i, "elif") || is_name(i, "else"));
+                else if (kind == "while" || kind == "for")
+                    more = !statement.seen_else && is_name(i, "else");
+                else if (kind == "try")
+                    more = !statement.seen_finally &&
+                           ((is_name(i, "except") && !statement.seen_else) ||
+                            (is_name(i, "else") && statement.seen_except && !statement.seen_else) ||
+                            is_name(i, "finally"));
+                else
+                    more = false;
+                if (!more) {
+                    if (kind == "try" && !statement.seen_except && !statement.seen_finally) {
+                        fail(tok(i), "expected 'except' or 'finally' block");
+                        return;
+                    }
+                    int node = statement.node;
+                    open.pop_back();
+                    finish_block(node);
+                    return;
+                }
+            }
+            statement.started = true;
             std::size_t keyword = i;
             std::string_view clause = word(keyword);
             std::size_t colon = header_colon(keyword);
@@ -286,31 +344,13 @@ private:
             if (clause == "except" && !check_except(keyword, colon)) return;
             bool bare = clause == "else" || clause == "finally" || clause == "try";
             if (clause != "except" && !check_header(keyword, colon, bare, bare)) return;
+            statement.seen_except |= clause == "except";
+            statement.seen_else |= clause == "else";
+            statement.seen_finally |= clause == "finally";
             std::string what = "'";
             what.append(clause).append("' statement");
-            suite(node, colon, what, tok(keyword).line);
-            if (error) return;
-            seen_except |= clause == "except";
-            seen_else |= clause == "else";
-            seen_finally |= clause == "finally";
-            bool more;
-            if (kind == "if")
-                more = !seen_else && (is_name(i, "elif") || is_name(i, "else"));
-            else if (kind == "while" || kind == "for")
-                more = !seen_else && is_name(i, "else");
-            else if (kind == "try")
-                more = !seen_finally &&
-                       ((is_name(i, "except") && !seen_else) ||
-                        (is_name(i, "else") && seen_except && !seen_else) || is_name(i, "finally"));
-            else
-                more = false;
-            if (!more) break;
+            if (begin_suite(statement.node, colon, what, tok(keyword).line) != SuiteStart::Inline) return;
         }
-        if (kind == "try" && !seen_except && !seen_finally) {
-            fail(tok(i), "expected 'except' or 'finally' block");
-            return;
-        }
-        finish_block(node);
     }
 
     bool check_except(std::size_t keyword, std::size_t colon) {
@@ -324,14 +364,14 @@ private:
             else if (depth == 0 && is_op(k, ",")) has_comma = true;
             else if (depth == 0 && is_name(k, "as")) has_as = true;
         }
-        if (has_comma && !has_as) return fail(tok(first), "multiple exception types must be parenthesized");
-        if (has_comma) return fail(tok(first), "invalid syntax");
+        // PEP 758 (3.14): `except A, B:` is a tuple of types, but not before `as`
+        if (has_comma && has_as)
+            return fail(tok(first), "multiple exception types must be parenthesized when using 'as'");
         return fail(check_tokens(text, &toks[first], &toks[colon], true));
     }
 
     void match(int parent) {
-        std::size_t begin = i;
-        int node = add_node(Kind::Block, parent, begin);
+        int node = add_node(Kind::Block, parent, i);
         std::size_t colon = header_colon(i);
         if (error || !check_header(i, colon, false, false)) return;
         int header_line = tok(i).line;
@@ -343,28 +383,39 @@ private:
         ++i;
         if (tok(i).kind != TokenKind::Indent) {
             fail(tok(i), "expected an indented block after 'match' statement on line " +
-                             std::to_string(header_line));
+                             std::to_string(header_line), ErrorClass::Indentation);
             return;
         }
         ++i;
-        bool any_case = false;
-        while (!error && tok(i).kind != TokenKind::Dedent && tok(i).kind != TokenKind::End) {
+        open.push_back({Open::Match, node});
+        advance_match();
+    }
+
+    // The next `case` clause of the match statement, or the end of its block.
+    void advance_match() {
+        while (!error) {
+            Open& statement = open.back();
+            if (tok(i).kind == TokenKind::Dedent || tok(i).kind == TokenKind::End) {
+                if (!statement.started) {
+                    fail(tok(i), "invalid syntax");
+                    return;
+                }
+                if (tok(i).kind == TokenKind::Dedent) ++i;
+                int node = statement.node;
+                open.pop_back();
+                finish_block(node);
+                return;
+            }
             if (!is_name(i, "case")) {
                 fail(tok(i), "invalid syntax");
                 return;
             }
             std::size_t case_colon = header_colon(i);
             if (error || !check_header(i, case_colon, false, false)) return;
-            suite(node, case_colon, "'case' statement", tok(i).line);
-            any_case = true;
+            statement.started = true;
+            if (begin_suite(statement.node, case_colon, "'case' statement", tok(i).line) != SuiteStart::Inline)
+                return;
         }
-        if (error) return;
-        if (!any_case) {
-            fail(tok(i), "invalid syntax");
-            return;
-        }
-        if (tok(i).kind == TokenKind::Dedent) ++i;
-        finish_block(node);
     }
 
     // A compound statement without definitions inside is one plain statement.
@@ -418,10 +469,18 @@ private:
         if (!check_definition_header(kind, name + 1, colon)) return;
         extents[node].body_begin = colon + 1;
         scopes.push_back(node);
-        suite(node, colon, kind == Kind::Class ? "class definition" : "function definition",
-              tok(keyword).line);
+        open.push_back({Open::Definition, node});
+        SuiteStart body = begin_suite(node, colon, kind == Kind::Class ? "class definition" : "function definition",
+                                      tok(keyword).line);
+        if (body == SuiteStart::Inline) advance_definition();
+    }
+
+    // The definition's body has ended.
+    void advance_definition() {
+        int node = open.back().node;
+        open.pop_back();
         scopes.pop_back();
-        if (!error) finish_node(node);
+        finish_node(node);
     }
 
     // The index just past the bracket group opening at `open`.
@@ -511,10 +570,13 @@ private:
 
 }  // namespace
 
-ParseResult parse(std::string_view source) {
+ParseResult parse(std::string_view source, bool utf8) {
     std::string text;
     SyntaxError decode_error;
-    if (!decode_source(source, text, decode_error)) return {std::nullopt, decode_error};
+    if (utf8)
+        normalize_utf8(source, text);
+    else if (!decode_source(source, text, decode_error))
+        return {std::nullopt, decode_error};
     TokenizeResult tokens = tokenize(text);
     if (!tokens.error) return TreeBuilder(text, tokens.tokens).build(tokens.line_count);
 

@@ -86,8 +86,11 @@ void fold_identifiers(src::Tree& tree) {
     Py_ssize_t offset = PyUnicode_GetLength(prefix) + 1;
     Py_DECREF(prefix);
     nb::object details = nb::make_tuple(filename, error.line, offset, text);
-    nb::object exception = nb::handle(PyExc_SyntaxError)(error.message, details);
-    PyErr_SetObject(PyExc_SyntaxError, exception.ptr());
+    PyObject* type = error.error_class == src::ErrorClass::Tab           ? PyExc_TabError
+                     : error.error_class == src::ErrorClass::Indentation ? PyExc_IndentationError
+                                                                         : PyExc_SyntaxError;
+    nb::object exception = nb::handle(type)(error.message, details);
+    PyErr_SetObject(type, exception.ptr());
     throw nb::python_error();
 }
 
@@ -131,19 +134,20 @@ static void bind_source(nb::module_& m) {
 
     m.def(
         "parse",
-        [](nb::bytes source, std::string filename) {
+        [](nb::bytes source, std::string filename, bool utf8) {
             std::string raw(source.c_str(), source.size());
             src::ParseResult result;
             {
                 nb::gil_scoped_release unlocked;
-                result = src::parse(raw);
+                result = src::parse(raw, utf8);
             }
             if (result.error) raise_syntax_error(*result.error, raw, filename);
             fold_identifiers(*result.tree);
             return PyTree{std::move(*result.tree), nb::object()};
         },
-        nb::arg("source"), nb::arg("filename") = "<unknown>",
-        "Parse Python source bytes into a Tree; raises SyntaxError on invalid source.");
+        nb::arg("source"), nb::arg("filename") = "<unknown>", nb::kw_only(), nb::arg("utf8") = false,
+        "Parse Python source bytes into a Tree; raises SyntaxError on invalid source. With\n"
+        "utf8=True the bytes are UTF-8 text already decoded (any coding cookie is ignored).");
 
     m.def(
         "diff",

@@ -6,7 +6,7 @@ same numbering as Python's ast, so a disagreement with ast is easy to spot.
 import json
 import sys
 
-from . import _core
+from .parsing import parse_source
 
 _DEFINITION_KINDS = ("function", "async function", "class")
 
@@ -18,7 +18,7 @@ def run(paths, out=sys.stdout, err=sys.stderr):
         try:
             with open(path, "rb") as f:
                 source = f.read()
-            tree = _core.parse(source, path)
+            tree = parse_source(source, path)
         except SyntaxError as error:
             column = (error.offset or 1) - 1
             print(f"{path}:{error.lineno}:{column}: SyntaxError: {error.msg}", file=err)

@@ -1,0 +1,49 @@
+"""Source bytes from disk into the C++ source model, in any encoding CPython imports.
+
+The C++ decoder knows UTF-8 and a few single-byte charsets; for any other PEP 263
+cookie the bytes are decoded here with Python's own codec, as CPython's compiler does
+when it imports the file, and the model then reads the UTF-8 text (so its columns are
+UTF-8 byte columns of the decoded text, like everywhere else).
+"""
+import codecs
+
+from . import _core
+
+_UNKNOWN = "unknown encoding: "
+
+
+def parse_source(source: bytes, path: str) -> _core.Tree:
+    """Parse a module's bytes; raises SyntaxError where CPython's import would."""
+    try:
+        return _core.parse(source, path)
+    except SyntaxError as error:
+        if not (error.msg or "").startswith(_UNKNOWN):
+            raise
+        encoding = error.msg[len(_UNKNOWN):]
+    text = _decode(source, encoding, path)
+    return _core.parse(text.encode("utf-8", "surrogatepass"), path, utf8=True)
+
+
+def _decode(source: bytes, encoding: str, path: str) -> str:
+    """The text of `source` in the cookie's `encoding`, or CPython's SyntaxError."""
+    try:
+        info = codecs.lookup(encoding)
+    except LookupError:
+        raise _syntax_error(f"unknown encoding: {encoding}", path) from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise _syntax_error(f"{encoding!r} is not a text encoding; use codecs.decode() "
+                            "to handle arbitrary codecs", path)
+    try:
+        return info.decode(source)[0]
+    except UnicodeDecodeError as error:
+        raise _syntax_error(str(error), path, source, error.start) from None
+    except UnicodeError as error:
+        raise _syntax_error(f"decoding with {encoding!r} codec failed ({error})", path) from None
+
+
+def _syntax_error(message: str, path: str, source: bytes = b"", at: int = 0) -> SyntaxError:
+    """CPython reports decoding errors on line 0; the line of the bad byte is more useful."""
+    before = source[:at]
+    line = len((before + b"x").splitlines())
+    line_start = max(before.rfind(b"\n"), before.rfind(b"\r")) + 1
+    return SyntaxError(message, (path, line, at - line_start + 1, None))
