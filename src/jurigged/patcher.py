@@ -28,6 +28,7 @@ from . import _core
 from .function_index import FunctionIndex
 from .locate import HeapSearch, conformers_of
 from .logs import logger
+from .parsing import parse_source
 
 FUNCTION_KINDS = ("function", "async function")
 _TRANSIENT = ("<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>")
@@ -218,7 +219,7 @@ class SourceFile:
     # -- parsing --------------------------------------------------------------------
 
     def _parse(self, source: bytes):
-        tree = _core.parse(source, self.path)
+        tree = parse_source(source, self.path)
         lines = decode_source(source).splitlines()
         return tree, lines
 

@@ -21,6 +21,7 @@ from io import BytesIO
 from typing import List, Optional, Tuple
 
 from . import _core
+from .parsing import parse_source
 from .patcher import SourceFile
 from .registry import registry
 
@@ -163,7 +164,7 @@ class Recoder:
         for index in children:
             item = patch[index]
             text = textwrap.dedent("".join(lines[item.line - 1: item.end_line]))
-            nodes = _core.parse(source, self.file.path).nodes
+            nodes = parse_source(source, self.file.path).nodes
             members = _members(nodes, scope)
             target = _counterpart(nodes, members, item, text, _split_lines(source))
             if target is None:
@@ -199,7 +200,7 @@ class Recoder:
 
     def _find(self, source: bytes, qualname: str):
         try:
-            nodes = _core.parse(source, self.file.path).nodes
+            nodes = parse_source(source, self.file.path).nodes
         except SyntaxError:
             return None
         for node in nodes:
