@@ -24,7 +24,7 @@ from collections.abc import MutableMapping
 from importlib.util import decode_source
 from typing import Dict, Iterator, List, Optional, Set, Tuple
 
-from . import _core
+from . import _core, classes
 from .logs import logger
 
 FUNCTION_KINDS = ("function", "async function")
@@ -485,6 +485,8 @@ class Patch:
                 code = self._compile(new)
                 self.steps.append((new_index, new, "replace",
                                    lambda: self._replace_class(old, new_index, new, code)))
+            elif self._members_restructured(old_index, new_index):
+                self._prepare_restructured_class(old, new_index, new)
         elif new.kind == "block":
             if old.header_hash != new.header_hash:
                 self._prepare_statement(old_index, new_index, new)
@@ -495,6 +497,50 @@ class Patch:
                 self._prepare_statement(old_index, new_index, new)
             else:
                 self._carry_origin(old_index, new_index)
+
+    def _members_restructured(self, old_index, new_index) -> bool:
+        """Whether a save adds, removes or re-runs members of the class (more than
+        swapping the code of its existing methods)."""
+        for change, o, n in self.plan:
+            if n >= 0:
+                owner = self._owner_class(self.new, self.new[n])
+                node = self.new[n]
+                if owner != new_index:
+                    continue
+            else:
+                node = self.old[o]
+                if self._owner_class(self.old, node) != old_index:
+                    continue
+            if change & (_core.ADDED | _core.DELETED | _core.DECORATORS_CHANGED):
+                return True
+            if node.kind not in FUNCTION_KINDS and change & ~(_core.MOVED
+                                                              | _core.REFORMATTED):
+                return True
+        return False
+
+    @staticmethod
+    def _owner_class(nodes, node) -> int:
+        """The index of the class whose body holds `node` (through blocks), or -1."""
+        index = node.parent
+        while index > 0 and nodes[index].kind == "block":
+            index = nodes[index].parent
+        return index if index > 0 and nodes[index].kind == "class" else -1
+
+    def _prepare_restructured_class(self, old, new_index, new) -> None:
+        """A class built by a metaclass or decorator is made again from the new text
+        when its members change; any other class is patched in place (and ABCs get
+        their abstract methods recomputed)."""
+        live = self._held_old(old)
+        if not isinstance(live, type):
+            return
+        decorators = "\n".join(self.new_lines[new.line - 1: new.def_line - 1])
+        reason = classes.construction_reason(live, decorators)
+        if reason is None:
+            self.touched_classes.add(new_index)
+            return
+        code = self._compile(new)
+        self.steps.append((new_index, new, "replace", lambda: self._replace_class(
+            old, new_index, new, code, reason)))
 
     def _carry_origin(self, old_index, new_index) -> None:
         if old_index in self.file.origins:
@@ -685,6 +731,8 @@ class Patch:
         made again, from the new text, on the same class object."""
         scope_object = self._live_scope(self.new, node)
         cls = _held(scope_object, node.name)
+        if isinstance(cls, type):
+            classes.refresh_abstracts(cls)
         if not isinstance(cls, type) or "__dataclass_fields__" not in cls.__dict__:
             return
         code = self._compile(node)
@@ -801,7 +849,7 @@ class Patch:
                 function_index.move(old_value.__code__, new_value.__code__)
                 _bind(scope_object, name, old_value)
 
-    def _replace_class(self, old, new_index, new, code) -> None:
+    def _replace_class(self, old, new_index, new, code, reason: str = "") -> None:
         scope_object = self._live_scope(self.new, new)
         current = _held(scope_object, old.name)
         if self._module_level(self.new, new):
@@ -810,7 +858,7 @@ class Patch:
         else:
             scope = self._run_in_scope(self._scope_code(code, new), scope_object, capture=True)
         made = scope.writes.get(new.name)
-        if (isinstance(current, type) and isinstance(made, type)
+        if (not reason and isinstance(current, type) and isinstance(made, type)
                 and type(made) is type(current) and current.__bases__ != made.__bases__):
             try:
                 current.__bases__ = made.__bases__
@@ -820,10 +868,27 @@ class Patch:
                 pass
         _bind(scope_object, new.name, made)
         self.replaced.add(new_index)
+        self._index_class_functions(made, new)
         logger.update(self._qualname(new), self.file.path, new.line)
-        logger.notice(f"{self._qualname(new)}: class header changed, so the class was "
-                      f"re-created; existing instances keep the old class",
-                      self.file.path, new.line)
+        if not isinstance(current, type) or not isinstance(made, type):
+            return
+        migration = classes.migrate(current, made)
+        logger.notice(classes.describe(self._qualname(new), reason or "its header changed",
+                                       migration), self.file.path, new.line)
+
+    def _index_class_functions(self, cls, node) -> None:
+        """Remember the functions of a re-created class, so that later edits of its
+        methods reach them (not the functions of the class it replaced)."""
+        if not isinstance(cls, type):
+            return
+        prefix = node.qualname + "."
+        for value in list(cls.__dict__.values()):
+            for function in _functions_in(value, set()):
+                code = function.__code__
+                if (self.file._same_file(code.co_filename)
+                        and function.__qualname__.startswith(prefix)):
+                    function_index.add(code, function)
+                    self.new_codes[(function.__qualname__, code.co_firstlineno)] = code
 
 
 def _conform_method(obj):
