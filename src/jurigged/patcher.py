@@ -115,6 +115,10 @@ def _functions_in(value, seen: Set[int], depth: int = 0) -> Iterator[types.Funct
         inner = value.__dict__.get("__wrapped__")
         if inner is not None:
             yield from _functions_in(inner, seen, depth + 1)
+        registry = value.__dict__.get("registry")  # functools.singledispatch
+        if registry is not None and callable(value.__dict__.get("dispatch")):
+            for implementation in list(registry.values()):
+                yield from _functions_in(implementation, seen, depth + 1)
         for cell in value.__closure__ or ():
             try:
                 contents = cell.cell_contents
@@ -128,8 +132,12 @@ def _functions_in(value, seen: Set[int], depth: int = 0) -> Iterator[types.Funct
         for accessor in (value.fget, value.fset, value.fdel):
             if accessor is not None:
                 yield from _functions_in(accessor, seen, depth + 1)
-    elif isinstance(value, (functools.partial, functools.partialmethod)):
+    elif isinstance(value, (functools.partial, functools.partialmethod,
+                            functools.cached_property)):
         yield from _functions_in(value.func, seen, depth + 1)
+    elif isinstance(value, functools.singledispatchmethod):
+        yield from _functions_in(value.func, seen, depth + 1)
+        yield from _functions_in(value.dispatcher, seen, depth + 1)
     else:
         try:
             attributes = object.__getattribute__(value, "__dict__")
@@ -138,6 +146,24 @@ def _functions_in(value, seen: Set[int], depth: int = 0) -> Iterator[types.Funct
         inner = attributes.get("__wrapped__") if isinstance(attributes, dict) else None
         if inner is not None:
             yield from _functions_in(inner, seen, depth + 1)
+
+
+def _layers(value, depth: int = 0) -> Iterator[object]:
+    """`value` and the objects it wraps (decorator wrappers, method descriptors,
+    partials), outermost first."""
+    if depth > 5 or value is None:
+        return
+    yield value
+    if isinstance(value, (staticmethod, classmethod, types.MethodType)):
+        yield from _layers(value.__func__, depth + 1)
+    elif isinstance(value, (functools.partial, functools.cached_property)):
+        yield from _layers(value.func, depth + 1)
+    elif isinstance(value, property):
+        yield from _layers(value.fget, depth + 1)
+    else:
+        attributes = getattr(value, "__dict__", None)
+        if isinstance(attributes, dict):
+            yield from _layers(attributes.get("__wrapped__"), depth + 1)
 
 
 def _nested_codes(code: types.CodeType, prefix=()) -> Dict[tuple, types.CodeType]:
@@ -418,10 +444,14 @@ class Patch:
             scope = self._live_scope(self.old, node)
         except LookupError:
             return None, []
-        held = _held(scope, node.name)
-        found = [f for f in _functions_in(held, set())
-                 if f.__code__.co_name == node.name and f.__code__.co_firstlineno == node.line
-                 and self.file._same_file(f.__code__.co_filename)]
+        found = self._functions_defined_by(node, _held(scope, node.name))
+        if not found:
+            # Not under its own name (e.g. one of several `_` registered with a
+            # singledispatch function): look through the whole scope once.
+            values = scope.values() if isinstance(scope, dict) else scope.__dict__.values()
+            seen: Set[int] = set()
+            found = [f for value in list(values)
+                     for f in self._functions_defined_by(node, value, seen)]
         if not found:
             return None, []
         code = found[0].__code__
@@ -429,6 +459,13 @@ class Patch:
             if function.__code__ is code:
                 function_index.add(code, function)
         return code, [f for f in found if f.__code__ is code]
+
+    def _functions_defined_by(self, node, value, seen: Optional[Set[int]] = None
+                              ) -> List[types.FunctionType]:
+        """The functions `value` holds that the definition `node` made."""
+        return [f for f in _functions_in(value, set() if seen is None else seen)
+                if f.__code__.co_name == node.name and f.__code__.co_firstlineno == node.line
+                and self.file._same_file(f.__code__.co_filename)]
 
     # -- 1. prepare ------------------------------------------------------------------------
 
@@ -663,7 +700,9 @@ class Patch:
 
     def _conform(self, swap) -> None:
         """Objects that manage a function's code themselves (the `__conform__`
-        protocol) get a new function instead of a code swap."""
+        protocol) get a new function instead of a code swap; caches of the function's
+        results are emptied."""
+        self._clear_caches(swap["new"])
         if not swap["conformers"]:
             return
         new = swap["new"]
@@ -687,6 +726,18 @@ class Patch:
             except Exception as exc:
                 logger.error(f"{self.file.path}:{new.line}: __conform__ of "
                              f"{new.qualname} failed", self.file.path, new.line, exc)
+
+    def _clear_caches(self, new) -> None:
+        """`functools.lru_cache`/`cache` wrappers of an updated function forget the
+        results of its old code."""
+        try:
+            held = _held(self._live_scope(self.new, new), new.name)
+        except LookupError:
+            return
+        for layer in _layers(held):
+            clear = getattr(layer, "cache_clear", None)
+            if callable(clear) and "__wrapped__" in getattr(layer, "__dict__", {}):
+                clear()
 
     def _held_old(self, old):
         try:
