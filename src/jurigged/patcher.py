@@ -510,7 +510,7 @@ class Patch:
             if change & _core.DECORATORS_CHANGED:
                 code = self._compile(new)
                 self.steps.append((new_index, new, "replace",
-                                   lambda: self._define(new, code, "replace")))
+                                   lambda: self._redecorate(old, new, code)))
                 return
             if change == 0:  # unchanged
                 if key_old in self.file.codes:
@@ -818,11 +818,54 @@ class Patch:
             self._log_run(new)
         elif verb == "replace":
             logger.update(self._qualname(new), self.file.path, new.line)
-            logger.notice(f"{self._qualname(new)}: decorators changed, so it was "
-                          f"re-created; references taken before keep the old version",
-                          self.file.path, new.line)
         else:
             logger.add(self._qualname(new), self.file.path, new.line)
+            if isinstance(scope_object, type):
+                self.touched_classes.add(new.parent)  # an ABC may have a new abstract
+
+    def _redecorate(self, old, new, code: types.CodeType) -> None:
+        """A function whose decorators changed is defined again; what held the old
+        one is forwarded to the new one."""
+        try:
+            before = _held(self._live_scope(self.old, old), old.name)
+        except LookupError:
+            before = None
+        self._define(new, code, "replace")
+        if before is not None:
+            after = _held(self._live_scope(self.new, new), new.name)
+            self._forward(old, new, before, after)
+
+    def _forward(self, old, new, before, after) -> None:
+        """After a decorator change re-created a function, the old function objects
+        (held by references taken before: imports elsewhere, callbacks, bound methods)
+        run a trampoline into the new decorated object, so they behave as it does."""
+        kinds = (staticmethod, classmethod)
+        if type(before) in kinds or type(after) in kinds:
+            if type(before) is not type(after):
+                logger.notice(f"{self._qualname(new)}: changed between a plain, static "
+                              f"and class method; references taken before keep the old "
+                              f"version", self.file.path, new.line)
+                return
+            before, after = before.__func__, after.__func__
+        if isinstance(before, types.FunctionType):
+            olds = [before]
+        else:
+            olds = self._functions_defined_by(old, before)
+        updates = []
+        for function in olds:
+            if function is after or not callable(after):
+                continue
+            trampoline = _trampoline(after)
+            code = trampoline.__code__.replace(co_name=function.__code__.co_name)
+            if sys.version_info >= (3, 11):
+                code = code.replace(co_qualname=function.__qualname__)
+            function_index.forget(function.__code__)
+            updates.append((function, code, trampoline.__closure__, None, None, ..., ...))
+        for layer in _layers(before):
+            clear = getattr(layer, "cache_clear", None)
+            if callable(clear):
+                clear()
+        _core.commit(updates)
 
     def _log_run(self, new) -> None:
         text = "\n".join(self.new_lines[new.line - 1: new.end_line])
@@ -940,6 +983,14 @@ class Patch:
                         and function.__qualname__.startswith(prefix)):
                     function_index.add(code, function)
                     self.new_codes[(function.__qualname__, code.co_firstlineno)] = code
+
+
+def _trampoline(target):
+    """A function that calls `target` with its own arguments (its code and closure
+    become those of a function whose callers must reach `target` instead)."""
+    def forward(*args, **kwargs):
+        return target(*args, **kwargs)
+    return forward
 
 
 def _conform_method(obj):
