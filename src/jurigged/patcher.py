@@ -609,7 +609,10 @@ class Patch:
         swap = {"old": old, "new": new, "code": new_code, "old_code": old_code,
                 "functions": functions, "attributes": None, "conformers": conformers,
                 "log": bool(change & (_core.BODY_CHANGED | _core.SIGNATURE_CHANGED)),
-                "closures": bool(change & _core.BODY_CHANGED)}
+                # Closures made before follow moves too, or the next body edit, which
+                # maps nested code by the factory's current code, would miss them.
+                "closures": bool(change & (_core.BODY_CHANGED | _core.MOVED
+                                           | _core.REFORMATTED))}
         if signature:
             try:
                 swap["attributes"] = self._evaluate_signature(new, module_code)
