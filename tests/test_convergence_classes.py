@@ -363,6 +363,14 @@ def test_generic_function_class_and_type_alias(run_jurigged, tmp_path):
            .replace("tuple[K, K]", "tuple[K, K, K]"))
     converge(tmp_path, p, new, probe, setup,
              "(2, 3, ('T', 3), 'tuple[K, K, K]')")
+    # An existing method starts using T; a generic signature changes.
+    newer = (new.replace("def get(self) -> T:\n        return self.item",
+                         "def get(self) -> T:\n        return [T.__name__, self.item]")
+             .replace("def first[T](xs: list[T]) -> T:\n    return xs[-1]",
+                      "def first[T](xs: list[T], n: int = 1) -> T:\n    return xs[n]"))
+    assert newer.count("T.__name__") == 2 and "n: int = 1" in newer
+    converge(tmp_path, p, newer, probe, setup,
+             "(2, ['T', 3], ('T', 3), 'tuple[K, K, K]')")
     assert not any("internal error" in line for line in p.lines["all"])
 
 

@@ -24,7 +24,7 @@ from collections.abc import MutableMapping
 from importlib.util import decode_source
 from typing import Dict, Iterator, List, Optional, Set, Tuple
 
-from . import _core, classes
+from . import _core, classes, cpython
 from .logs import logger
 
 FUNCTION_KINDS = ("function", "async function")
@@ -66,7 +66,7 @@ class Scope(MutableMapping):
     see the live namespace, writes are collected for the caller to apply or inspect."""
 
     _BOOKKEEPING = {"__module__", "__qualname__", "__firstlineno__",
-                    "__static_attributes__", "__classdictcell__"}
+                    "__static_attributes__", "__classdictcell__", "__type_params__"}
 
     def __init__(self, read, extra: Optional[dict] = None):
         self.read = read
@@ -202,6 +202,8 @@ def closure_for(function: types.FunctionType, code: types.CodeType,
             cells.append(old[name])
         elif name == "__class__" and cls is not None:
             cells.append(types.CellType(cls))
+        elif cpython.type_param(name, function, cls) is not None:
+            cells.append(types.CellType(cpython.type_param(name, function, cls)))
         else:
             cells.append(types.CellType())
             missing.append(name)
@@ -379,26 +381,48 @@ class Patch:
         return "\n".join(out) + "\n"
 
     def _compile(self, node, keep_decorators: bool = True) -> types.CodeType:
-        source = self._context_source(node, keep_decorators)
+        source = self._with_type_params(self._context_source(node, keep_decorators), node)
         try:
             return compile(source, self.file.path, "exec", self.flags, dont_inherit=True)
         except (SyntaxError, ValueError) as exc:
             raise PatchError(f"cannot compile {node.qualname or 'statement'}: {exc}",
                              getattr(exc, "lineno", None) or node.line, exc)
 
+    def _with_type_params(self, source: str, node) -> str:
+        """The context source with the PEP 695 type parameters of the enclosing
+        classes put back on their stand-ins, so `T` means what it means in the file."""
+        lines = None
+        for ancestor in self._ancestors(self.new, node):
+            if ancestor.kind != "class":
+                continue
+            params = cpython.type_params_text(self.new_lines[ancestor.def_line - 1],
+                                              ancestor.name)
+            if not params:
+                continue
+            lines = lines or source.split("\n")
+            stand_in = f"class {ancestor.name}:"
+            lines[ancestor.def_line - 1] = lines[ancestor.def_line - 1].replace(
+                stand_in, f"class {ancestor.name}{params}:", 1)
+        return source if lines is None else "\n".join(lines)
+
     def _scope_code(self, module_code: types.CodeType, node) -> types.CodeType:
         """The code object that runs `node`'s enclosing scope in a context compile."""
         code = module_code
         for ancestor in self._ancestors(self.new, node):
             if ancestor.kind == "class":
-                code = next(c for c in code.co_consts
-                            if isinstance(c, types.CodeType) and c.co_name == ancestor.name)
+                code = self._child_code(code, ancestor)
         return code
 
     def _function_code(self, module_code: types.CodeType, node) -> types.CodeType:
-        scope = self._scope_code(module_code, node)
-        return next(c for c in scope.co_consts
-                    if isinstance(c, types.CodeType) and c.co_name == node.name)
+        return self._child_code(self._scope_code(module_code, node), node)
+
+    def _child_code(self, code: types.CodeType, node) -> types.CodeType:
+        """The code of the definition `node` among the constants of `code`, looking
+        inside the scope CPython 3.12+ makes for its type parameters."""
+        found = cpython.definition_code(code, node.name)
+        if found is None:
+            raise PatchError(f"cannot find the compiled code of {node.qualname}", node.line)
+        return found
 
     def _run_in_scope(self, code: types.CodeType, scope_object, capture: bool,
                       extra: Optional[dict] = None) -> Scope:
@@ -414,7 +438,7 @@ class Patch:
                 return scope
         else:
             scope = Scope(scope_object.__dict__, extra)
-            exec(code, self.namespace, scope)
+            exec(code, self.namespace, scope, **cpython.exec_closure(code, scope_object))
             if scope.classcell is not None:
                 scope.classcell.cell_contents = scope_object
         if not capture:
