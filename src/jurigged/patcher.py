@@ -858,11 +858,15 @@ class Patch:
         except LookupError:
             before = None
         self._define(new, code, "replace")
-        if before is not None:
-            after = _held(self._live_scope(self.new, new), new.name)
-            self._forward(old, new, before, after)
+        if before is None:
+            return
+        after = _held(self._live_scope(self.new, new), new.name)
+        if self._forward(old, new, before, after):
+            logger.notice(f"{self._qualname(new)}: decorators changed, so it was "
+                          f"re-created; references taken before now call the new one",
+                          self.file.path, new.line)
 
-    def _forward(self, old, new, before, after) -> None:
+    def _forward(self, old, new, before, after) -> bool:
         """After a decorator change re-created a function, the old function objects
         (held by references taken before: imports elsewhere, callbacks, bound methods)
         run a trampoline into the new decorated object, so they behave as it does."""
@@ -872,7 +876,7 @@ class Patch:
                 logger.notice(f"{self._qualname(new)}: changed between a plain, static "
                               f"and class method; references taken before keep the old "
                               f"version", self.file.path, new.line)
-                return
+                return False
             before, after = before.__func__, after.__func__
         if isinstance(before, types.FunctionType):
             olds = [before]
@@ -893,6 +897,7 @@ class Patch:
             if callable(clear):
                 clear()
         _core.commit(updates)
+        return True
 
     def _log_run(self, new) -> None:
         text = "\n".join(self.new_lines[new.line - 1: new.end_line])
