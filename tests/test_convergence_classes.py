@@ -374,6 +374,24 @@ def test_generic_function_class_and_type_alias(run_jurigged, tmp_path):
     assert not any("internal error" in line for line in p.lines["all"])
 
 
+@needs_312
+def test_generic_method_and_class_level_alias(run_jurigged, tmp_path):
+    lib = dedent("""\
+    class Reg:
+        type Key = str
+        def pick[U](self, items: list[U], default: U = None) -> U:
+            return items[0] if items else default
+    """)
+    setup = "reg = lib.Reg()\npick = reg.pick"
+    probe = "(pick([1, 2]), pick([]), lib.Reg.Key.__value__.__name__)"
+    p = start(run_jurigged, tmp_path, lib, probe, setup)
+    p.expect("R (1, None, 'str')")
+    new = (lib.replace("items[0]", "(U.__name__, items[-1])")
+           .replace("default: U = None", "default: U = 0").replace("type Key = str",
+                                                                   "type Key = bytes"))
+    converge(tmp_path, p, new, probe, setup, "(('U', 2), 0, 'bytes')")
+
+
 # -- 6. closures after the factory moved -------------------------------------------------
 
 def test_closures_follow_a_factory_moved_by_an_earlier_save(run_jurigged, tmp_path):

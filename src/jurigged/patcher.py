@@ -562,22 +562,29 @@ class Patch:
     def _members_restructured(self, old_index, new_index) -> bool:
         """Whether a save adds, removes or re-runs members of the class (more than
         swapping the code of its existing methods)."""
+        olds, news = self._restructured_classes()
+        return old_index in olds or new_index in news
+
+    def _restructured_classes(self) -> Tuple[Set[int], Set[int]]:
+        """The old and new indices of the classes whose members a save adds, removes
+        or re-runs; one pass over the plan, kept for the whole patch."""
+        cached = self.__dict__.get("_restructured")
+        if cached is not None:
+            return cached
+        olds: Set[int] = set()
+        news: Set[int] = set()
         for change, o, n in self.plan:
+            node = self.new[n] if n >= 0 else self.old[o]
+            if not change & (_core.ADDED | _core.DELETED | _core.DECORATORS_CHANGED) and (
+                    node.kind in FUNCTION_KINDS + ("module",)
+                    or not change & ~(_core.MOVED | _core.REFORMATTED)):
+                continue
             if n >= 0:
-                owner = self._owner_class(self.new, self.new[n])
-                node = self.new[n]
-                if owner != new_index:
-                    continue
+                news.add(self._owner_class(self.new, node))
             else:
-                node = self.old[o]
-                if self._owner_class(self.old, node) != old_index:
-                    continue
-            if change & (_core.ADDED | _core.DELETED | _core.DECORATORS_CHANGED):
-                return True
-            if node.kind not in FUNCTION_KINDS and change & ~(_core.MOVED
-                                                              | _core.REFORMATTED):
-                return True
-        return False
+                olds.add(self._owner_class(self.old, node))
+        self._restructured = (olds, news)
+        return self._restructured
 
     @staticmethod
     def _owner_class(nodes, node) -> int:
@@ -897,7 +904,7 @@ class Patch:
             if callable(clear):
                 clear()
         _core.commit(updates)
-        return True
+        return bool(updates) or not olds
 
     def _log_run(self, new) -> None:
         text = "\n".join(self.new_lines[new.line - 1: new.end_line])
