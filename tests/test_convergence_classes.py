@@ -125,12 +125,15 @@ def test_namedtuple_field_added(run_jurigged, tmp_path):
         x: int
         y: int = 0
     """)
-    setup = "from lib import Pt"
+    setup = "from lib import Pt\nbefore = [lib.Pt(7)]"
     probe = "(lib.Pt(1), lib.Pt._fields, Pt is lib.Pt)"
     p = start(run_jurigged, tmp_path, lib, probe, setup)
     p.expect("R (Pt(x=1, y=0), ('x', 'y'), True)")
     new = lib.replace("y: int = 0", "y: int = 0\n    z: int = 5")
     converge(tmp_path, p, new, probe, setup, "(Pt(x=1, y=0, z=5), ('x', 'y', 'z'), True)")
+    # A tuple of two items must not pose as one of three: it keeps its class, and the
+    # log says so.
+    assert "of lib.Pt (their fields changed)" in p.seen("could not migrate")
 
 
 @pytest.mark.skipif(sys.version_info < (3, 10), reason="dataclass(slots=True) is 3.10+")

@@ -117,7 +117,22 @@ def migrate(old: type, new: type) -> Migration:
     return result
 
 
+def _refusal(old: type, new: type) -> Optional[str]:
+    """Why instances of `old` must not get the class `new` even where CPython would
+    allow the assignment (it only compares memory layouts), or None."""
+    if isinstance(old, enum.EnumMeta):
+        return "not members of the new Enum"
+    if issubclass(old, tuple) and getattr(old, "_fields", None) != getattr(new, "_fields",
+                                                                            None):
+        return "their fields changed"
+    return None
+
+
 def _migrate_instance(instance, old: type, new: type, result: Migration) -> None:
+    refusal = _refusal(old, new)
+    if refusal is not None:
+        result.fail(refusal)
+        return
     try:
         object.__setattr__(instance, "__class__", new)  # frozen classes refuse setattr
     except TypeError as exc:
