@@ -318,10 +318,18 @@ def test_decorator_added_changed_removed_reaches_old_references(run_jurigged, tm
 def test_cached_property_and_singledispatch_bodies(run_jurigged, tmp_path):
     lib = dedent("""\
     import functools
+    class lazy:
+        def __init__(self, fn):
+            self.fn = fn
+        def __get__(self, obj, owner):
+            return self.fn(obj)
     class C:
         @functools.cached_property
         def p(self):
             return "p1"
+        @lazy
+        def q(self):
+            return "q1"
     @functools.singledispatch
     def show(x):
         return "any"
@@ -332,12 +340,12 @@ def test_cached_property_and_singledispatch_bodies(run_jurigged, tmp_path):
     def _(x: str):
         return "str1"
     """)
-    probe = "(lib.C().p, lib.show(1), lib.show('s'), lib.show(1.5))"
+    probe = "(lib.C().p, lib.C().q, lib.show(1), lib.show('s'), lib.show(1.5))"
     p = start(run_jurigged, tmp_path, lib, probe)
-    p.expect("R ('p1', 'int1', 'str1', 'any')")
-    new = lib.replace('"p1"', '"p2"').replace('"int1"', '"int2"').replace(
-        '"str1"', '"str2"').replace('"any"', '"any2"')
-    converge(tmp_path, p, new, probe, "", "('p2', 'int2', 'str2', 'any2')")
+    p.expect("R ('p1', 'q1', 'int1', 'str1', 'any')")
+    new = lib.replace('"p1"', '"p2"').replace('"q1"', '"q2"').replace(
+        '"int1"', '"int2"').replace('"str1"', '"str2"').replace('"any"', '"any2"')
+    converge(tmp_path, p, new, probe, "", "('p2', 'q2', 'int2', 'str2', 'any2')")
 
 
 # -- 5. PEP 695 generics -------------------------------------------------------------------

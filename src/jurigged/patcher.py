@@ -143,9 +143,16 @@ def _functions_in(value, seen: Set[int], depth: int = 0) -> Iterator[types.Funct
             attributes = object.__getattribute__(value, "__dict__")
         except Exception:
             return
-        inner = attributes.get("__wrapped__") if isinstance(attributes, dict) else None
+        if not isinstance(attributes, dict):
+            return
+        inner = attributes.get("__wrapped__")
         if inner is not None:
             yield from _functions_in(inner, seen, depth + 1)
+        # A descriptor or callable object of the program's own that keeps the
+        # function it decorates in an attribute.
+        for attribute in list(attributes.values()):
+            if isinstance(attribute, types.FunctionType):
+                yield from _functions_in(attribute, seen, depth + 1)
 
 
 def _layers(value, depth: int = 0) -> Iterator[object]:
@@ -544,8 +551,10 @@ class Patch:
         elif new.kind == "class":
             if change & (_core.CLASS_HEADER_CHANGED | _core.DECORATORS_CHANGED):
                 code = self._compile(new)
-                self.steps.append((new_index, new, "replace",
-                                   lambda: self._replace_class(old, new_index, new, code)))
+                reason = ("its decorators changed" if change & _core.DECORATORS_CHANGED
+                          else "")
+                self.steps.append((new_index, new, "replace", lambda: self._replace_class(
+                    old, new_index, new, code, reason)))
             elif self._members_restructured(old_index, new_index):
                 self._prepare_restructured_class(old, new_index, new)
         elif new.kind == "block":
@@ -991,7 +1000,8 @@ class Patch:
         else:
             scope = self._run_in_scope(self._scope_code(code, new), scope_object, capture=True)
         made = scope.writes.get(new.name)
-        if (not reason and isinstance(current, type) and isinstance(made, type)
+        if (reason in ("", "its decorators changed") and isinstance(current, type)
+                and isinstance(made, type)
                 and type(made) is type(current) and current.__bases__ != made.__bases__):
             try:
                 current.__bases__ = made.__bases__
