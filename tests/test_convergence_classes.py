@@ -281,6 +281,25 @@ def test_lru_cache_cleared_on_update(run_jurigged, tmp_path):
 
 # -- 3. decorator changes -----------------------------------------------------------------
 
+def test_decorator_replacing_a_cache_reaches_the_cached_reference(run_jurigged, tmp_path):
+    lib = dedent("""\
+    import functools
+    def tag(fn):
+        def wrapper(*args):
+            return ("t", fn(*args))
+        return wrapper
+    @functools.lru_cache(maxsize=None)
+    def g(x):
+        return x
+    """)
+    setup = "g = lib.g"
+    probe = "(g(1), lib.g(1))"
+    p = start(run_jurigged, tmp_path, lib, probe, setup)
+    p.expect("R (1, 1)")
+    converge(tmp_path, p, lib.replace("@functools.lru_cache(maxsize=None)", "@tag"),
+             probe, setup, "(('t', 1), ('t', 1))")
+
+
 def test_decorator_added_changed_removed_reaches_old_references(run_jurigged, tmp_path):
     (tmp_path / "other.py").write_text("from lib import f, C\nbound = C().m\n")
     lib = dedent("""\
