@@ -138,7 +138,7 @@ def _functions_in(value, seen: Set[int], depth: int = 0) -> Iterator[types.Funct
     elif isinstance(value, functools.singledispatchmethod):
         yield from _functions_in(value.func, seen, depth + 1)
         yield from _functions_in(value.dispatcher, seen, depth + 1)
-    else:
+    elif not isinstance(value, (type, types.ModuleType)):
         try:
             attributes = object.__getattribute__(value, "__dict__")
         except Exception:
@@ -577,7 +577,7 @@ class Patch:
     def _restructured_classes(self) -> Tuple[Set[int], Set[int]]:
         """The old and new indices of the classes whose members a save adds, removes
         or re-runs; one pass over the plan, kept for the whole patch."""
-        cached = self.__dict__.get("_restructured")
+        cached = getattr(self, "_restructured", None)
         if cached is not None:
             return cached
         olds: Set[int] = set()
