@@ -73,6 +73,56 @@ def converge(tmp_path: Path, process, lib: str, probe: str, setup: str, expected
 
 # -- 1. classes built by a metaclass or a class decorator ------------------------------
 
+def test_which_classes_are_recreated():
+    import abc
+    import dataclasses
+    import enum
+    from typing import NamedTuple
+
+    from jurigged.classes import construction_reason
+
+    class Plain:
+        pass
+
+    class Base(abc.ABC):
+        pass
+
+    @dataclasses.dataclass
+    class Data:
+        a: int = 0
+
+    @dataclasses.dataclass(frozen=True)
+    class Frozen:
+        a: int = 0
+
+    class Color(enum.Enum):
+        RED = 1
+
+    class Pair(NamedTuple):
+        a: int
+
+    class Slotted:
+        __slots__ = ("a",)
+
+    class Hooked:
+        def __init_subclass__(cls):
+            pass
+
+    class Child(Hooked):
+        pass
+
+    in_place = [(Plain, ""), (Base, ""), (Data, "@dataclasses.dataclass"),
+                (Data, "@dataclass(eq=False)")]
+    for cls, decorators in in_place:
+        assert construction_reason(cls, decorators) is None, cls
+    recreated = [(Frozen, "@dataclass(frozen=True)"), (Color, ""), (Pair, ""),
+                 (Slotted, ""), (Child, ""), (Plain, "@register"),
+                 (Data, "@register\n@dataclass")]
+    for cls, decorators in recreated:
+        assert construction_reason(cls, decorators), cls
+
+
+
 def test_enum_member_added_and_value_changed(run_jurigged, tmp_path):
     lib = dedent("""\
     import enum
