@@ -220,6 +220,23 @@ def test_frozen_dataclass_field_added_and_instances_migrated(run_jurigged, tmp_p
     converge(tmp_path, p, new, probe, setup, "(F(a=1, b=2), 3, True, True, 3)")
 
 
+def test_plain_dataclass_field_with_factory_reaches_existing_instances(run_jurigged,
+                                                                       tmp_path):
+    lib = dedent("""\
+    from dataclasses import dataclass, field
+    @dataclass
+    class D:
+        a: int = 1
+    """)
+    setup = "before = lib.D()\nD = lib.D"
+    probe = "(repr(before), repr(lib.D()), D is lib.D)"
+    p = start(run_jurigged, tmp_path, lib, probe, setup)
+    p.expect("R ('D(a=1)', 'D(a=1)', True)")
+    new = lib.replace("a: int = 1", "a: int = 1\n    tags: list = field(default_factory=list)")
+    converge(tmp_path, p, new, probe, setup,
+             "('D(a=1, tags=[])', 'D(a=1, tags=[])', True)")
+
+
 def test_typeddict_key_added(run_jurigged, tmp_path):
     lib = dedent("""\
     from typing import TypedDict

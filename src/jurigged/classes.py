@@ -13,7 +13,7 @@ import gc
 import sys
 import types
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import List, Optional, Set
 
 # Metaclasses whose classes in-place patching keeps equal to a fresh run (ABCs have their
 # abstract methods recomputed, see refresh_abstracts).
@@ -154,6 +154,20 @@ def _fill_new_fields(instance, cls: type) -> None:
             object.__setattr__(instance, item.name, item.default_factory())
         elif item.default is not dataclasses.MISSING:
             object.__setattr__(instance, item.name, item.default)
+
+
+def fill_added_fields(cls: type, fields_before: Set[str]) -> None:
+    """Existing instances of a dataclass refreshed in place get the fields added since
+    they were made whose default has no class attribute to fall back on (a
+    default_factory), as a fresh construction would. One scan of the referrers of
+    `cls`, only when there are such fields."""
+    added = [item for item in dataclasses.fields(cls) if item.name not in fields_before
+             and item.default_factory is not dataclasses.MISSING]
+    if not added:
+        return
+    for referrer in gc.get_referrers(cls):
+        if type(referrer) is cls:
+            _fill_new_fields(referrer, cls)
 
 
 def _adopt_members(old, new, result: Migration) -> None:

@@ -840,6 +840,7 @@ class Patch:
         if not isinstance(made, type):
             return
         own = {self.new[i].name for i in self._scope_members(index)}
+        fields_before = set(cls.__dict__["__dataclass_fields__"])
         for name in self._DATACLASS_MADE:
             if name in own:
                 continue
@@ -847,6 +848,7 @@ class Patch:
                 setattr(cls, name, made.__dict__[name])
             elif name in cls.__dict__ and name != "__hash__":
                 delattr(cls, name)
+        classes.fill_added_fields(cls, fields_before)
         logger.update(self._qualname(node), self.file.path, node.line)
 
     def _define(self, new, code: types.CodeType, verb: str) -> None:
