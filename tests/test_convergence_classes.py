@@ -426,12 +426,14 @@ def test_cached_property_and_singledispatch_bodies(run_jurigged, tmp_path):
     def _(x: str):
         return "str1"
     """)
-    probe = "(lib.C().p, lib.C().q, lib.show(1), lib.show('s'), lib.show(1.5))"
-    p = start(run_jurigged, tmp_path, lib, probe)
-    p.expect("R ('p1', 'q1', 'int1', 'str1', 'any')")
+    setup = "c = lib.C()\nc.p"
+    probe = "(lib.C().p, c.p, lib.C().q, lib.show(1), lib.show('s'), lib.show(1.5))"
+    p = start(run_jurigged, tmp_path, lib, probe, setup)
+    p.expect("R ('p1', 'p1', 'q1', 'int1', 'str1', 'any')")
     new = lib.replace('"p1"', '"p2"').replace('"q1"', '"q2"').replace(
         '"int1"', '"int2"').replace('"str1"', '"str2"').replace('"any"', '"any2"')
-    converge(tmp_path, p, new, probe, "", "('p2', 'q2', 'int2', 'str2', 'any2')")
+    # The value `c` cached with the old code is computed again, as a fresh run would.
+    converge(tmp_path, p, new, probe, setup, "('p2', 'p2', 'q2', 'int2', 'str2', 'any2')")
 
 
 # -- 5. PEP 695 generics -------------------------------------------------------------------

@@ -170,6 +170,26 @@ def fill_added_fields(cls: type, fields_before: Set[str]) -> None:
             _fill_new_fields(referrer, cls)
 
 
+def forget_cached(cls: type, name: str) -> None:
+    """Instances of `cls` (and its subclasses) drop the value a `cached_property`
+    computed with the old code; the next access computes it with the new code, as in
+    a fresh run. One scan of the referrers of each class."""
+    for klass in [cls, *_all_subclasses(cls)]:
+        for referrer in gc.get_referrers(klass):
+            if type(referrer) is klass:
+                attributes = getattr(referrer, "__dict__", None)
+                if isinstance(attributes, dict):
+                    attributes.pop(name, None)
+
+
+def _all_subclasses(cls: type) -> List[type]:
+    found = []
+    for subclass in cls.__subclasses__():
+        found.append(subclass)
+        found.extend(_all_subclasses(subclass))
+    return found
+
+
 def _adopt_members(old, new, result: Migration) -> None:
     """Members of both versions stay the same objects (references taken before are
     still `is`-equal to the new class's members), with the new values."""

@@ -774,13 +774,15 @@ class Patch:
         """`functools.lru_cache`/`cache` wrappers of an updated function forget the
         results of its old code."""
         try:
-            held = _held(self._live_scope(self.new, new), new.name)
+            scope = self._live_scope(self.new, new)
         except LookupError:
             return
-        for layer in _layers(held):
+        for layer in _layers(_held(scope, new.name)):
             clear = getattr(layer, "cache_clear", None)
             if callable(clear) and "__wrapped__" in getattr(layer, "__dict__", {}):
                 clear()
+            if isinstance(layer, functools.cached_property) and isinstance(scope, type):
+                classes.forget_cached(scope, layer.attrname or new.name)
 
     def _held_old(self, old):
         try:
