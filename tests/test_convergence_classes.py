@@ -310,6 +310,24 @@ def test_init_subclass_rerun_and_instances_migrated(run_jurigged, tmp_path):
              "('B', 'B', True, 'hi')")
 
 
+def test_class_decorator_added_migrates_instances(run_jurigged, tmp_path):
+    lib = dedent("""\
+    import dataclasses
+    class P:
+        a: int = 1
+        def __init__(self, a=1):
+            self.a = a
+    """)
+    setup = "p = lib.P(5)\nfrom lib import P"
+    probe = "(repr(p), type(p) is lib.P, P is lib.P)"
+    p = start(run_jurigged, tmp_path, lib, probe, setup)
+    line = p.expect("R (", stream="out")
+    assert line.startswith("R ('<lib.P object at") and line.endswith(", True, True)")
+    new = lib.replace("class P:", "@dataclasses.dataclass\nclass P:").replace(
+        "    def __init__(self, a=1):\n        self.a = a\n", "")
+    converge(tmp_path, p, new, probe, setup, "('P(a=5)', True, True)")
+
+
 def test_plain_class_keeps_its_identity(run_jurigged, tmp_path):
     lib = dedent("""\
     class C:
