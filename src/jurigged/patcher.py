@@ -1020,8 +1020,10 @@ class Patch:
         if not isinstance(current, type) or not isinstance(made, type):
             return
         migration = classes.migrate(current, made)
-        logger.notice(classes.describe(self._qualname(new), reason or "its header changed",
-                                       migration), self.file.path, new.line)
+        if migration.reasons:  # a complete migration needs no word beyond "Update"
+            text = classes.describe(self._qualname(new), reason or "its header changed",
+                                    migration)
+            logger.notice(f"{self.file.path}:{new.line}: {text}", self.file.path, new.line)
 
     def _index_class_functions(self, cls, node) -> None:
         """Remember the functions of a re-created class, so that later edits of its
