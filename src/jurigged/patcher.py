@@ -24,7 +24,7 @@ from collections.abc import MutableMapping
 from importlib.util import decode_source
 from typing import Dict, Iterator, List, Optional, Set, Tuple
 
-from . import _core
+from . import _core, classes, cpython
 from .function_index import FunctionIndex
 from .locate import HeapSearch, conformers_of
 from .logs import logger
@@ -69,7 +69,7 @@ class Scope(MutableMapping):
     see the live namespace, writes are collected for the caller to apply or inspect."""
 
     _BOOKKEEPING = {"__module__", "__qualname__", "__firstlineno__",
-                    "__static_attributes__", "__classdictcell__"}
+                    "__static_attributes__", "__classdictcell__", "__type_params__"}
 
     def __init__(self, read, extra: Optional[dict] = None):
         self.read = read
@@ -118,6 +118,10 @@ def _functions_in(value, seen: Set[int], depth: int = 0) -> Iterator[types.Funct
         inner = value.__dict__.get("__wrapped__")
         if inner is not None:
             yield from _functions_in(inner, seen, depth + 1)
+        registry = value.__dict__.get("registry")  # functools.singledispatch
+        if registry is not None and callable(value.__dict__.get("dispatch")):
+            for implementation in list(registry.values()):
+                yield from _functions_in(implementation, seen, depth + 1)
         for cell in value.__closure__ or ():
             try:
                 contents = cell.cell_contents
@@ -131,16 +135,45 @@ def _functions_in(value, seen: Set[int], depth: int = 0) -> Iterator[types.Funct
         for accessor in (value.fget, value.fset, value.fdel):
             if accessor is not None:
                 yield from _functions_in(accessor, seen, depth + 1)
-    elif isinstance(value, (functools.partial, functools.partialmethod)):
+    elif isinstance(value, (functools.partial, functools.partialmethod,
+                            functools.cached_property)):
         yield from _functions_in(value.func, seen, depth + 1)
-    else:
+    elif isinstance(value, functools.singledispatchmethod):
+        yield from _functions_in(value.func, seen, depth + 1)
+        yield from _functions_in(value.dispatcher, seen, depth + 1)
+    elif not isinstance(value, (type, types.ModuleType)):
         try:
             attributes = object.__getattribute__(value, "__dict__")
         except Exception:
             return
-        inner = attributes.get("__wrapped__") if isinstance(attributes, dict) else None
+        if not isinstance(attributes, dict):
+            return
+        inner = attributes.get("__wrapped__")
         if inner is not None:
             yield from _functions_in(inner, seen, depth + 1)
+        # A descriptor or callable object of the program's own that keeps the
+        # function it decorates in an attribute.
+        for attribute in list(attributes.values()):
+            if isinstance(attribute, types.FunctionType):
+                yield from _functions_in(attribute, seen, depth + 1)
+
+
+def _layers(value, depth: int = 0) -> Iterator[object]:
+    """`value` and the objects it wraps (decorator wrappers, method descriptors,
+    partials), outermost first."""
+    if depth > 5 or value is None:
+        return
+    yield value
+    if isinstance(value, (staticmethod, classmethod, types.MethodType)):
+        yield from _layers(value.__func__, depth + 1)
+    elif isinstance(value, (functools.partial, functools.cached_property)):
+        yield from _layers(value.func, depth + 1)
+    elif isinstance(value, property):
+        yield from _layers(value.fget, depth + 1)
+    else:
+        attributes = getattr(value, "__dict__", None)
+        if isinstance(attributes, dict):
+            yield from _layers(attributes.get("__wrapped__"), depth + 1)
 
 
 def _nested_codes(code: types.CodeType, prefix=()) -> Dict[tuple, types.CodeType]:
@@ -179,6 +212,8 @@ def closure_for(function: types.FunctionType, code: types.CodeType,
             cells.append(old[name])
         elif name == "__class__" and cls is not None:
             cells.append(types.CellType(cls))
+        elif cpython.type_param(name, function, cls) is not None:
+            cells.append(types.CellType(cpython.type_param(name, function, cls)))
         else:
             cells.append(types.CellType())
             missing.append(name)
@@ -358,26 +393,48 @@ class Patch:
         return "\n".join(out) + "\n"
 
     def _compile(self, node, keep_decorators: bool = True) -> types.CodeType:
-        source = self._context_source(node, keep_decorators)
+        source = self._with_type_params(self._context_source(node, keep_decorators), node)
         try:
             return compile(source, self.file.path, "exec", self.flags, dont_inherit=True)
         except (SyntaxError, ValueError) as exc:
             raise PatchError(f"cannot compile {node.qualname or 'statement'}: {exc}",
                              getattr(exc, "lineno", None) or node.line, exc)
 
+    def _with_type_params(self, source: str, node) -> str:
+        """The context source with the PEP 695 type parameters of the enclosing
+        classes put back on their stand-ins, so `T` means what it means in the file."""
+        lines = None
+        for ancestor in self._ancestors(self.new, node):
+            if ancestor.kind != "class":
+                continue
+            params = cpython.type_params_text(self.new_lines[ancestor.def_line - 1],
+                                              ancestor.name)
+            if not params:
+                continue
+            lines = lines or source.split("\n")
+            stand_in = f"class {ancestor.name}:"
+            lines[ancestor.def_line - 1] = lines[ancestor.def_line - 1].replace(
+                stand_in, f"class {ancestor.name}{params}:", 1)
+        return source if lines is None else "\n".join(lines)
+
     def _scope_code(self, module_code: types.CodeType, node) -> types.CodeType:
         """The code object that runs `node`'s enclosing scope in a context compile."""
         code = module_code
         for ancestor in self._ancestors(self.new, node):
             if ancestor.kind == "class":
-                code = next(c for c in code.co_consts
-                            if isinstance(c, types.CodeType) and c.co_name == ancestor.name)
+                code = self._child_code(code, ancestor)
         return code
 
     def _function_code(self, module_code: types.CodeType, node) -> types.CodeType:
-        scope = self._scope_code(module_code, node)
-        return next(c for c in scope.co_consts
-                    if isinstance(c, types.CodeType) and c.co_name == node.name)
+        return self._child_code(self._scope_code(module_code, node), node)
+
+    def _child_code(self, code: types.CodeType, node) -> types.CodeType:
+        """The code of the definition `node` among the constants of `code`, looking
+        inside the scope CPython 3.12+ makes for its type parameters."""
+        found = cpython.definition_code(code, node.name)
+        if found is None:
+            raise PatchError(f"cannot find the compiled code of {node.qualname}", node.line)
+        return found
 
     def _run_in_scope(self, code: types.CodeType, scope_object, capture: bool,
                       extra: Optional[dict] = None) -> Scope:
@@ -393,7 +450,7 @@ class Patch:
                 return scope
         else:
             scope = Scope(scope_object.__dict__, extra)
-            exec(code, self.namespace, scope)
+            exec(code, self.namespace, scope, **cpython.exec_closure(code, scope_object))
             if scope.classcell is not None:
                 scope.classcell.cell_contents = scope_object
         if not capture:
@@ -423,10 +480,14 @@ class Patch:
             scope = self._live_scope(self.old, node)
         except LookupError:
             return None, []
-        held = _held(scope, node.name)
-        found = [f for f in _functions_in(held, set())
-                 if f.__code__.co_name == node.name and f.__code__.co_firstlineno == node.line
-                 and self.file._same_file(f.__code__.co_filename)]
+        found = self._functions_defined_by(node, _held(scope, node.name))
+        if not found:
+            # Not under its own name (e.g. one of several `_` registered with a
+            # singledispatch function): look through the whole scope once.
+            values = scope.values() if isinstance(scope, dict) else scope.__dict__.values()
+            seen: Set[int] = set()
+            found = [f for value in list(values)
+                     for f in self._functions_defined_by(node, value, seen)]
         if not found:
             found = self._heap.functions(node.name, node.line)
             self.found_in_heap.extend(found)
@@ -437,6 +498,13 @@ class Patch:
             if function.__code__ is code:
                 function_index.add(code, function)
         return code, [f for f in found if f.__code__ is code]
+
+    def _functions_defined_by(self, node, value, seen: Optional[Set[int]] = None
+                              ) -> List[types.FunctionType]:
+        """The functions `value` holds that the definition `node` made."""
+        return [f for f in _functions_in(value, set() if seen is None else seen)
+                if f.__code__.co_name == node.name and f.__code__.co_firstlineno == node.line
+                and self.file._same_file(f.__code__.co_filename)]
 
     # -- 1. prepare ------------------------------------------------------------------------
 
@@ -481,7 +549,7 @@ class Patch:
             if change & _core.DECORATORS_CHANGED:
                 code = self._compile(new)
                 self.steps.append((new_index, new, "replace",
-                                   lambda: self._define(new, code, "replace")))
+                                   lambda: self._redecorate(old, new, code)))
                 return
             if change == 0:  # unchanged
                 if key_old in self.file.codes:
@@ -491,8 +559,12 @@ class Patch:
         elif new.kind == "class":
             if change & (_core.CLASS_HEADER_CHANGED | _core.DECORATORS_CHANGED):
                 code = self._compile(new)
-                self.steps.append((new_index, new, "replace",
-                                   lambda: self._replace_class(old, new_index, new, code)))
+                reason = ("its decorators changed" if change & _core.DECORATORS_CHANGED
+                          else "")
+                self.steps.append((new_index, new, "replace", lambda: self._replace_class(
+                    old, new_index, new, code, reason)))
+            elif self._members_restructured(old_index, new_index):
+                self._prepare_restructured_class(old, new_index, new)
         elif new.kind == "block":
             if old.header_hash != new.header_hash:
                 self._prepare_statement(old_index, new_index, new)
@@ -503,6 +575,57 @@ class Patch:
                 self._prepare_statement(old_index, new_index, new)
             else:
                 self._carry_origin(old_index, new_index)
+
+    def _members_restructured(self, old_index, new_index) -> bool:
+        """Whether a save adds, removes or re-runs members of the class (more than
+        swapping the code of its existing methods)."""
+        olds, news = self._restructured_classes()
+        return old_index in olds or new_index in news
+
+    def _restructured_classes(self) -> Tuple[Set[int], Set[int]]:
+        """The old and new indices of the classes whose members a save adds, removes
+        or re-runs; one pass over the plan, kept for the whole patch."""
+        cached = getattr(self, "_restructured", None)
+        if cached is not None:
+            return cached
+        olds: Set[int] = set()
+        news: Set[int] = set()
+        for change, o, n in self.plan:
+            node = self.new[n] if n >= 0 else self.old[o]
+            if not change & (_core.ADDED | _core.DELETED | _core.DECORATORS_CHANGED) and (
+                    node.kind in FUNCTION_KINDS + ("module",)
+                    or not change & ~(_core.MOVED | _core.REFORMATTED)):
+                continue
+            if n >= 0:
+                news.add(self._owner_class(self.new, node))
+            else:
+                olds.add(self._owner_class(self.old, node))
+        self._restructured = (olds, news)
+        return self._restructured
+
+    @staticmethod
+    def _owner_class(nodes, node) -> int:
+        """The index of the class whose body holds `node` (through blocks), or -1."""
+        index = node.parent
+        while index > 0 and nodes[index].kind == "block":
+            index = nodes[index].parent
+        return index if index > 0 and nodes[index].kind == "class" else -1
+
+    def _prepare_restructured_class(self, old, new_index, new) -> None:
+        """A class built by a metaclass or decorator is made again from the new text
+        when its members change; any other class is patched in place (and ABCs get
+        their abstract methods recomputed)."""
+        live = self._held_old(old)
+        if not isinstance(live, type):
+            return
+        decorators = "\n".join(self.new_lines[new.line - 1: new.def_line - 1])
+        reason = classes.construction_reason(live, decorators)
+        if reason is None:
+            self.touched_classes.add(new_index)
+            return
+        code = self._compile(new)
+        self.steps.append((new_index, new, "replace", lambda: self._replace_class(
+            old, new_index, new, code, reason)))
 
     def _carry_origin(self, old_index, new_index) -> None:
         if old_index in self.file.origins:
@@ -539,7 +662,10 @@ class Patch:
         swap = {"old": old, "new": new, "code": new_code, "old_code": old_code,
                 "functions": functions, "attributes": None, "conformers": conformers,
                 "log": bool(change & (_core.BODY_CHANGED | _core.SIGNATURE_CHANGED)),
-                "closures": bool(change & _core.BODY_CHANGED)}
+                # Closures made before follow moves too, or the next body edit, which
+                # maps nested code by the factory's current code, would miss them.
+                "closures": bool(change & (_core.BODY_CHANGED | _core.MOVED
+                                           | _core.REFORMATTED))}
         if signature:
             try:
                 swap["attributes"] = self._evaluate_signature(new, module_code)
@@ -630,7 +756,9 @@ class Patch:
 
     def _conform(self, swap) -> None:
         """Objects that manage a function's code themselves (the `__conform__`
-        protocol) get a new function instead of a code swap."""
+        protocol) get a new function instead of a code swap; caches of the function's
+        results are emptied."""
+        self._clear_caches(swap["new"])
         if not swap["conformers"]:
             return
         new = swap["new"]
@@ -654,6 +782,20 @@ class Patch:
             except Exception as exc:
                 logger.error(f"{self.file.path}:{new.line}: __conform__ of "
                              f"{new.qualname} failed", self.file.path, new.line, exc)
+
+    def _clear_caches(self, new) -> None:
+        """`functools.lru_cache`/`cache` wrappers of an updated function forget the
+        results of its old code."""
+        try:
+            scope = self._live_scope(self.new, new)
+        except LookupError:
+            return
+        for layer in _layers(_held(scope, new.name)):
+            clear = getattr(layer, "cache_clear", None)
+            if callable(clear) and "__wrapped__" in getattr(layer, "__dict__", {}):
+                clear()
+            if isinstance(layer, functools.cached_property) and isinstance(scope, type):
+                classes.forget_cached(scope, layer.attrname or new.name)
 
     def _held_old(self, old):
         try:
@@ -698,6 +840,8 @@ class Patch:
         made again, from the new text, on the same class object."""
         scope_object = self._live_scope(self.new, node)
         cls = _held(scope_object, node.name)
+        if isinstance(cls, type):
+            classes.refresh_abstracts(cls)
         if not isinstance(cls, type) or "__dataclass_fields__" not in cls.__dict__:
             return
         code = self._compile(node)
@@ -711,6 +855,7 @@ class Patch:
         if not isinstance(made, type):
             return
         own = {self.new[i].name for i in self._scope_members(index)}
+        fields_before = set(cls.__dict__["__dataclass_fields__"])
         for name in self._DATACLASS_MADE:
             if name in own:
                 continue
@@ -718,6 +863,7 @@ class Patch:
                 setattr(cls, name, made.__dict__[name])
             elif name in cls.__dict__ and name != "__hash__":
                 delattr(cls, name)
+        classes.fill_added_fields(cls, fields_before)
         logger.update(self._qualname(node), self.file.path, node.line)
 
     def _define(self, new, code: types.CodeType, verb: str) -> None:
@@ -732,11 +878,59 @@ class Patch:
             self._log_run(new)
         elif verb == "replace":
             logger.update(self._qualname(new), self.file.path, new.line)
-            logger.notice(f"{self._qualname(new)}: decorators changed, so it was "
-                          f"re-created; references taken before keep the old version",
-                          self.file.path, new.line)
         else:
             logger.add(self._qualname(new), self.file.path, new.line)
+            if isinstance(scope_object, type):
+                self.touched_classes.add(new.parent)  # an ABC may have a new abstract
+
+    def _redecorate(self, old, new, code: types.CodeType) -> None:
+        """A function whose decorators changed is defined again; what held the old
+        one is forwarded to the new one."""
+        try:
+            before = _held(self._live_scope(self.old, old), old.name)
+        except LookupError:
+            before = None
+        self._define(new, code, "replace")
+        if before is None:
+            return
+        after = _held(self._live_scope(self.new, new), new.name)
+        if self._forward(old, new, before, after):
+            logger.notice(f"{self._qualname(new)}: decorators changed, so it was "
+                          f"re-created; references taken before now call the new one",
+                          self.file.path, new.line)
+
+    def _forward(self, old, new, before, after) -> bool:
+        """After a decorator change re-created a function, the old function objects
+        (held by references taken before: imports elsewhere, callbacks, bound methods)
+        run a trampoline into the new decorated object, so they behave as it does."""
+        kinds = (staticmethod, classmethod)
+        if type(before) in kinds or type(after) in kinds:
+            if type(before) is not type(after):
+                logger.notice(f"{self._qualname(new)}: changed between a plain, static "
+                              f"and class method; references taken before keep the old "
+                              f"version", self.file.path, new.line)
+                return False
+            before, after = before.__func__, after.__func__
+        if isinstance(before, types.FunctionType):
+            olds = [before]
+        else:
+            olds = self._functions_defined_by(old, before)
+        updates = []
+        for function in olds:
+            if function is after or not callable(after):
+                continue
+            trampoline = _trampoline(after)
+            code = trampoline.__code__.replace(co_name=function.__code__.co_name)
+            if sys.version_info >= (3, 11):
+                code = code.replace(co_qualname=function.__qualname__)
+            function_index.forget(function.__code__)
+            updates.append((function, code, trampoline.__closure__, None, None, ..., ...))
+        for layer in _layers(before):
+            clear = getattr(layer, "cache_clear", None)
+            if callable(clear):
+                clear()
+        _core.commit(updates)
+        return bool(updates) or not olds
 
     def _log_run(self, new) -> None:
         text = "\n".join(self.new_lines[new.line - 1: new.end_line])
@@ -814,7 +1008,7 @@ class Patch:
                 function_index.move(old_value.__code__, new_value.__code__)
                 _bind(scope_object, name, old_value)
 
-    def _replace_class(self, old, new_index, new, code) -> None:
+    def _replace_class(self, old, new_index, new, code, reason: str = "") -> None:
         scope_object = self._live_scope(self.new, new)
         current = _held(scope_object, old.name)
         if self._module_level(self.new, new):
@@ -823,7 +1017,8 @@ class Patch:
         else:
             scope = self._run_in_scope(self._scope_code(code, new), scope_object, capture=True)
         made = scope.writes.get(new.name)
-        if (isinstance(current, type) and isinstance(made, type)
+        if (reason in ("", "its decorators changed") and isinstance(current, type)
+                and isinstance(made, type)
                 and type(made) is type(current) and current.__bases__ != made.__bases__):
             try:
                 current.__bases__ = made.__bases__
@@ -833,10 +1028,37 @@ class Patch:
                 pass
         _bind(scope_object, new.name, made)
         self.replaced.add(new_index)
+        self._index_class_functions(made, new)
         logger.update(self._qualname(new), self.file.path, new.line)
-        logger.notice(f"{self._qualname(new)}: class header changed, so the class was "
-                      f"re-created; existing instances keep the old class",
-                      self.file.path, new.line)
+        if not isinstance(current, type) or not isinstance(made, type):
+            return
+        migration = classes.migrate(current, made)
+        if migration.reasons:  # a complete migration needs no word beyond "Update"
+            text = classes.describe(self._qualname(new), reason or "its header changed",
+                                    migration)
+            logger.notice(f"{self.file.path}:{new.line}: {text}", self.file.path, new.line)
+
+    def _index_class_functions(self, cls, node) -> None:
+        """Remember the functions of a re-created class, so that later edits of its
+        methods reach them (not the functions of the class it replaced)."""
+        if not isinstance(cls, type):
+            return
+        prefix = node.qualname + "."
+        for value in list(cls.__dict__.values()):
+            for function in _functions_in(value, set()):
+                code = function.__code__
+                if (self.file._same_file(code.co_filename)
+                        and function.__qualname__.startswith(prefix)):
+                    function_index.add(code, function)
+                    self.new_codes[(function.__qualname__, code.co_firstlineno)] = code
+
+
+def _trampoline(target):
+    """A function that calls `target` with its own arguments (its code and closure
+    become those of a function whose callers must reach `target` instead)."""
+    def forward(*args, **kwargs):
+        return target(*args, **kwargs)
+    return forward
 
 
 def _conform_method(obj):
