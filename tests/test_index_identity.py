@@ -106,6 +106,7 @@ def test_index_entry_left_by_a_reloaded_function_never_aliases(run_jurigged, tmp
     text = text.replace('"g1"', '"g2"')
     save(tmp_path, text)
     p.expect("R ('f2', 'g2')", stream="out", timeout=20)
+    p.seen("Update mod.g", stream="out")  # logged after the swap, maybe after the R line
     text = text.replace('"f2"', '"f3"')
     before = len(p.lines["out"])
     save(tmp_path, text)
