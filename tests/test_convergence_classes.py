@@ -535,3 +535,21 @@ def test_closures_follow_a_factory_moved_by_an_earlier_save(run_jurigged, tmp_pa
     converge(tmp_path, p, moved, probe, "", "('i1', ('w1', 'd'), 2)")
     edited = moved.replace('"i1"', '"i2"').replace('"w1"', '"w2"')
     converge(tmp_path, p, edited, probe, "", "('i2', ('w2', 'd'), 2)")
+
+
+def test_function_becoming_a_generator_is_recreated_and_forwarded(run_jurigged, tmp_path):
+    # CPython refuses (3.13 deprecates) giving a plain function generator code: the
+    # function is re-created, and references taken before call the new one.
+    lib = dedent("""\
+        def numbers():
+            return [1, 2]
+        """)
+    probe, setup = "(list(f()), list(lib.numbers()))", "from lib import numbers as f"
+    p = start(run_jurigged, tmp_path, lib, probe, setup)
+    p.expect("R ([1, 2], [1, 2])")
+    converge(tmp_path, p, dedent("""\
+        def numbers():
+            yield 3
+            yield 4
+        """), probe, setup, "([3, 4], [3, 4])")
+    assert "nothing applied" not in p.output("err")

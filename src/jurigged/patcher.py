@@ -654,6 +654,14 @@ class Patch:
                           f"the change applies to code defined from now on",
                           self.file.path, new.line)
             return
+        if _kind_flags(old_code) != _kind_flags(new_code):
+            # Plain function <-> generator/coroutine: CPython deprecates swapping the
+            # code of such a function, so it is re-created and forwarded to instead.
+            code = self._compile(new)
+            new_index = next(i for i, node in enumerate(self.new) if node is new)
+            self.steps.append((new_index, new, "replace",
+                               lambda: self._redecorate(old, new, code)))
+            return
         conformers = [c for c in [self._held_old(old)] + functions if _conform_method(c)]
         heap_found = [f for f in functions if f in self.found_in_heap]
         conformers += [c for c in conformers_of(heap_found)
@@ -1059,6 +1067,15 @@ def _trampoline(target):
     def forward(*args, **kwargs):
         return target(*args, **kwargs)
     return forward
+
+
+_KIND_FLAGS = 0x20 | 0x80 | 0x200  # CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR
+
+
+def _kind_flags(code: types.CodeType) -> int:
+    """Whether code makes a plain function, a generator, a coroutine or an async
+    generator (the flags CPython refuses to change under a live function)."""
+    return code.co_flags & _KIND_FLAGS
 
 
 def _conform_method(obj):
