@@ -13,12 +13,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
 
-from .model import (FUNCTION_DECORATORS, METHOD_DECORATORS, Block, ClassDef, Const,
-                    Factory, Function, Import, Module, Project)
+from .model import (CACHE_DECORATOR, METHOD_DECORATORS, Block, ClassDef, Const, Factory,
+                    Function, Import, Module, Project)
 
 FAMILIES = ["bodies", "defaults", "added", "removed", "renamed", "classes",
-            "dataclasses", "enums", "decorators", "closures", "blocks", "statements",
-            "imports", "errors", "batches"]
+            "dataclasses", "enums", "attributes_removed", "decorators", "closures",
+            "blocks", "statements", "imports", "errors", "batches", "lru_cache"]
 
 # Families that combine other edits rather than making one of their own.
 COMBINING = {"errors", "batches"}
@@ -106,7 +106,7 @@ def new_function(rng, project: Project, module: Module, cls: Optional[ClassDef] 
 
 def generate_project(rng: random.Random, families: List[str]) -> Project:
     names = ["mod_a", "mod_b", "mod_c", "mod_d"][:rng.randint(2, 4)]
-    project = Project([Module(name) for name in names])
+    project = Project([Module(name) for name in names], list(families))
     on = set(families)
     for module in project.modules:
         for _ in range(rng.randint(1, 3)):
@@ -123,13 +123,15 @@ def generate_project(rng: random.Random, families: List[str]) -> Project:
         for _ in range(rng.randint(1, 3)):
             function = new_function(rng, project, module)
             if "decorators" in on and rng.random() < 0.4:
-                function.decorators.append(rng.choice(FUNCTION_DECORATORS))
+                function.decorators.append(rng.choice(project.function_decorators()))
+            if "lru_cache" in on and rng.random() < 0.4:
+                function.decorators.append(CACHE_DECORATOR)
             module.items.append(function)
         if "statements" in on:
             module.items.append(Const(project.fresh_name("V"), literal_value(rng)))
     modules = project.modules
     for kind, family in (("plain", "classes"), ("dataclass", "dataclasses"), ("enum", "enums")):
-        if family in on:
+        if family in on or (kind != "enum" and "attributes_removed" in on):
             add_class(rng, project, rng.choice(modules), kind)
     if "closures" in on:
         module = rng.choice(modules)
@@ -223,14 +225,15 @@ def classes_of(project: Project, kind: str):
     return [(m, c) for m in project.modules for c in m.of_type(ClassDef) if c.kind == kind]
 
 
-def edit_class_member(rng, project, kind: str):
-    """Edit a method (body, default, added, removed, renamed) or an attribute."""
+def edit_class_member(rng, project, kind: str, action: str = ""):
+    """Edit a method (body, default, added, removed, renamed) or an attribute. Enum
+    members are removed here too; other attributes by `attributes_removed`."""
     found = classes_of(project, kind)
     if not found:
         return None
     module, cls = rng.choice(found)
-    action = rng.choice(["body", "body", "default", "add", "remove", "rename", "attr",
-                         "add_attr", "remove_attr"])
+    action = action or rng.choice(["body", "body", "default", "add", "remove", "rename",
+                                   "attr", "add_attr"] + (["remove_attr"] if kind == "enum" else []))
     where = f"{module.name}.{cls.name}"
     if action in ("body", "default", "remove", "rename") and cls.methods:
         method = rng.choice(cls.methods)
@@ -258,6 +261,8 @@ def edit_class_member(rng, project, kind: str):
         attr = rng.choice(cls.attrs)
         cls.attrs.remove(attr)
         return f"{where}: remove {'member' if kind == 'enum' else 'attribute'} {attr.name}"
+    if action == "remove_attr":
+        return None
     method = new_function(rng, project, module, cls, "m")
     cls.methods.insert(rng.randint(0, len(cls.methods)), method)
     return f"{where}: add {method.kind} {method.name}"
@@ -279,6 +284,12 @@ def edit_enum(rng, project):
     return edit_class_member(rng, project, "enum")
 
 
+def edit_remove_attribute(rng, project):
+    """A class attribute or a dataclass field removed from the class body."""
+    action = "remove_attr" if rng.random() < 0.7 else "add_attr"  # keep some to remove
+    return edit_class_member(rng, project, rng.choice(["plain", "dataclass"]), action)
+
+
 def edit_decorator(rng, project):
     targets = [(m, f, None) for m in project.modules for f in m.of_type(Function)]
     targets += [(m, f, c) for m in project.modules for c in m.of_type(ClassDef)
@@ -290,10 +301,25 @@ def edit_decorator(rng, project):
     if function.decorators and rng.random() < 0.5:
         removed = function.decorators.pop(rng.randrange(len(function.decorators)))
         return f"{where}: remove decorator @{removed}"
-    choices = METHOD_DECORATORS if cls else FUNCTION_DECORATORS
+    choices = METHOD_DECORATORS if cls else project.function_decorators()
     added = rng.choice([d for d in choices if d not in function.decorators] or choices)
     function.decorators.insert(0, added)
     return f"{where}: add decorator @{added}"
+
+
+def edit_cached(rng, project):
+    """The body or a default of a function decorated with functools.lru_cache (a
+    fresh run has an empty cache)."""
+    cached = [(m, f) for m in project.modules for f in m.of_type(Function)
+              if CACHE_DECORATOR in f.decorators]
+    if not cached:
+        return edit_decorator(rng, project)
+    module, function = rng.choice(cached)
+    if rng.random() < 0.5:
+        function.default = str(int(function.default) + 1)
+        return f"{module.name}.{function.name} (lru_cache): default y={function.default}"
+    function.body = function_body(rng, module, function, None)
+    return f"{module.name}.{function.name} (lru_cache): body -> return {function.body}"
 
 
 def edit_closure(rng, project):
@@ -422,7 +448,9 @@ def edit_new_function_imported_elsewhere(rng, project):
 EDITS: Dict[str, Edit] = {
     "bodies": edit_body, "defaults": edit_default, "added": edit_add,
     "removed": edit_remove, "renamed": edit_rename, "classes": edit_class,
-    "dataclasses": edit_dataclass, "enums": edit_enum, "decorators": edit_decorator,
+    "dataclasses": edit_dataclass, "enums": edit_enum,
+    "attributes_removed": edit_remove_attribute, "decorators": edit_decorator,
+    "lru_cache": edit_cached,
     "closures": edit_closure, "blocks": edit_block, "statements": edit_statement,
     "imports": edit_import,
 }

@@ -31,8 +31,9 @@ def _plain(fn):
     return wrapper
 '''
 
-FUNCTION_DECORATORS = ["_tag", "_plain", "functools.lru_cache(maxsize=None)"]
+FUNCTION_DECORATORS = ["_tag", "_plain"]
 METHOD_DECORATORS = ["_tag", "_plain"]
+CACHE_DECORATOR = "functools.lru_cache(maxsize=None)"
 
 
 @dataclass
@@ -169,6 +170,7 @@ class Project:
     """Modules in import order: a module imports only from modules after it, so there
     are no import cycles."""
     modules: List[Module]
+    families: List[str] = field(default_factory=list)  # the edit families enabled
     counter: int = 0
 
     def fresh_name(self, prefix: str) -> str:
@@ -177,6 +179,9 @@ class Project:
 
     def files(self) -> Dict[str, str]:
         return {f"{m.name}.py": m.render() for m in self.modules}
+
+    def function_decorators(self) -> List[str]:
+        return FUNCTION_DECORATORS + ([CACHE_DECORATOR] if "lru_cache" in self.families else [])
 
     def copy(self) -> "Project":
         return copy.deepcopy(self)

@@ -403,14 +403,16 @@ def repro_text(outcome: Outcome, title: str = "") -> str:
             for name, text in save.files.items():
                 out += [f"{MARK}file {name}", text.rstrip("\n")]
         out += [f"{MARK}tolerated", json.dumps(step.tolerated, sort_keys=True),
-                f"{MARK}expected", json.dumps(step.expected, indent=1, sort_keys=True)]
+                f"{MARK}expected", json.dumps(step.expected, sort_keys=True)]
     out += [f"{MARK}initial expected", json.dumps(sequence.initial_expected, sort_keys=True)]
     if failure.got is not None:
-        out += [f"{MARK}got", json.dumps(failure.got, indent=1, sort_keys=True),
+        out += [f"{MARK}got", json.dumps(failure.got, sort_keys=True),
                 f"{MARK}differences"] + differences(
                     failure.expected, failure.got,
                     sequence.steps[failure.step].tolerated if failure.step >= 0 else {})
-    out += [f"{MARK}reason", failure.reason, f"{MARK}log", failure.log, ""]
+    out += [f"{MARK}reason", failure.reason, f"{MARK}log (jurigged's messages)"]
+    out += [line for line in failure.log.split("\n")
+            if not line.startswith(("{", "SNAP ", "SYNC ", "READY"))] + [""]
     return "\n".join(out)
 
 
