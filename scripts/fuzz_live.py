@@ -34,7 +34,8 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     parser.add_argument("--count", type=int, default=50, help="sequences to run (default 50)")
     parser.add_argument("--steps", type=int, default=12, help="edits per sequence (default 12)")
     parser.add_argument("--duration", type=float, default=None,
-                        help="stop starting new sequences after this many seconds")
+                        help="stop starting new sequences after this many seconds "
+                             "(for each family, with --per-family)")
     parser.add_argument("--families", default=",".join(FAMILIES),
                         help="comma-separated edit families (default: all): " + ",".join(FAMILIES))
     parser.add_argument("--per-family", action="store_true",

@@ -331,19 +331,50 @@ def run_one(seed: int, families: List[str], steps: int, timeout: float = 20) -> 
         return execute(sequence, live, timeout)
 
 
+def with_steps(sequence: Sequence, keep: List[int]) -> Sequence:
+    """The sequence with only the steps `keep`; each kept step's last save also
+    carries what the dropped steps before it changed (saves hold whole files)."""
+    disk = dict(sequence.initial)
+    steps = []
+    for index in keep:
+        step = sequence.steps[index]
+        saves = [save for save in step.saves if not save.check]
+        for save in saves:
+            disk.update(save.files)
+        saves.append(Save(changed(disk, step.state)))
+        disk.update(step.state)
+        steps.append(PlannedStep(step.family, step.description,
+                                 [save for save in saves if save.files],
+                                 step.expected, step.state, step.tolerated))
+    return Sequence(sequence.seed, sequence.families, sequence.initial,
+                    sequence.initial_expected, steps)
+
+
+def _run_in_temp(sequence: Sequence, timeout: float) -> Outcome:
+    with tempfile.TemporaryDirectory(prefix="jurigged-diff-") as tmp:
+        return execute(sequence, Path(tmp), timeout)
+
+
 def shrink(outcome: Outcome, timeout: float = 20) -> Outcome:
-    """A shorter sequence that fails the same way, if one is found: the failing step
-    alone, applied to the state just before it."""
+    """A shorter sequence that still fails: the failing step alone, applied to the
+    state just before it; otherwise the earlier steps that can be dropped one by one."""
     failure, sequence = outcome.failure, outcome.sequence
     if failure is None or failure.step < 1:
         return outcome
     before = sequence.steps[failure.step - 1]
-    last = sequence.steps[failure.step]
-    short = Sequence(sequence.seed, sequence.families,
-                     {**sequence.initial, **before.state}, before.expected, [last])
-    with tempfile.TemporaryDirectory(prefix="jurigged-diff-") as tmp:
-        retried = execute(short, Path(tmp), timeout)
-    return retried if retried.failure is not None else outcome
+    alone = Sequence(sequence.seed, sequence.families,
+                     {**sequence.initial, **before.state}, before.expected,
+                     [sequence.steps[failure.step]])
+    retried = _run_in_temp(alone, timeout)
+    if retried.failure is not None:
+        return retried
+    keep, best = list(range(failure.step + 1)), outcome
+    for index in range(failure.step):
+        trial = [k for k in keep if k != index]
+        retried = _run_in_temp(with_steps(sequence, trial), timeout)
+        if retried.failure is not None and retried.failure.step == len(trial) - 1:
+            keep, best = trial, retried
+    return best
 
 
 # ---- reporting ---------------------------------------------------------------------
