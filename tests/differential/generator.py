@@ -64,6 +64,13 @@ def expression(rng: random.Random, module: Module, params: List[str],
     return text
 
 
+def closure_body(rng: random.Random, module: Module) -> str:
+    """An inner function's expression that always uses the factory's `k`: a closure
+    made without a cell for `k` cannot learn its value later (see the closure repros),
+    so the family keeps to edits a live update can get right."""
+    return f"{expression(rng, module, ['x'])} {rng.choice('+-*')} k"
+
+
 def literal_value(rng: random.Random) -> str:
     """A value computed from literals only, so re-running it alone equals a fresh run."""
     return rng.choice([
@@ -135,7 +142,7 @@ def generate_project(rng: random.Random, families: List[str]) -> Project:
             add_class(rng, project, rng.choice(modules), kind)
     if "closures" in on:
         module = rng.choice(modules)
-        module.items.append(Factory(project.fresh_name("adder"), expression(rng, module, ["x", "k"])))
+        module.items.append(Factory(project.fresh_name("adder"), closure_body(rng, module)))
     if "blocks" in on:
         module = rng.choice(modules)
         add_block(rng, project, module, "if")
@@ -326,12 +333,12 @@ def edit_closure(rng, project):
     module = pick_module(rng, project, Factory)
     if module is None or rng.random() < 0.1:
         module = rng.choice(project.modules)
-        factory = Factory(project.fresh_name("adder"), expression(rng, module, ["x", "k"]))
+        factory = Factory(project.fresh_name("adder"), closure_body(rng, module))
         module.items.insert(rng.randint(0, len(module.items)), factory)
         return f"{module.name}: add factory make_{factory.name} and {factory.name}"
     factory = rng.choice(module.of_type(Factory))
     if rng.random() < 0.7:
-        factory.inner_body = expression(rng, module, ["x", "k"])
+        factory.inner_body = closure_body(rng, module)
         return f"{module.name}.make_{factory.name}.inner: body -> return {factory.inner_body}"
     factory.arg = str(rng.randint(0, 9))
     return f"{module.name}: {factory.name} = make_{factory.name}({factory.arg})"
