@@ -206,10 +206,6 @@ class LiveProcess:
 
 # ---- generation --------------------------------------------------------------------
 
-def module_files(project) -> Files:
-    return project.files()
-
-
 def changed(before: Files, after: Files) -> Files:
     return {name: text for name, text in after.items() if before.get(name) != text}
 
