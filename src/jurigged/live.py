@@ -10,7 +10,7 @@ from typing import Callable, Iterable, List, Optional, Union
 
 from . import _core
 from .logs import logger
-from .patcher import SourceFile
+from .patcher import SourceFile, apply_batch
 from .registry import Registry, registry as default_registry
 
 Pattern = Union[str, Iterable[str], Callable[[str], bool], None]
@@ -90,7 +90,8 @@ class Watcher:
         return len(events)
 
     def apply(self, events) -> None:
-        """Apply one batch of (kind, path, content, message) events, in import order."""
+        """Apply one batch of (kind, path, content, message) events as one unit (see
+        `apply_batch`): files saved together, like a git checkout, see each other."""
         order = {path: rank for rank, path in enumerate(self.registry.files)}
         changed = []
         for kind, path, content, message in events:
@@ -103,15 +104,16 @@ class Watcher:
             else:
                 logger.notice(message, path)
         changed.sort(key=lambda item: item[0])
-        if changed:
-            logger.batch([path for _, path, _ in changed])
-        for _, path, content in changed:
-            file = self.registry.files.get(path)
-            if file is None:
-                continue
-            self._emit(self.prerun, path)
-            file.apply(content)
-            self._emit(self.postrun, path)
+        saves = [(self.registry.files[path], content) for _, path, content in changed
+                 if path in self.registry.files]
+        if not saves:
+            return
+        logger.batch([file.path for file, _ in saves])
+        for file, _ in saves:
+            self._emit(self.prerun, file.path)
+        apply_batch(saves, list(self.registry.files.values()))
+        for file, _ in saves:
+            self._emit(self.postrun, file.path)
 
     @staticmethod
     def _emit(callbacks: List[Callback], path: str) -> None:
