@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import __future__
 import functools
+import importlib
 import os
 import sys
 import types
@@ -342,6 +343,8 @@ def apply_batch(changes: List[Tuple[SourceFile, bytes]],
 def retry_pending(files: List[SourceFile]) -> None:
     """Run failed steps again, in passes while some succeed (one may need another),
     then report what still fails."""
+    if any(file.pending for file in files):
+        importlib.invalidate_caches()  # a module it imports may have been created since
     while any(_retry_file(file) for file in files if file.pending):
         pass
     for file in files:
@@ -434,6 +437,68 @@ def _imported_modules(file: SourceFile, lines: List[str]) -> Set[str]:
     return names | parents
 
 
+def _pair_same_named_by_position(plan, old_nodes, new_nodes) -> List[tuple]:
+    """Same-named functions of one scope (`f` in both branches of an `if` or `try`)
+    paired by position, not by similarity: with identical texts, similarity pairs
+    the edited live branch with the other one, and the edit goes nowhere (or an edit
+    of the branch that never ran goes to the live function). Only when no such
+    function was added or deleted, so that positions correspond."""
+    entries = [tuple(entry) for entry in plan]
+    groups: Dict[tuple, List[int]] = {}
+    for position, (_, old, new) in enumerate(entries):
+        if old >= 0 and new >= 0 and new_nodes[new].kind in FUNCTION_KINDS:
+            key = (_scope_of(old_nodes, old), _scope_of(new_nodes, new),
+                   new_nodes[new].name)
+            groups.setdefault(key, []).append(position)
+    for (old_scope, new_scope, name), positions in groups.items():
+        if len(positions) < 2 or not (
+                _named_in(old_nodes, old_scope, name) == len(positions)
+                == _named_in(new_nodes, new_scope, name)):
+            continue
+        olds = sorted(entries[p][1] for p in positions)
+        news = sorted(entries[p][2] for p in positions)
+        for position, old, new in zip(sorted(positions, key=lambda p: entries[p][2]),
+                                      olds, news):
+            entries[position] = (_change_between(old_nodes[old], new_nodes[new]), old, new)
+    return entries
+
+
+def _scope_of(nodes, index: int) -> int:
+    """The module, class or function whose namespace node `index` is bound in."""
+    parent = nodes[index].parent
+    while parent > 0 and nodes[parent].kind == "block":
+        parent = nodes[parent].parent
+    return parent
+
+
+def _named_in(nodes, scope: int, name: str) -> int:
+    """How many functions named `name` are bound in `scope` (blocks included)."""
+    count = 0
+    for child in nodes[scope].children:
+        node = nodes[child]
+        if node.kind == "block":
+            count += _named_in(nodes, child, name)
+        elif node.kind in FUNCTION_KINDS and node.name == name:
+            count += 1
+    return count
+
+
+def _change_between(old, new) -> int:
+    """The diff's change bits for two definitions, from their hashes."""
+    change = 0
+    if old.decorators_hash != new.decorators_hash:
+        change |= _core.DECORATORS_CHANGED
+    if old.header_hash != new.header_hash:
+        change |= _core.SIGNATURE_CHANGED
+    if old.body_hash != new.body_hash:
+        change |= _core.BODY_CHANGED
+    if change:
+        return change
+    if old.layout_hash != new.layout_hash:
+        return _core.REFORMATTED
+    return _core.MOVED if old.line != new.line else 0
+
+
 class Patch:
     """One save of one file, from plan to live objects."""
 
@@ -447,7 +512,10 @@ class Patch:
         self.new_lines = new_lines
         self.namespace = file.namespace
         self.flags = future_flags(self.namespace)
-        self.plan = _core.diff(file.tree, new_tree) if plan is None else plan
+        if plan is None:
+            plan = _pair_same_named_by_position(_core.diff(file.tree, new_tree),
+                                                self.old, self.new)
+        self.plan = plan
         self.old_to_new = {o: n for _, o, n in self.plan if o >= 0 and n >= 0}
         self.swaps: List[dict] = []       # existing functions to update in place
         self.steps: List[tuple] = []      # (position, callable) run after the commit
