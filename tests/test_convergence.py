@@ -157,16 +157,21 @@ def test_name_defined_by_a_later_save_is_retried(run_jurigged, tmp_path):
 
 def test_failure_reported_once_then_dropped_when_the_statement_changes(run_jurigged,
                                                                       tmp_path):
-    files = {"lib.py": "value = 1\n", "other.py": "x = 1\n"}
-    p = start(run_jurigged, tmp_path, files, "import lib, other", "(lib.value, other.x)")
-    p.expect("R (1, 1)", stream="out")
-    write_files(tmp_path, {"lib.py": "value = 1 / 0\n"})
+    files = {"lib.py": "import tally\nvalue = 1\n", "other.py": "x = 1\n",
+             "tally.py": "hits = []\n"}
+    p = start(run_jurigged, tmp_path, files, "import lib, other, tally",
+              "(lib.value, other.x, len(tally.hits))")
+    p.expect("R (1, 1, 0)", stream="out")
+    write_files(tmp_path, {"lib.py": "import tally\nvalue = (tally.hits.append(1), 1 / 0)\n"})
     p.expect("ZeroDivisionError", stream="err")
+    # Retried on the next save (once: its side effect shows how often it ran)...
     write_files(tmp_path, {"other.py": "x = 2\n"})
-    p.expect("R (1, 2)", stream="out")
-    write_files(tmp_path, {"lib.py": "value = 3\n"})
-    assert converges(p, tmp_path) == "R (3, 2)"
-    assert p.output("err").count("ZeroDivisionError") == 1
+    p.expect("R (1, 2, 2)", stream="out")
+    assert "R (1, 1, 2)" not in p.output("out")  # ...and not right after failing
+    # ...until its text changes.
+    write_files(tmp_path, {"lib.py": "import tally\nvalue = 3\n"})
+    p.expect("R (3, 2, 2)", stream="out")
+    assert p.output("err").count("ZeroDivisionError") == 1  # the same error said once
 
 
 # ---- 4. files saved together apply as one unit ------------------------------------------

@@ -64,6 +64,19 @@ class Pending:
     error: BaseException
     old_code: Optional[types.CodeType] = None  # "update": what the functions still run
     reported: str = ""         # the error text last shown, so a retry repeats no news
+    failed_at: int = 0         # Progress.count when it last failed
+
+
+class Progress:
+    """Counts what changed the live program (batches, steps run): a failed step is
+    worth retrying only once something happened after it failed (a retry right away
+    would repeat its side effects for nothing)."""
+
+    count = 0
+
+    @classmethod
+    def tick(cls) -> None:
+        cls.count += 1
 
 
 def future_flags(namespace: dict) -> int:
@@ -321,6 +334,7 @@ def apply_batch(changes: List[Tuple[SourceFile, bytes]],
     for file, source in changes:  # a file saved twice in one batch: its last text
         latest.pop(id(file), None)
         latest[id(file)] = (file, source)
+    Progress.tick()
     staged = [(file, source, file.stage(source)) for file, source in latest.values()]
     applied: List[Tuple[SourceFile, "Patch"]] = []
     for file, source, patch in staged:
@@ -359,11 +373,15 @@ def _retry_file(file: SourceFile) -> bool:
     patch = Patch(file, file.tree, file.lines, plan=[])
     still, progress = [], False
     for pending in file.pending:
+        if pending.failed_at >= Progress.count:
+            still.append(pending)  # nothing happened since it failed
+            continue
         try:
             patch.retry(pending)
+            Progress.tick()
             progress = True
         except Exception as exc:
-            pending.error = exc
+            pending.error, pending.failed_at = exc, Progress.count
             still.append(pending)
     file.pending = still
     file.codes.update(patch.new_codes)
@@ -977,6 +995,7 @@ class Patch:
                 continue  # its class was re-created with it inside
             try:
                 step()
+                Progress.tick()
             except Exception as exc:
                 self._step_failed(new_index, node, verb, exc)
 
@@ -986,7 +1005,8 @@ class Patch:
             if old_code is not None:
                 # The functions still run it: later lookups must find them by it.
                 self.new_codes[(node.qualname, node.line)] = old_code
-            self.failures.append(Pending(new_index, verb, exc, old_code))
+            self.failures.append(Pending(new_index, verb, exc, old_code,
+                                         failed_at=Progress.count))
             return
         what = node.qualname or f"line {node.line}"
         logger.error(f"{self.file.path}:{node.line}: {verb} {what} failed",
