@@ -28,6 +28,7 @@ import sys
 import types
 import weakref
 from collections.abc import MutableMapping
+import dataclasses
 from dataclasses import dataclass
 from importlib.util import decode_source
 from typing import Dict, Iterable, Iterator, List, Optional, Set, Tuple
@@ -298,13 +299,17 @@ class SourceFile:
             logger.error(f"{self.path}: cannot decode the file ({exc}); nothing applied",
                          self.path, 0)
             return None
-        patch = Patch(self, new_tree, new_lines)
         try:
+            patch = Patch(self, new_tree, new_lines)
             patch.validate_whole_file(source)
             patch.prepare()
         except PatchError as exc:
             logger.error(f"{self.path}:{exc.line}: {exc}; nothing applied, the previous "
                          f"code keeps running", self.path, exc.line, exc.cause)
+            return None
+        except Exception as exc:  # a bug of ours: this file only, not the whole batch
+            logger.error(f"{self.path}: internal error while preparing this save ({exc}); "
+                         f"nothing applied", self.path, 0, exc)
             return None
         return patch
 
@@ -338,20 +343,31 @@ def apply_batch(changes: List[Tuple[SourceFile, bytes]],
     staged = [(file, source, file.stage(source)) for file, source in latest.values()]
     applied: List[Tuple[SourceFile, "Patch"]] = []
     for file, source, patch in staged:
-        if patch is not None and patch.commit():
+        if patch is not None and _guarded(file, patch.commit):
             file.adopt(patch, source)
             applied.append((file, patch))
     for file, patch in applied:
-        patch.run_steps(statements=False)
+        _guarded(file, lambda: patch.run_steps(statements=False))
     for file, patch in _dependency_order(applied):
-        patch.run_steps(statements=True)
+        _guarded(file, lambda: patch.run_steps(statements=True))
     for file, patch in applied:
-        patch.refresh_classes()
+        _guarded(file, patch.refresh_classes)
         file.pending.extend(patch.failures)
     files = [file for file, _ in applied]
     files += [file for file in watched if file not in files]
     retry_pending(files)
     return [file for file, _ in applied]
+
+
+def _guarded(file: SourceFile, action) -> bool:
+    """Run one file's part of a batch; an error of ours there is reported and stops
+    only that file. Returns what `action` returned (False after an error)."""
+    try:
+        return action() is not False
+    except Exception as exc:
+        logger.error(f"{file.path}: internal error while applying this save ({exc})",
+                     file.path, 0, exc)
+        return False
 
 
 def retry_pending(files: List[SourceFile]) -> None:
@@ -409,12 +425,12 @@ def _dependency_order(applied: List[Tuple[SourceFile, "Patch"]]
         return applied
     by_module = {file.module_name: (file, patch) for file, patch in applied}
     ordered: List[Tuple[SourceFile, "Patch"]] = []
-    visiting: Set[str] = set()
+    visited: Set[str] = set()
 
     def visit(name: str) -> None:
-        if name in visiting or any(f.module_name == name for f, _ in ordered):
+        if name in visited:
             return
-        visiting.add(name)
+        visited.add(name)
         file, patch = by_module[name]
         for imported in _imported_modules(file, patch.new_lines):
             if imported in by_module:
@@ -710,6 +726,10 @@ class Patch:
         inside it, so a changed nested statement always makes it re-run."""
         if new.kind in DEFINITION_KINDS and not change & _core.ADDED:
             return False
+        return self._inside_rerun(new)
+
+    def _inside_rerun(self, new) -> bool:
+        """Whether a block around `new`, in its own scope, re-runs whole."""
         index = new.parent
         while index > 0 and self.new[index].kind == "block":
             if index in self.rerun_units:
@@ -729,10 +749,10 @@ class Patch:
             index = self.old_to_new.get(pending.index)
             if index is None or change_of_old.get(pending.index, 0) & self._REDONE:
                 continue
-            if self._covered_by_rerun(_core.ADDED, self.new[index]):
+            if self._inside_rerun(self.new[index]):
                 continue
-            pending.index = index
-            carried.append(pending)
+            # A copy: this save may still be refused, leaving the file as it was.
+            carried.append(dataclasses.replace(pending, index=index))
         return carried
 
     def validate_whole_file(self, source: bytes) -> None:
