@@ -155,6 +155,32 @@ def test_name_defined_by_a_later_save_is_retried(run_jurigged, tmp_path):
     assert p.output("err").count("NameError") == 1  # retried silently, then it worked
 
 
+def test_decorator_defined_by_a_later_save_is_retried(run_jurigged, tmp_path):
+    files = {"lib.py": "import tools\ndef f():\n    return 1\n", "tools.py": "x = 1\n"}
+    p = start(run_jurigged, tmp_path, files, "import lib", "lib.f()")
+    p.expect("R 1", stream="out")
+    write_files(tmp_path, {"lib.py": "import tools\n@tools.tenfold\ndef f():\n    return 1\n"})
+    p.expect("AttributeError", stream="err")
+    write_files(tmp_path, {"tools.py": "x = 1\ndef tenfold(function):\n"
+                                       "    return lambda: function() * 10\n"})
+    assert converges(p, tmp_path) == "R 10"
+    # Saved again while failing: re-created from the text of that save.
+    write_files(tmp_path, {"lib.py": "import tools\n@tools.tenfold\ndef f():\n    return 2\n"})
+    assert converges(p, tmp_path) == "R 20"
+
+
+def test_decorator_failing_then_file_saved_again(run_jurigged, tmp_path):
+    files = {"lib.py": "def f():\n    return 1\n"}
+    p = start(run_jurigged, tmp_path, files, "import lib", "lib.f()")
+    p.expect("R 1", stream="out")
+    write_files(tmp_path, {"lib.py": "@tenfold\ndef f():\n    return 1\n"})
+    p.expect("NameError", stream="err")
+    write_files(tmp_path, {"lib.py": "def tenfold(function):\n"
+                                     "    return lambda: function() * 10\n"
+                                     "@tenfold\ndef f():\n    return 1\n"})
+    assert converges(p, tmp_path) == "R 10"
+
+
 def test_failure_reported_once_then_dropped_when_the_statement_changes(run_jurigged,
                                                                       tmp_path):
     files = {"lib.py": "import tally\nvalue = 1\n", "other.py": "x = 1\n",

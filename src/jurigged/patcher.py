@@ -31,7 +31,7 @@ from collections.abc import MutableMapping
 import dataclasses
 from dataclasses import dataclass
 from importlib.util import decode_source
-from typing import Dict, Iterable, Iterator, List, Optional, Set, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from . import _core
 from .logs import logger
@@ -61,8 +61,9 @@ class Pending:
     text changes, so the live module ends up as a fresh import of the file."""
 
     index: int                 # its node in the file's current tree
-    verb: str                  # "run", "add" or "update"
+    verb: str                  # "run", "add", "update" or "replace"
     error: BaseException
+    action: Optional[Callable[[], None]] = None  # "replace": the step, as prepared
     old_code: Optional[types.CodeType] = None  # "update": what the functions still run
     reported: str = ""         # the error text last shown, so a retry repeats no news
     failed_at: int = 0         # Progress.count when it last failed
@@ -549,6 +550,7 @@ class Patch:
         if plan is None:
             plan = _pair_same_named_by_position(_core.diff(file.tree, new_tree),
                                                 self.old, self.new)
+            plan = self._redo_failed_replacements(plan)
         self.plan = plan
         self.old_to_new = {o: n for _, o, n in self.plan if o >= 0 and n >= 0}
         self.swaps: List[dict] = []       # existing functions to update in place
@@ -561,6 +563,16 @@ class Patch:
         self.deferred_codes: Dict[int, types.CodeType] = {}  # deferred swap -> live code
         self.failures: List[Pending] = []  # steps of this save that failed
         self.carried_pending: List[Pending] = []  # earlier failures this save leaves as is
+
+    def _redo_failed_replacements(self, plan: List[tuple]) -> List[tuple]:
+        """A definition whose re-creation failed on an earlier save (a new decorator
+        that raised) is re-created by this save again, from its current text."""
+        failed = {p.index for p in self.file.pending if p.verb == "replace"}
+        if not failed:
+            return plan
+        return [(change | _core.DECORATORS_CHANGED if old in failed and new >= 0
+                 and not change & _core.ADDED else change, old, new)
+                for change, old, new in plan]
 
     # -- tree helpers -----------------------------------------------------------------
 
@@ -1017,16 +1029,17 @@ class Patch:
                 step()
                 Progress.tick()
             except Exception as exc:
-                self._step_failed(new_index, node, verb, exc)
+                self._step_failed(new_index, node, verb, exc, step)
 
-    def _step_failed(self, new_index, node, verb, exc) -> None:
-        if new_index >= 0 and verb in ("run", "add", "update"):
+    def _step_failed(self, new_index, node, verb, exc, step) -> None:
+        if new_index >= 0 and verb in ("run", "add", "update", "replace"):
             old_code = self.deferred_codes.get(new_index)
             if old_code is not None:
                 # The functions still run it: later lookups must find them by it.
                 self.new_codes[(node.qualname, node.line)] = old_code
-            self.failures.append(Pending(new_index, verb, exc, old_code,
-                                         failed_at=Progress.count))
+            self.failures.append(Pending(
+                new_index, verb, exc, step if verb == "replace" else None, old_code,
+                failed_at=Progress.count))
             return
         what = node.qualname or f"line {node.line}"
         logger.error(f"{self.file.path}:{node.line}: {verb} {what} failed",
@@ -1040,6 +1053,8 @@ class Patch:
             self._rerun(node, self._compile(node), origin, pending.index, pending.index)
         elif pending.verb == "add":
             self._define(node, self._compile(node), "add")
+        elif pending.verb == "replace":
+            pending.action()  # prepared from this same text: no save of it came since
         else:
             self._retry_swap(node, pending)
 
