@@ -374,3 +374,12 @@ def test_edit_of_the_live_branch_when_both_are_identical(run_jurigged, tmp_path)
     p.expect("R 1", stream="out")
     write_files(tmp_path, {"lib.py": lib.replace("return 1", "return 2", 1)})
     assert converges(p, tmp_path) == "R 2"
+
+
+def test_block_that_loses_its_definitions_takes_them_along(run_jurigged, tmp_path):
+    lib = "if True:\n    def f():\n        return 1\n    x = 1\n"
+    p = start(run_jurigged, tmp_path, {"lib.py": lib}, "import lib",
+              "(hasattr(lib, 'f'), lib.x)")
+    p.expect("R (True, 1)", stream="out")
+    write_files(tmp_path, {"lib.py": "if True:\n    x = 5\n"})
+    assert converges(p, tmp_path) == "R (False, 5)"

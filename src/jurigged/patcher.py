@@ -808,12 +808,25 @@ class Patch:
         self.steps.append((new_index, new, "add", lambda: self._define(new, code, "add")))
 
     def _prepare_deleted(self, old) -> None:
+        if old.kind == "block":
+            self._prepare_deleted_block(old)
         if old.kind not in DEFINITION_KINDS:
             parent_new = self.old_to_new.get(old.parent)
             if parent_new is not None:
                 self.touched_classes.add(parent_new)  # a dataclass may have lost a field
             return
         self.steps.append((-1, old, "delete", lambda: self._delete(old)))
+
+    def _prepare_deleted_block(self, old) -> None:
+        """A deleted block takes the definitions inside it along (its entry stands for
+        them), unless the new version binds the same names."""
+        for child in old.children:
+            node = self.old[child]
+            if node.kind == "block":
+                self._prepare_deleted_block(node)
+            elif node.kind in DEFINITION_KINDS:
+                self.steps.append((-1, node, "delete",
+                                   lambda node=node: self._delete(node)))
 
     def _prepare_matched(self, change, old_index, new_index, old, new) -> None:
         key_old = (old.qualname, old.line)
