@@ -90,8 +90,7 @@ class Watcher:
         return len(events)
 
     def apply(self, events) -> None:
-        """Apply one batch of (kind, path, content, message) events as one unit (see
-        `apply_batch`): files saved together, like a git checkout, see each other."""
+        """Apply one batch of (kind, path, content, message) events, in import order."""
         order = {path: rank for rank, path in enumerate(self.registry.files)}
         changed = []
         for kind, path, content, message in events:
@@ -104,13 +103,16 @@ class Watcher:
             else:
                 logger.notice(message, path)
         changed.sort(key=lambda item: item[0])
+        if changed:
+            logger.batch([path for _, path, _ in changed])
         saves = [(self.registry.files[path], content) for _, path, content in changed
                  if path in self.registry.files]
         if not saves:
             return
-        logger.batch([file.path for file, _ in saves])
         for file, _ in saves:
             self._emit(self.prerun, file.path)
+        # One unit: files saved together (a git checkout) see each other's new code,
+        # and failed statements of every watched file are retried.
         apply_batch(saves, list(self.registry.files.values()))
         for file, _ in saves:
             self._emit(self.postrun, file.path)
