@@ -383,3 +383,14 @@ def test_block_that_loses_its_definitions_takes_them_along(run_jurigged, tmp_pat
     p.expect("R (True, 1)", stream="out")
     write_files(tmp_path, {"lib.py": "if True:\n    x = 5\n"})
     assert converges(p, tmp_path) == "R (False, 5)"
+
+
+def test_definitions_see_the_statements_above_them(run_jurigged, tmp_path):
+    lib = "X = 1\ndef f():\n    return 0\n"
+    p = start(run_jurigged, tmp_path, {"lib.py": lib}, "import lib",
+              "(lib.f(), getattr(lib, 'g', lambda: None)())")
+    p.expect("R (0, None)", stream="out")
+    # g's default is evaluated after the changed X above it; f becomes a statement.
+    write_files(tmp_path, {"lib.py": "X = 2\nf = lambda: X * 10\n"
+                                     "def g(a=X):\n    return a\n"})
+    assert converges(p, tmp_path) == "R (20, 2)"

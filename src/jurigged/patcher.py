@@ -10,9 +10,9 @@ A batch of saves is applied in four steps:
    that fails is reported and not applied; the others of the batch still are.
 2. commit: existing functions (and their existing closures) get their new code, all in
    one C++ call that runs no Python code, so no thread sees half a save.
-3. run: added definitions of every file are defined and deleted names removed, then
-   changed statements re-run, each module after the modules of the batch it imports
-   from. A changed statement inside a module-level block re-runs the whole outermost
+3. run: deleted names are removed and added definitions of every file defined (those
+   after a changed statement of their file wait for it), then changed statements re-run
+   in file order, each module after the modules of the batch it imports from. A changed statement inside a module-level block re-runs the whole outermost
    block, once (its loops and branches as a fresh import runs them).
 4. retry: a step that failed (this batch or an earlier one) is run again, until it
    succeeds or its text changes; what still fails is reported.
@@ -348,9 +348,9 @@ def apply_batch(changes: List[Tuple[SourceFile, bytes]],
             file.adopt(patch, source)
             applied.append((file, patch))
     for file, patch in applied:
-        _guarded(file, lambda: patch.run_steps(statements=False))
+        _guarded(file, lambda: patch.run_steps(early=True))
     for file, patch in _dependency_order(applied):
-        _guarded(file, lambda: patch.run_steps(statements=True))
+        _guarded(file, lambda: patch.run_steps(early=False))
     for file, patch in applied:
         _guarded(file, patch.refresh_classes)
         file.pending.extend(patch.failures)
@@ -1025,15 +1025,19 @@ class Patch:
 
     def run(self) -> None:
         """Bind this save's definitions, then run its statements."""
-        self.run_steps(statements=False)
-        self.run_steps(statements=True)
+        self.run_steps(early=True)
+        self.run_steps(early=False)
         self.refresh_classes()
 
-    def run_steps(self, statements: bool) -> None:
-        """Run the steps that run statements, or those that bind definitions, in file
-        order. A failure is kept in `failures` (to retry) or reported."""
-        for new_index, node, verb, step in self.steps:
-            if (verb in STATEMENT_VERBS) != statements:
+    def run_steps(self, early: bool) -> None:
+        """Run the early steps (deletions, and definitions no statement of this save
+        comes before: a batch binds them in every file first), or the others, in file
+        order (a definition after a changed statement may use what it made, as at
+        import). A failure is kept in `failures` (to retry) or reported."""
+        first_statement = next((i for i, step in enumerate(self.steps)
+                                if step[2] in STATEMENT_VERBS), len(self.steps))
+        for position, (new_index, node, verb, step) in enumerate(self.steps):
+            if early != (verb == "delete" or position < first_statement):
                 continue
             if new_index >= 0 and self.replaced.intersection(
                     self._ancestor_indices(self.new, node)):
