@@ -394,3 +394,7 @@ def test_definitions_see_the_statements_above_them(run_jurigged, tmp_path):
     write_files(tmp_path, {"lib.py": "X = 2\nf = lambda: X * 10\n"
                                      "def g(a=X):\n    return a\n"})
     assert converges(p, tmp_path) == "R (20, 2)"
+    # A changed signature too: its defaults are evaluated after the statement above.
+    write_files(tmp_path, {"lib.py": "X = 3\nf = lambda: X * 10\n"
+                                     "def g(a=X, b=0):\n    return a + b\n"})
+    assert converges(p, tmp_path) == "R (30, 3)"

@@ -891,9 +891,8 @@ class Patch:
                 "log": bool(change & (_core.BODY_CHANGED | _core.SIGNATURE_CHANGED)),
                 "closures": bool(change & _core.BODY_CHANGED)}
         if signature:
-            try:
-                swap["attributes"] = self._evaluate_signature(new, module_code)
-            except Exception:
+            swap["attributes"] = self._signature_now(new, module_code)
+            if swap["attributes"] is None:
                 # The defaults may need statements of this same save: update later.
                 swap["deferred"] = module_code
                 self.deferred_codes[new_index] = old_code
@@ -901,6 +900,17 @@ class Patch:
                                    lambda: self._deferred_swap(swap)))
                 return
         self.swaps.append(swap)
+
+    def _signature_now(self, new, module_code) -> Optional[dict]:
+        """The new signature's values if they can be evaluated before this save runs
+        anything: not when a changed statement above may change what they see, nor
+        when they fail (they may need a statement of this save)."""
+        if any(step[2] in STATEMENT_VERBS for step in self.steps):
+            return None
+        try:
+            return self._evaluate_signature(new, module_code)
+        except Exception:
+            return None
 
     def _evaluate_signature(self, new, module_code) -> dict:
         """Defaults, keyword defaults and annotations of the new definition, evaluated
