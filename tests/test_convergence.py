@@ -398,3 +398,27 @@ def test_definitions_see_the_statements_above_them(run_jurigged, tmp_path):
     write_files(tmp_path, {"lib.py": "X = 3\nf = lambda: X * 10\n"
                                      "def g(a=X, b=0):\n    return a + b\n"})
     assert converges(p, tmp_path) == "R (30, 3)"
+
+
+def test_running_block_is_not_started_again_piece_by_piece(run_jurigged, tmp_path):
+    # The main loop sits in a block with a definition: a change inside it applies on
+    # restart, and none of the statements nested in the block runs on its own.
+    app = dedent("""\
+    import time
+    if __name__ == "__main__":
+        def step():
+            return "s1"
+        for i in range(3000):
+            print("tick", step(), flush=True)
+            time.sleep(0.01)
+    """)
+    (tmp_path / "app.py").write_text(app)
+    p = run_jurigged("-v", "app.py", env=env_without_bytecode(tmp_path))
+    p.expect("tick s1", stream="out")
+    (tmp_path / "app.py").write_text(app.replace('"s1"', '"s2"').replace('"tick"', '"tock"'))
+    p.expect("applies on restart", stream="err")
+    p.expect("tick s2", stream="out")
+    # The watcher is free (no second loop runs in it): the next save applies too.
+    (tmp_path / "app.py").write_text(app.replace('"s1"', '"s3"').replace('"tick"', '"tock"'))
+    p.expect("tick s3", stream="out")
+    assert "tock" not in p.output("out")
