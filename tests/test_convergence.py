@@ -98,14 +98,18 @@ if True:
 def test_statement_in_nested_blocks_runs_once(run_jurigged, tmp_path, kind):
     header, tail = BLOCK_HEADERS[kind]
     lib = f"import contextlib, tally\n{header}\n" + indent(NESTED, "    ") + tail
-    p = start(run_jurigged, tmp_path, {"lib.py": lib, "tally.py": "hits = []\n"},
-              "import lib, tally", "(lib.f(), lib.runs, tally.hits)")
-    p.expect("R (1, ['a'], ['a'])", stream="out")
+    files = {"lib.py": lib, "tally.py": "hits = []\n", "marker.py": "done = False\n"}
+    p = start(run_jurigged, tmp_path, files, "import lib, tally, marker",
+              "(lib.f(), lib.runs, tally.hits, marker.done)")
+    p.expect("R (1, ['a'], ['a'], False)", stream="out")
     (tmp_path / "lib.py").write_text(lib.replace('"a"', '"b"'))
+    p.expect("R (1, ['b']", stream="out")
+    # A later save shows the first one is over: its state is final.
+    write_files(tmp_path, {"marker.py": "done = True\n"})
     # Once: the block's own list is rebuilt as a fresh import builds it, and the side
     # effect outside the block happened exactly once more.
-    p.expect("R (1, ['b'], ['a', 'b'])", stream="out")
-    assert fresh(tmp_path) == "R (1, ['b'], ['b'])"
+    p.expect("R (1, ['b'], ['a', 'b'], True)", stream="out")
+    assert fresh(tmp_path) == "R (1, ['b'], ['b'], True)"
 
 
 # ---- 2. a block nested in a module-level loop may use break/continue -------------------
