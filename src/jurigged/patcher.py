@@ -480,11 +480,10 @@ def _pair_same_named_by_position(plan, old_nodes, new_nodes) -> List[tuple]:
     function was added or deleted, so that positions correspond."""
     entries = [tuple(entry) for entry in plan]
     groups: Dict[tuple, List[int]] = {}
-    for position, (_, old, new) in enumerate(entries):
-        if old >= 0 and new >= 0 and new_nodes[new].kind in FUNCTION_KINDS:
-            key = (_scope_of(old_nodes, old), _scope_of(new_nodes, new),
-                   new_nodes[new].name)
-            groups.setdefault(key, []).append(position)
+    for position in _crossing_functions(entries, new_nodes):
+        _, old, new = entries[position]
+        key = (_scope_of(old_nodes, old), _scope_of(new_nodes, new), new_nodes[new].name)
+        groups.setdefault(key, []).append(position)
     for (old_scope, new_scope, name), positions in groups.items():
         if len(positions) < 2 or not (
                 _named_in(old_nodes, old_scope, name) == len(positions)
@@ -496,6 +495,27 @@ def _pair_same_named_by_position(plan, old_nodes, new_nodes) -> List[tuple]:
                                       olds, news):
             entries[position] = (_change_between(old_nodes[old], new_nodes[new]), old, new)
     return entries
+
+
+def _crossing_functions(entries: List[tuple], new_nodes) -> List[int]:
+    """Positions of matched, changed functions paired out of file order (an earlier
+    new one with a later old one): only those can be mispaired twins. Cheap, as every
+    save pays it: node names are slow to read, kinds are not."""
+    matched = [(old, position) for position, (change, old, new) in enumerate(entries)
+               if change and old >= 0 and new >= 0
+               and new_nodes[new].kind in FUNCTION_KINDS]
+    crossing = []
+    highest = -1
+    lowest_after = [0] * len(matched)
+    lowest = len(entries) + len(new_nodes) + 1 if matched else 0
+    for i in range(len(matched) - 1, -1, -1):
+        lowest_after[i] = lowest
+        lowest = min(lowest, matched[i][0])
+    for i, (old, position) in enumerate(matched):
+        if old < highest or old > lowest_after[i]:
+            crossing.append(position)
+        highest = max(highest, old)
+    return crossing
 
 
 def _scope_of(nodes, index: int) -> int:
@@ -755,6 +775,8 @@ class Patch:
     def _carry_pending(self) -> List[Pending]:
         """The file's earlier failures that this save neither changes nor re-runs, with
         their nodes renumbered in the new tree."""
+        if not self.file.pending:
+            return []
         change_of_old = {old: change for change, old, _ in self.plan if old >= 0}
         carried = []
         for pending in self.file.pending:
@@ -784,7 +806,7 @@ class Patch:
             raise PatchError(str(exc), 0, exc)
 
     def _may_break_the_file(self, change, new_index) -> bool:
-        if new_index < 0:
+        if new_index < 0 or not change & (_core.ADDED | _core.BODY_CHANGED):
             return False
         node = self.new[new_index]
         if node.kind == "module" or self._in_function(self.new, node):
