@@ -11,7 +11,7 @@ from typing import Callable, Iterable, List, Optional, Union
 
 from . import _core, trust
 from .logs import logger
-from .patcher import SourceFile
+from .patcher import SourceFile, apply_batch
 from .registry import Registry, registry as default_registry
 
 Pattern = Union[str, Iterable[str], Callable[[str], bool], None]
@@ -150,13 +150,17 @@ class Watcher:
         changed.sort(key=lambda item: item[0])
         if changed:
             logger.batch([path for _, path, _ in changed])
-        for _, path, content in changed:
-            file = self.registry.files.get(path)
-            if file is None:
-                continue
-            self._emit(self.prerun, path, file)
-            file.apply(content)
-            self._emit(self.postrun, path, file)
+        saves = [(self.registry.files[path], content) for _, path, content in changed
+                 if path in self.registry.files]
+        if not saves:
+            return
+        for file, _ in saves:
+            self._emit(self.prerun, file.path, file)
+        # One unit: files saved together (a git checkout) see each other's new code,
+        # and failed statements of every watched file are retried.
+        apply_batch(saves, list(self.registry.files.values()))
+        for file, _ in saves:
+            self._emit(self.postrun, file.path, file)
 
     @staticmethod
     def _emit(callbacks: List[Callback], path: str, file: SourceFile) -> None:

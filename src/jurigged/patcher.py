@@ -1,28 +1,37 @@
-"""Applying a save to a live module.
+"""Applying a save (or several files saved together) to a live module.
 
-A save is applied in three steps:
+A batch of saves is applied in four steps:
 
-1. prepare: every changed definition and statement is compiled in its real context
-   (a synthetic source that puts the enclosing class headers on their real lines, so
-   that line numbers, `super()`, name mangling and class-scope defaults come out
-   exactly as Python compiles them). If anything fails to compile, nothing is applied.
+1. prepare: each file is validated as CPython would (the whole file is compiled when
+   the save changes module-level statements) and every changed definition and
+   statement is compiled in its real context (a synthetic source that puts the
+   enclosing class headers on their real lines, so that line numbers, `super()`, name
+   mangling and class-scope defaults come out exactly as Python compiles them). A file
+   that fails is reported and not applied; the others of the batch still are.
 2. commit: existing functions (and their existing closures) get their new code, all in
    one C++ call that runs no Python code, so no thread sees half a save.
-3. run: in file order, added definitions are defined, changed statements re-run and
-   deleted names removed. A failure there is reported and does not stop the others.
+3. run: deleted names are removed and added definitions of every file defined (those
+   after a changed statement of their file wait for it), then changed statements re-run
+   in file order, each module after the modules of the batch it imports from. A changed statement inside a module-level block re-runs the whole outermost
+   block, once (its loops and branches as a fresh import runs them).
+4. retry: a step that failed (this batch or an earlier one) is run again, until it
+   succeeds or its text changes; what still fails is reported.
 """
 
 from __future__ import annotations
 
 import __future__
 import functools
+import importlib
 import os
 import sys
 import types
 import weakref
 from collections.abc import MutableMapping
+import dataclasses
+from dataclasses import dataclass
 from importlib.util import decode_source
-from typing import Dict, Iterator, List, Optional, Set, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from . import _core, classes, cpython
 from .function_index import FunctionIndex
@@ -46,6 +55,33 @@ class PatchError(Exception):
         super().__init__(message)
         self.line = line
         self.cause = cause
+
+
+@dataclass
+class Pending:
+    """A step of an applied save that failed (a statement, an added definition, a
+    deferred signature update): retried on every later save until it succeeds or its
+    text changes, so the live module ends up as a fresh import of the file."""
+
+    index: int                 # its node in the file's current tree
+    verb: str                  # "run", "add", "update" or "replace"
+    error: BaseException
+    action: Optional[Callable[[], None]] = None  # "replace": the step, as prepared
+    old_code: Optional[types.CodeType] = None  # "update": what the functions still run
+    reported: str = ""         # the error text last shown, so a retry repeats no news
+    failed_at: int = 0         # Progress.count when it last failed
+
+
+class Progress:
+    """Counts what changed the live program (batches, steps run): a failed step is
+    worth retrying only once something happened after it failed (a retry right away
+    would repeat its side effects for nothing)."""
+
+    count = 0
+
+    @classmethod
+    def tick(cls) -> None:
+        cls.count += 1
 
 
 def future_flags(namespace: dict) -> int:
@@ -233,6 +269,7 @@ class SourceFile:
         self.lines: List[str] = []
         self.codes: Dict[Tuple[str, int], types.CodeType] = {}
         self.origins: Dict[int, Tuple[int, int]] = {}  # module-level node -> lines at import
+        self.pending: List[Pending] = []  # failed steps, retried on later saves
         self._real_path = os.path.realpath(path)
 
     # -- the live module ------------------------------------------------------------
@@ -273,55 +310,306 @@ class SourceFile:
     def apply(self, source: bytes) -> bool:
         """Patch the live module to run `source`. Returns whether anything was applied.
         Errors are reported; the program keeps running the last good code."""
-        if source == self.source:
-            return False
-        if self.namespace is None:
-            return False  # not imported (yet, or its import failed)
+        return self in apply_batch([(self, source)], [self])
+
+    def stage(self, source: bytes) -> Optional["Patch"]:
+        """Parse, validate and compile a save without changing anything live. Returns
+        the prepared patch, or None (after reporting why) when the save is refused;
+        the baseline stays what runs, so a later good save applies every difference."""
+        if source == self.source or self.namespace is None:
+            return None  # unchanged, or not imported (yet, or its import failed)
         try:
             self._ensure_baseline()
         except (SyntaxError, UnicodeDecodeError, ValueError) as exc:
-            # The imported text is beyond our model; take the new text as the baseline.
-            logger.error(f"{self.path}: cannot read the running version of this file",
+            # Nothing to diff against: applying would guess, and adopting the new text
+            # would hide its changes for good. Refuse until the program restarts.
+            logger.error(f"{self.path}: cannot read the running version of this file; "
+                         f"nothing applied (restart to run the new code)",
                          self.path, 0, exc)
-            self.source = source
-            return False
+            return None
         try:
             new_tree, new_lines = self._parse(source)
         except SyntaxError as exc:
             line = exc.lineno or 0
             logger.error(f"{self.path}:{line}: syntax error; nothing applied, the "
                          f"previous code keeps running", self.path, line, exc)
-            return False
+            return None
         except (UnicodeDecodeError, ValueError) as exc:
             logger.error(f"{self.path}: cannot decode the file ({exc}); nothing applied",
                          self.path, 0)
-            return False
-        patch = Patch(self, new_tree, new_lines)
+            return None
         try:
+            patch = Patch(self, new_tree, new_lines)
+            patch.validate_whole_file(source)
             patch.prepare()
         except PatchError as exc:
             logger.error(f"{self.path}:{exc.line}: {exc}; nothing applied, the previous "
                          f"code keeps running", self.path, exc.line, exc.cause)
-            return False
-        patch.commit()
-        patch.run()
+            return None
+        except Exception as exc:  # a bug of ours: this file only, not the whole batch
+            logger.error(f"{self.path}: internal error while preparing this save ({exc}); "
+                         f"nothing applied", self.path, 0, exc)
+            return None
+        return patch
+
+    def adopt(self, patch: "Patch", source: bytes) -> None:
+        """The save is committed: it is the baseline of the next diff from now on."""
         self.source = source
-        self.tree, self.lines, self.nodes = new_tree, new_lines, patch.new
+        self.tree, self.lines, self.nodes = patch.new_tree, patch.new_lines, patch.new
         self.codes = patch.new_codes
         self.origins = patch.new_origins
-        return True
+        self.pending = patch.carried_pending
+
+
+# -- batches -------------------------------------------------------------------------------
+
+STATEMENT_VERBS = ("run",)  # the steps that run statements; every other step binds names
+
+
+def apply_batch(changes: List[Tuple[SourceFile, bytes]],
+                watched: Iterable[SourceFile] = ()) -> List[SourceFile]:
+    """Apply files saved together as one unit: every file is validated and compiled
+    first (a refused file is reported, the others still apply), then every swap is
+    committed and the definitions of all files bound, then statements run, a module
+    after the modules of the batch it imports from. Failed steps of this batch and of
+    earlier ones (in `watched` files) are retried at the end. Returns the files whose
+    save was applied."""
+    latest: Dict[int, Tuple[SourceFile, bytes]] = {}
+    for file, source in changes:  # a file saved twice in one batch: its last text
+        latest.pop(id(file), None)
+        latest[id(file)] = (file, source)
+    Progress.tick()
+    staged = [(file, source, file.stage(source)) for file, source in latest.values()]
+    applied: List[Tuple[SourceFile, "Patch"]] = []
+    for file, source, patch in staged:
+        if patch is not None and _guarded(file, patch.commit):
+            file.adopt(patch, source)
+            applied.append((file, patch))
+    for file, patch in applied:
+        _guarded(file, lambda: patch.run_steps(early=True))
+    for file, patch in _dependency_order(applied):
+        _guarded(file, lambda: patch.run_steps(early=False))
+    for file, patch in applied:
+        _guarded(file, patch.refresh_classes)
+        file.pending.extend(patch.failures)
+    files = [file for file, _ in applied]
+    files += [file for file in watched if file not in files]
+    retry_pending(files)
+    return [file for file, _ in applied]
+
+
+def _guarded(file: SourceFile, action) -> bool:
+    """Run one file's part of a batch; an error of ours there is reported and stops
+    only that file. Returns what `action` returned (False after an error)."""
+    try:
+        return action() is not False
+    except Exception as exc:
+        logger.error(f"{file.path}: internal error while applying this save ({exc})",
+                     file.path, 0, exc)
+        return False
+
+
+def retry_pending(files: List[SourceFile]) -> None:
+    """Run failed steps again, in passes while some succeed (one may need another),
+    then report what still fails."""
+    if any(file.pending for file in files):
+        importlib.invalidate_caches()  # a module it imports may have been created since
+    while any(_retry_file(file) for file in files if file.pending):
+        pass
+    for file in files:
+        for pending in file.pending:
+            _report_failure(file, pending)
+
+
+def _retry_file(file: SourceFile) -> bool:
+    """One pass over a file's failed steps; returns whether any succeeded."""
+    if file.namespace is None or file.nodes is None:
+        return False
+    patch = Patch(file, file.tree, file.lines, plan=[])
+    still, progress = [], False
+    for pending in file.pending:
+        if pending.failed_at >= Progress.count:
+            still.append(pending)  # nothing happened since it failed
+            continue
+        try:
+            patch.retry(pending)
+            Progress.tick()
+            progress = True
+        except Exception as exc:
+            pending.error, pending.failed_at = exc, Progress.count
+            still.append(pending)
+    file.pending = still
+    file.codes.update(patch.new_codes)
+    file.origins.update(patch.new_origins)
+    patch.refresh_classes()
+    return progress
+
+
+def _report_failure(file: SourceFile, pending: Pending) -> None:
+    node = file.nodes[pending.index]
+    text = f"{type(pending.error).__name__}: {pending.error}"
+    if text == pending.reported:
+        return  # said already; it is retried on every save until it works
+    pending.reported = text
+    what = node.qualname or f"line {node.line}"
+    logger.error(f"{file.path}:{node.line}: {pending.verb} {what} failed (retried on the "
+                 f"next save)", file.path, node.line, pending.error)
+
+
+def _dependency_order(applied: List[Tuple[SourceFile, "Patch"]]
+                      ) -> List[Tuple[SourceFile, "Patch"]]:
+    """The applied files with each after the files of the batch it imports from
+    (import order otherwise; a cycle keeps import order)."""
+    if len(applied) < 2:
+        return applied
+    by_module = {file.module_name: (file, patch) for file, patch in applied}
+    ordered: List[Tuple[SourceFile, "Patch"]] = []
+    visited: Set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in visited:
+            return
+        visited.add(name)
+        file, patch = by_module[name]
+        for imported in _imported_modules(file, patch.new_lines):
+            if imported in by_module:
+                visit(imported)
+        ordered.append((file, patch))
+
+    for file, _ in applied:
+        visit(file.module_name)
+    return ordered
+
+
+def _imported_modules(file: SourceFile, lines: List[str]) -> Set[str]:
+    """The modules (and their parent packages) a file's text imports from, relative
+    imports resolved against its package."""
+    import ast
+
+    try:
+        tree = ast.parse("\n".join(lines) + "\n")
+    except (SyntaxError, ValueError):
+        return set()
+    is_package = os.path.basename(file.path) == "__init__.py"
+    package = file.module_name if is_package else file.module_name.rpartition(".")[0]
+    names: Set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".") if package else []
+                parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
+                base = ".".join(parts + ([base] if base else []))
+            if base:
+                names.add(base)
+                names.update(f"{base}.{alias.name}" for alias in node.names)
+    parents = {".".join(name.split(".")[:k]) for name in names
+               for k in range(1, name.count(".") + 1)}
+    return names | parents
+
+
+def _pair_same_named_by_position(plan, old_nodes, new_nodes) -> List[tuple]:
+    """Same-named functions of one scope (`f` in both branches of an `if` or `try`)
+    paired by position, not by similarity: with identical texts, similarity pairs
+    the edited live branch with the other one, and the edit goes nowhere (or an edit
+    of the branch that never ran goes to the live function). Only when no such
+    function was added or deleted, so that positions correspond."""
+    entries = [tuple(entry) for entry in plan]
+    groups: Dict[tuple, List[int]] = {}
+    for position in _crossing_functions(entries, new_nodes):
+        _, old, new = entries[position]
+        key = (_scope_of(old_nodes, old), _scope_of(new_nodes, new), new_nodes[new].name)
+        groups.setdefault(key, []).append(position)
+    for (old_scope, new_scope, name), positions in groups.items():
+        if len(positions) < 2 or not (
+                _named_in(old_nodes, old_scope, name) == len(positions)
+                == _named_in(new_nodes, new_scope, name)):
+            continue
+        olds = sorted(entries[p][1] for p in positions)
+        news = sorted(entries[p][2] for p in positions)
+        for position, old, new in zip(sorted(positions, key=lambda p: entries[p][2]),
+                                      olds, news):
+            entries[position] = (_change_between(old_nodes[old], new_nodes[new]), old, new)
+    return entries
+
+
+def _crossing_functions(entries: List[tuple], new_nodes) -> List[int]:
+    """Positions of matched, changed functions paired out of file order (an earlier
+    new one with a later old one): only those can be mispaired twins. Cheap, as every
+    save pays it: node names are slow to read, kinds are not."""
+    matched = [(old, position) for position, (change, old, new) in enumerate(entries)
+               if change and old >= 0 and new >= 0
+               and new_nodes[new].kind in FUNCTION_KINDS]
+    crossing = []
+    highest = -1
+    lowest_after = [0] * len(matched)
+    lowest = len(entries) + len(new_nodes) + 1 if matched else 0
+    for i in range(len(matched) - 1, -1, -1):
+        lowest_after[i] = lowest
+        lowest = min(lowest, matched[i][0])
+    for i, (old, position) in enumerate(matched):
+        if old < highest or old > lowest_after[i]:
+            crossing.append(position)
+        highest = max(highest, old)
+    return crossing
+
+
+def _scope_of(nodes, index: int) -> int:
+    """The module, class or function whose namespace node `index` is bound in."""
+    parent = nodes[index].parent
+    while parent > 0 and nodes[parent].kind == "block":
+        parent = nodes[parent].parent
+    return parent
+
+
+def _named_in(nodes, scope: int, name: str) -> int:
+    """How many functions named `name` are bound in `scope` (blocks included)."""
+    count = 0
+    for child in nodes[scope].children:
+        node = nodes[child]
+        if node.kind == "block":
+            count += _named_in(nodes, child, name)
+        elif node.kind in FUNCTION_KINDS and node.name == name:
+            count += 1
+    return count
+
+
+def _change_between(old, new) -> int:
+    """The diff's change bits for two definitions, from their hashes."""
+    change = 0
+    if old.decorators_hash != new.decorators_hash:
+        change |= _core.DECORATORS_CHANGED
+    if old.header_hash != new.header_hash:
+        change |= _core.SIGNATURE_CHANGED
+    if old.body_hash != new.body_hash:
+        change |= _core.BODY_CHANGED
+    if change:
+        return change
+    if old.layout_hash != new.layout_hash:
+        return _core.REFORMATTED
+    return _core.MOVED if old.line != new.line else 0
 
 
 class Patch:
     """One save of one file, from plan to live objects."""
 
-    def __init__(self, file: SourceFile, new_tree, new_lines: List[str]):
+    def __init__(self, file: SourceFile, new_tree, new_lines: List[str],
+                 plan: Optional[list] = None):
+        """`plan` defaults to the diff from the file's baseline; an empty plan gives a
+        patch over the current text, for retrying failed steps."""
         self.file = file
+        self.new_tree = new_tree
         self.old, self.new = file.nodes, list(new_tree.nodes)
         self.new_lines = new_lines
         self.namespace = file.namespace
         self.flags = future_flags(self.namespace)
-        self.plan = _core.diff(file.tree, new_tree)
+        if plan is None:
+            plan = _pair_same_named_by_position(_core.diff(file.tree, new_tree),
+                                                self.old, self.new)
+            plan = self._redo_failed_replacements(plan)
+        self.plan = plan
         self.old_to_new = {o: n for _, o, n in self.plan if o >= 0 and n >= 0}
         self.swaps: List[dict] = []       # existing functions to update in place
         self.steps: List[tuple] = []      # (position, callable) run after the commit
@@ -331,6 +619,20 @@ class Patch:
         self.touched_classes: Set[int] = set()  # new class nodes whose body statements ran
         self._heap = HeapSearch(self.namespace, file._same_file)
         self.found_in_heap: List[types.FunctionType] = []  # placed by the heap search
+        self.rerun_units: Set[int] = set()  # new blocks that re-run whole
+        self.deferred_codes: Dict[int, types.CodeType] = {}  # deferred swap -> live code
+        self.failures: List[Pending] = []  # steps of this save that failed
+        self.carried_pending: List[Pending] = []  # earlier failures this save leaves as is
+
+    def _redo_failed_replacements(self, plan: List[tuple]) -> List[tuple]:
+        """A definition whose re-creation failed on an earlier save (a new decorator
+        that raised) is re-created by this save again, from its current text."""
+        failed = {p.index for p in self.file.pending if p.verb == "replace"}
+        if not failed:
+            return plan
+        return [(change | _core.DECORATORS_CHANGED if old in failed and new >= 0
+                 and not change & _core.ADDED else change, old, new)
+                for change, old, new in plan]
 
     # -- tree helpers -----------------------------------------------------------------
 
@@ -515,12 +817,78 @@ class Patch:
             node, tree = (new, self.new) if new is not None else (old, self.old)
             if node.kind == "module" or self._in_function(tree, node):
                 continue
+            if new is not None and self._covered_by_rerun(change, new):
+                continue
             if change & _core.ADDED:
                 self._prepare_added(new_index, new)
             elif change & _core.DELETED:
                 self._prepare_deleted(old)
             else:
                 self._prepare_matched(change, old_index, new_index, old, new)
+        self.carried_pending = self._carry_pending()
+
+    def _covered_by_rerun(self, change, new) -> bool:
+        """A statement or block nested in a block that re-runs whole runs as part of it
+        (once: a fresh import runs it once, with its loop and branches), and so does a
+        definition added inside one. Such a block's own hash covers every statement
+        inside it, so a changed nested statement always makes it re-run."""
+        if new.kind in DEFINITION_KINDS and not change & _core.ADDED:
+            return False
+        return self._inside_rerun(new)
+
+    def _inside_rerun(self, new) -> bool:
+        """Whether a block around `new`, in its own scope, re-runs whole."""
+        index = new.parent
+        while index > 0 and self.new[index].kind == "block":
+            if index in self.rerun_units:
+                return True
+            index = self.new[index].parent
+        return False
+
+    _REDONE = (_core.BODY_CHANGED | _core.SIGNATURE_CHANGED | _core.DECORATORS_CHANGED
+               | _core.CLASS_HEADER_CHANGED)
+
+    def _carry_pending(self) -> List[Pending]:
+        """The file's earlier failures that this save neither changes nor re-runs, with
+        their nodes renumbered in the new tree."""
+        if not self.file.pending:
+            return []
+        change_of_old = {old: change for change, old, _ in self.plan if old >= 0}
+        carried = []
+        for pending in self.file.pending:
+            index = self.old_to_new.get(pending.index)
+            if index is None or change_of_old.get(pending.index, 0) & self._REDONE:
+                continue
+            if self._inside_rerun(self.new[index]):
+                continue
+            # A copy: this save may still be refused, leaving the file as it was.
+            carried.append(dataclasses.replace(pending, index=index))
+        return carried
+
+    def validate_whole_file(self, source: bytes) -> None:
+        """What CPython's compiler rejects in the whole file (a late `from __future__`,
+        `break` moved out of its loop...) is refused here, as at import. Compiling the
+        whole file costs, so it is done only when the save adds code or changes a
+        statement outside functions: edits of function bodies are checked by their
+        own compile, in context."""
+        if not any(self._may_break_the_file(change, new_index)
+                   for change, _, new_index in self.plan):
+            return
+        try:
+            compile(source, self.file.path, "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            raise PatchError(f"{type(exc).__name__}: {exc.msg}", exc.lineno or 0, exc)
+        except ValueError as exc:
+            raise PatchError(str(exc), 0, exc)
+
+    def _may_break_the_file(self, change, new_index) -> bool:
+        if new_index < 0 or not change & (_core.ADDED | _core.BODY_CHANGED):
+            return False
+        node = self.new[new_index]
+        if node.kind == "module" or self._in_function(self.new, node):
+            return False
+        return bool(change & _core.ADDED) or (
+            node.kind in ("statement", "block") and bool(change & _core.BODY_CHANGED))
 
     @staticmethod
     def _ancestor_indices(nodes, node) -> List[int]:
@@ -531,17 +899,32 @@ class Patch:
         return indices
 
     def _prepare_added(self, new_index, new) -> None:
+        if new.kind not in DEFINITION_KINDS:
+            self._prepare_statement(-1, new_index, new)
+            return
         code = self._compile(new)
-        verb = "add" if new.kind in DEFINITION_KINDS else "run"
-        self.steps.append((new_index, new, verb, lambda: self._define(new, code, verb)))
+        self.steps.append((new_index, new, "add", lambda: self._define(new, code, "add")))
 
     def _prepare_deleted(self, old) -> None:
+        if old.kind == "block":
+            self._prepare_deleted_block(old)
         if old.kind not in DEFINITION_KINDS:
             parent_new = self.old_to_new.get(old.parent)
             if parent_new is not None:
                 self.touched_classes.add(parent_new)  # a dataclass may have lost a field
             return
         self.steps.append((-1, old, "delete", lambda: self._delete(old)))
+
+    def _prepare_deleted_block(self, old) -> None:
+        """A deleted block takes the definitions inside it along (its entry stands for
+        them), unless the new version binds the same names."""
+        for child in old.children:
+            node = self.old[child]
+            if node.kind == "block":
+                self._prepare_deleted_block(node)
+            elif node.kind in DEFINITION_KINDS:
+                self.steps.append((-1, node, "delete",
+                                   lambda node=node: self._delete(node)))
 
     def _prepare_matched(self, change, old_index, new_index, old, new) -> None:
         key_old = (old.qualname, old.line)
@@ -555,7 +938,7 @@ class Patch:
                 if key_old in self.file.codes:
                     self.new_codes[(new.qualname, new.line)] = self.file.codes[key_old]
                 return
-            self._prepare_swap(change, old, new)
+            self._prepare_swap(change, old, new, new_index)
         elif new.kind == "class":
             if change & (_core.CLASS_HEADER_CHANGED | _core.DECORATORS_CHANGED):
                 code = self._compile(new)
@@ -633,11 +1016,13 @@ class Patch:
 
     def _prepare_statement(self, old_index, new_index, new) -> None:
         code = self._compile(new)
-        origin = self.file.origins.get(old_index)
+        if new.kind == "block":
+            self.rerun_units.add(new_index)
+        origin = self.file.origins.get(old_index) if old_index >= 0 else None
         self.steps.append((new_index, new, "run",
                            lambda: self._rerun(new, code, origin, old_index, new_index)))
 
-    def _prepare_swap(self, change, old, new) -> None:
+    def _prepare_swap(self, change, old, new, new_index: int = -1) -> None:
         signature = bool(change & _core.SIGNATURE_CHANGED)
         module_code = self._compile(new, keep_decorators=False)
         new_code = self._function_code(module_code, new)
@@ -658,7 +1043,6 @@ class Patch:
             # Plain function <-> generator/coroutine: CPython deprecates swapping the
             # code of such a function, so it is re-created and forwarded to instead.
             code = self._compile(new)
-            new_index = next(i for i, node in enumerate(self.new) if node is new)
             self.steps.append((new_index, new, "replace",
                                lambda: self._redecorate(old, new, code)))
             return
@@ -675,14 +1059,26 @@ class Patch:
                 "closures": bool(change & (_core.BODY_CHANGED | _core.MOVED
                                            | _core.REFORMATTED))}
         if signature:
-            try:
-                swap["attributes"] = self._evaluate_signature(new, module_code)
-            except Exception:
+            swap["attributes"] = self._signature_now(new, module_code)
+            if swap["attributes"] is None:
                 # The defaults may need statements of this same save: update later.
                 swap["deferred"] = module_code
-                self.steps.append((-1, new, "update", lambda: self._deferred_swap(swap)))
+                self.deferred_codes[new_index] = old_code
+                self.steps.append((new_index, new, "update",
+                                   lambda: self._deferred_swap(swap)))
                 return
         self.swaps.append(swap)
+
+    def _signature_now(self, new, module_code) -> Optional[dict]:
+        """The new signature's values if they can be evaluated before this save runs
+        anything: not when a changed statement above may change what they see, nor
+        when they fail (they may need a statement of this save)."""
+        if any(step[2] in STATEMENT_VERBS for step in self.steps):
+            return None
+        try:
+            return self._evaluate_signature(new, module_code)
+        except Exception:
+            return None
 
     def _evaluate_signature(self, new, module_code) -> dict:
         """Defaults, keyword defaults and annotations of the new definition, evaluated
@@ -717,7 +1113,9 @@ class Patch:
                                 _code_doc(swap["code"])))
         return updates
 
-    def commit(self) -> None:
+    def commit(self) -> bool:
+        """Swap the code of every changed live function at once. False (nothing
+        changed) if the engine refused the swaps."""
         updates = []
         nested_map: Dict[types.CodeType, types.CodeType] = {}
         for swap in self.swaps:
@@ -745,13 +1143,14 @@ class Patch:
             logger.error(f"{self.file.path}: could not update the live functions ({exc}); "
                          f"nothing applied", self.file.path, 0)
             self.swaps = []
-            return
+            return False
         for function, missing in lost:
             logger.notice(f"existing closure {function.__qualname__} has no value for new "
                           f"free variable(s) {', '.join(missing)}", self.file.path,
                           function.__code__.co_firstlineno)
         for swap in self.swaps:
             self._finish_swap(swap)
+        return True
 
     def _finish_swap(self, swap) -> None:
         """After a swap is committed: index, remember and report it, and hand the new
@@ -819,16 +1218,70 @@ class Patch:
     # -- 3. run --------------------------------------------------------------------------
 
     def run(self) -> None:
-        for new_index, node, verb, step in self.steps:
+        """Bind this save's definitions, then run its statements."""
+        self.run_steps(early=True)
+        self.run_steps(early=False)
+        self.refresh_classes()
+
+    def run_steps(self, early: bool) -> None:
+        """Run the early steps (deletions, and definitions no statement of this save
+        comes before: a batch binds them in every file first), or the others, in file
+        order (a definition after a changed statement may use what it made, as at
+        import). A failure is kept in `failures` (to retry) or reported."""
+        first_statement = next((i for i, step in enumerate(self.steps)
+                                if step[2] in STATEMENT_VERBS), len(self.steps))
+        for position, (new_index, node, verb, step) in enumerate(self.steps):
+            if early != (verb == "delete" or position < first_statement):
+                continue
             if new_index >= 0 and self.replaced.intersection(
                     self._ancestor_indices(self.new, node)):
                 continue  # its class was re-created with it inside
             try:
                 step()
+                Progress.tick()
             except Exception as exc:
-                what = node.qualname or f"line {node.line}"
-                logger.error(f"{self.file.path}:{node.line}: {verb} {what} failed",
-                             self.file.path, node.line, exc)
+                self._step_failed(new_index, node, verb, exc, step)
+
+    def _step_failed(self, new_index, node, verb, exc, step) -> None:
+        if new_index >= 0 and verb in ("run", "add", "update", "replace"):
+            old_code = self.deferred_codes.get(new_index)
+            if old_code is not None:
+                # The functions still run it: later lookups must find them by it.
+                self.new_codes[(node.qualname, node.line)] = old_code
+            self.failures.append(Pending(
+                new_index, verb, exc, step if verb == "replace" else None, old_code,
+                failed_at=Progress.count))
+            return
+        what = node.qualname or f"line {node.line}"
+        logger.error(f"{self.file.path}:{node.line}: {verb} {what} failed",
+                     self.file.path, node.line, exc)
+
+    def retry(self, pending: Pending) -> None:
+        """Do a failed step again, from the file's current text; raises if it fails."""
+        node = self.new[pending.index]
+        if pending.verb == "run":
+            origin = self.file.origins.get(pending.index)
+            self._rerun(node, self._compile(node), origin, pending.index, pending.index)
+        elif pending.verb == "add":
+            self._define(node, self._compile(node), "add")
+        elif pending.verb == "replace":
+            pending.action()  # prepared from this same text: no save of it came since
+        else:
+            self._retry_swap(node, pending)
+
+    def _retry_swap(self, node, pending: Pending) -> None:
+        module_code = self._compile(node, keep_decorators=False)
+        old_code = self.file.codes.get((node.qualname, node.line), pending.old_code)
+        functions = [f for f in function_index.functions(old_code)
+                     if not _conform_method(f)]
+        swap = {"old": node, "new": node, "old_code": old_code, "functions": functions,
+                "code": self._function_code(module_code, node), "attributes": None,
+                "conformers": [], "log": True, "closures": False,
+                "deferred": module_code}
+        self._deferred_swap(swap)
+
+    def refresh_classes(self) -> None:
+        """Dataclasses whose fields changed get their generated methods again."""
         for index in sorted(self.touched_classes):
             node = self.new[index] if index > 0 else None
             if node is None or node.kind != "class" or index in self.replaced:
@@ -991,7 +1444,7 @@ class Patch:
                 return
         scope_object = self._live_scope(self.new, new)
         names = [self.new[i].name for i in self._scope_members(new_index)
-                 if self.new[i].kind in FUNCTION_KINDS]
+                 if self.new[i].kind in DEFINITION_KINDS]
         before = {name: _held(scope_object, name) for name in names}
         if self._module_level(self.new, new):
             exec(code, self.namespace)
@@ -1003,17 +1456,27 @@ class Patch:
 
     def _keep_identities(self, scope_object, before: dict) -> None:
         """A re-run statement that redefines a function leaves the old function object
-        in place, running the new code, so references taken earlier stay live."""
+        in place, running the new code, so references taken earlier stay live. A class
+        it redefines stays the live class too: its members are updated by their own
+        steps of the save, on the class that instances and references share."""
         for name, old_value in before.items():
             new_value = _held(scope_object, name)
+            if new_value is old_value or old_value is None or new_value is None:
+                continue
+            if getattr(old_value, "__qualname__", None) != getattr(
+                    new_value, "__qualname__", None):
+                continue
             if (isinstance(old_value, types.FunctionType)
-                    and isinstance(new_value, types.FunctionType)
-                    and new_value is not old_value
-                    and old_value.__qualname__ == new_value.__qualname__):
+                    and isinstance(new_value, types.FunctionType)):
+                old_code = old_value.__code__
                 _core.commit([(old_value, new_value.__code__, new_value.__closure__,
                                new_value.__defaults__, new_value.__kwdefaults__,
                                dict(new_value.__annotations__), new_value.__doc__)])
-                function_index.move(old_value.__code__, new_value.__code__)
+                function_index.move(old_code, new_value.__code__)
+                _bind(scope_object, name, old_value)
+            elif (isinstance(old_value, type) and isinstance(new_value, type)
+                    and type(old_value) is type(new_value)
+                    and old_value.__bases__ == new_value.__bases__):
                 _bind(scope_object, name, old_value)
 
     def _replace_class(self, old, new_index, new, code, reason: str = "") -> None:
