@@ -284,9 +284,9 @@ def test_refused_save_is_not_the_baseline_of_the_next(run_jurigged, tmp_path):
 
 
 def _model_reads(encoding: str) -> bool:
-    from jurigged import _core
+    from jurigged.parsing import parse_source
     try:
-        _core.parse(f"# coding: {encoding}\nx = 1\n".encode(), "probe.py")
+        parse_source(f"# coding: {encoding}\nx = 1\n".encode(), "probe.py")
         return True
     except SyntaxError:
         return False
