@@ -553,3 +553,25 @@ def test_function_becoming_a_generator_is_recreated_and_forwarded(run_jurigged, 
             yield 4
         """), probe, setup, "([3, 4], [3, 4])")
     assert "nothing applied" not in p.output("err")
+
+
+def test_class_attributes_removed_from_the_body_leave_the_class(run_jurigged, tmp_path):
+    lib = dedent("""\
+        from dataclasses import dataclass
+
+        class Plain:
+            kept = 1
+            gone = 2
+            __hidden = 3
+
+        @dataclass
+        class Data:
+            x: int = 1
+            y: int = 2
+        """)
+    probe = ("(sorted(n for n in vars(lib.Plain) if not n.startswith('__')), "
+             "sorted(n for n in ('x', 'y') if n in vars(lib.Data)), repr(lib.Data()))")
+    p = start(run_jurigged, tmp_path, lib, probe)
+    p.expect("R (['_Plain__hidden', 'gone', 'kept'], ['x', 'y'], 'Data(x=1, y=2)')")
+    converge(tmp_path, p, lib.replace("    gone = 2\n", "").replace("    __hidden = 3\n", "")
+             .replace("    y: int = 2\n", ""), probe, "", "(['kept'], ['x'], 'Data(x=1)')")

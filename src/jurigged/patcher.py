@@ -912,8 +912,38 @@ class Patch:
             parent_new = self.old_to_new.get(old.parent)
             if parent_new is not None:
                 self.touched_classes.add(parent_new)  # a dataclass may have lost a field
+                if self.old[old.parent].kind == "class":
+                    self._prepare_deleted_class_attributes(old, parent_new)
             return
         self.steps.append((-1, old, "delete", lambda: self._delete(old)))
+
+    def _prepare_deleted_class_attributes(self, old, class_new: int) -> None:
+        """A class-body assignment deleted from the text takes its attribute off the
+        live class, as a fresh run would not have it (unless the new body still binds
+        the name)."""
+        names = _assigned_names(self.file.lines[old.line - 1: old.end_line])
+        kept = set()
+        for index in self._scope_members(class_new):
+            node = self.new[index]
+            if node.kind in DEFINITION_KINDS:
+                kept.add(node.name)
+            else:
+                kept |= _assigned_names(self.new_lines[node.line - 1: node.end_line])
+        owner = self.old[old.parent]
+        for name in sorted(names - kept):
+            attribute = _mangled(name, owner.name)
+            self.steps.append((-1, old, "delete", lambda attribute=attribute: (
+                self._delete_class_attribute(old, attribute))))
+
+    def _delete_class_attribute(self, old, attribute: str) -> None:
+        cls = _held(self._live_scope(self.old, self.old[old.parent]), self.old[old.parent].name)
+        if isinstance(cls, type) and attribute in cls.__dict__:
+            try:
+                delattr(cls, attribute)
+            except (AttributeError, TypeError):
+                return  # a metaclass that keeps it (its class is re-created instead)
+            logger.delete(f"{self._qualname(self.old[old.parent])}.{attribute}",
+                          self.file.path, old.line)
 
     def _prepare_deleted_block(self, old) -> None:
         """A deleted block takes the definitions inside it along (its entry stands for
@@ -1533,6 +1563,33 @@ def _trampoline(target):
 
 
 _KIND_FLAGS = 0x20 | 0x80 | 0x200  # CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR
+
+
+def _assigned_names(lines: List[str]) -> Set[str]:
+    """The plain names a class-body statement binds (`x = 1`, `x: int = 1`, `a = b = 2`);
+    empty for anything else, or for text that does not parse alone."""
+    import ast
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent("\n".join(lines)))
+    except SyntaxError:
+        return set()
+    names: Set[str] = set()
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign):
+            names |= {t.id for t in statement.targets if isinstance(t, ast.Name)}
+        elif isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+            names.add(statement.target.id)
+    return names
+
+
+def _mangled(name: str, class_name: str) -> str:
+    """`name` as a class body named `class_name` stores it (private names are
+    mangled)."""
+    if name.startswith("__") and not name.endswith("__"):
+        return f"_{class_name.lstrip('_')}{name}"
+    return name
 
 
 def _kind_flags(code: types.CodeType) -> int:
