@@ -3,6 +3,7 @@ file with a `__main__.py`, a module (`-m`), or a module's function (`-m mod:func
 
 from __future__ import annotations
 
+import ast
 import builtins
 import importlib
 import importlib.machinery
@@ -289,8 +290,6 @@ def _run_parts(parts: List[types.CodeType], module: types.ModuleType,
 def _split(source: bytes, filename: str) -> List[types.CodeType]:
     """The code of `source` up to its last top-level def or class, and of the rest
     (the program's main part), compiled with the same `from __future__` flags."""
-    import ast
-
     tree = ast.parse(source, filename)
     last = max((i for i, node in enumerate(tree.body) if isinstance(
         node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))), default=-1)
@@ -300,15 +299,27 @@ def _split(source: bytes, filename: str) -> List[types.CodeType]:
             for alias in node.names:
                 feature = getattr(__import__("__future__"), alias.name, None)
                 flags |= getattr(feature, "compiler_flag", 0)
+    # The docstring and the `from __future__` imports must stay at the very top.
+    leading = 0
+    for index, node in enumerate(tree.body):
+        if (isinstance(node, ast.ImportFrom) and node.module == "__future__") or (
+                index == 0 and _is_string(node)):
+            leading = index + 1
+        else:
+            break
+    last = max(last, leading - 1)
     head = ast.Module(body=tree.body[:last + 1], type_ignores=[])
     rest = ast.Module(body=tree.body[last + 1:], type_ignores=[])
-    if rest.body and isinstance(rest.body[0], ast.Expr) and isinstance(
-            getattr(rest.body[0], "value", None), ast.Constant) and isinstance(
-            rest.body[0].value.value, str):
+    if rest.body and _is_string(rest.body[0]):
         # A bare string would become the second part's docstring (__doc__).
         rest.body.insert(0, ast.Pass(lineno=rest.body[0].lineno, col_offset=0))
     return [compile(head, filename, "exec", flags=flags, dont_inherit=True),
             compile(rest, filename, "exec", flags=flags, dont_inherit=True)]
+
+
+def _is_string(node) -> bool:
+    return (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str))
 
 
 def _call(function: Callable, *args) -> Tuple[object, Optional[BaseException]]:
