@@ -106,9 +106,11 @@ class _LiveLoop:
         scope = dict(frame.f_globals)
         scope.update(frame.f_locals)
         scope.update(self.extra)
-        broke = self._exec(body, item, scope)
-        self._write_back(body, scope)
-        return broke
+        try:
+            return self._exec(body, item, scope)
+        finally:
+            # What the body did before it raised stays done, as in a plain loop.
+            self._write_back(body, scope)
 
     @staticmethod
     def _exec(body: _Body, item, namespace: dict) -> bool:

@@ -25,6 +25,8 @@ def pytest_addoption(parser) -> None:
                          "globs allowed) in jurigged's develoop: re-run on every save")
     group.addoption("--jurigged-xloop", action="append", default=[], metavar="NAME",
                     help="like --jurigged-loop, entered only when the test fails")
+    group.addoption("--jurigged-loop-interface", choices=["rich", "basic"], default=None,
+                    help="how the develoop shows its runs (default: rich if installed)")
 
 
 def _requests(config) -> List:
@@ -45,6 +47,11 @@ def pytest_configure(config) -> None:
 
         raise pytest.UsageError(str(error))
     setattr(config, _KEY, requests)
+    interface = config.getoption("jurigged_loop_interface")
+    if interface is not None:
+        from . import develoop
+
+        develoop.default_interface = interface
     if requests and not names.requests:
         # Plain `pytest --jurigged-loop`: nobody is watching the files yet.
         from . import live

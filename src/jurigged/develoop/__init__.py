@@ -71,6 +71,7 @@ class Develoop:
         return Develoop(bound, only_on_error=self.only_on_error, interface=self.interface)
 
     def __call__(self, *args, **kwargs) -> Any:
+        __tracebackhide__ = True  # pytest then shows the test's frames only
         first = None
         if self.only_on_error:
             try:

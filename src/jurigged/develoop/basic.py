@@ -99,7 +99,9 @@ class _single_keys:
             import tty
 
             self.saved = termios.tcgetattr(self.fd)
-            tty.setcbreak(self.fd)
+            # TCSANOW, not the default TCSAFLUSH: a key typed before the prompt
+            # appeared must not be thrown away.
+            tty.setcbreak(self.fd, termios.TCSANOW)
         return self
 
     def __exit__(self, *exc_info):

@@ -155,6 +155,7 @@ class Session:
     def loop(self, first: Optional[Outcome] = None) -> Any:
         """Run (or start from the outcome `first`) until continue, which returns the
         last result or raises the last error, or quit, which raises SystemExit(1)."""
+        __tracebackhide__ = True  # pytest then shows the test's frames only
         self._thread_id = threading.get_ident()
         self._inbox = Inbox()
         unsubscribe = on_applied_save(lambda: self.request(Command.RERUN))
