@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import select
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from typing import List
 import pytest
 
 from conftest import jurigged_command, subprocess_env
+
+_ESCAPES = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|\][^\x07]*\x07|[()][AB0-9]|[=>78])")
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")
 
@@ -34,7 +37,8 @@ class TerminalProcess:
                                       start_new_session=True)
         os.close(slave)
         self.output = ""
-        self.position = 0
+        self.position = 0  # where the next expect() looks from, in the output
+        self.plain_position = 0  # the same, in the output without escape sequences
 
     def _read(self, timeout: float) -> bool:
         ready, _, _ = select.select([self.master], [], [], max(timeout, 0))
@@ -49,13 +53,21 @@ class TerminalProcess:
         self.output += data.decode(errors="replace").replace("\r\n", "\n")
         return True
 
-    def expect(self, text: str, timeout: float = 15) -> str:
+    def expect(self, text: str, timeout: float = 15, plain: bool = False) -> str:
+        """`plain`: look in the output without its terminal escape sequences (for
+        full-screen output, where styles split the text)."""
         deadline = time.monotonic() + timeout
         while True:
-            found = self.output.find(text, self.position)
+            output = _ESCAPES.sub("", self.output) if plain else self.output
+            position = self.plain_position if plain else self.position
+            found = output.find(text, position)
             if found >= 0:
-                self.position = found + len(text)
-                return self.output[found:self.position]
+                end = found + len(text)
+                if plain:
+                    self.plain_position = end
+                else:
+                    self.position = end
+                return output[found:end]
             remaining = deadline - time.monotonic()
             if remaining <= 0 or (not self._read(remaining) and self.popen.poll() is not None
                                   and not self._read(0)):
@@ -73,10 +85,6 @@ class TerminalProcess:
         while self._read(0):
             pass
         return self.popen.returncode
-
-    def rest(self) -> str:
-        """The output after what was matched last."""
-        return self.output[self.position:]
 
     def kill(self) -> None:
         if self.popen.poll() is None:
@@ -409,3 +417,29 @@ def test_pytest_plugin_xloop_on_failing_tests_without_the_jurigged_command(
     p.expect("2 passed")
     assert p.wait() == 0
     assert "test_other()" not in p.output
+
+
+# -- the rich interface -------------------------------------------------------------------
+
+def test_rich_interface_shows_output_and_result_full_screen(terminal, tmp_path):
+    pytest.importorskip("rich")
+    (tmp_path / "app.py").write_text(dedent("""\
+        def f(x):
+            print("printed-by-f", x)
+            return "result-" + str(x * 2)
+
+        print("f gave", f(3))
+        """))
+    p = terminal("--loop-interface", "rich", "--loop", "f", "app.py")
+    p.expect("Looping on: f(3)", plain=True)
+    p.expect("printed-by-f 3", plain=True)
+    p.expect("'result-6'", plain=True)
+    edit(tmp_path / "app.py", "x * 2", "x * 5")
+    p.expect("'result-15'", plain=True)
+    edit(tmp_path / "app.py", '"result-" + str(x * 5)', '1 / 0')
+    p.expect("ZeroDivisionError", plain=True)
+    edit(tmp_path / "app.py", '1 / 0', '"result-" + str(x * 7)')
+    p.expect("'result-21'", plain=True)
+    p.send("c")
+    p.expect("f gave result-21", plain=True)
+    assert p.wait() == 0
