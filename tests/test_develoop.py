@@ -443,3 +443,24 @@ def test_rich_interface_shows_output_and_result_full_screen(terminal, tmp_path):
     p.send("c")
     p.expect("f gave result-21", plain=True)
     assert p.wait() == 0
+
+
+def test_a_function_imported_by_name_before_the_loop_is_installed_loops(terminal, tmp_path):
+    (tmp_path / "lib.py").write_text("def double(x):\n    return x * 2\n")
+    (tmp_path / "app.py").write_text(dedent("""\
+        from lib import double
+
+        def main():
+            return double(21)
+
+        print("main gave", main())
+        """))
+    p = terminal("--loop-interface", "basic", "--loop", "lib:double", "app.py")
+    p.expect("#1 double(21)")
+    p.expect("42")
+    edit(tmp_path / "lib.py", "x * 2", "x + 1")
+    p.expect("#2 result")
+    p.expect("22")
+    p.send("c")
+    p.expect("main gave 22")
+    assert p.wait() == 0
