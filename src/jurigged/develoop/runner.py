@@ -200,6 +200,8 @@ class Session:
                     self._stop_running()
         except RunInterrupted:
             outcome.interrupted = True
+            # It may have landed in the `finally` above, before _stop_running ran.
+            self._stop_running()
         except (Exception, KeyboardInterrupt) as error:
             outcome.error = _without_own_frames(error)
         outcome.seconds = time.perf_counter() - start
