@@ -6,7 +6,8 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, Optional, Union
 
-from .runner import Command, Interface, Outcome, RunInterrupted, Session
+from .runner import (Command, Interface, Outcome, RunInterrupted, Session,
+                     without_own_frames)
 
 InterfaceChoice = Union[str, Interface, Callable[[], Interface], None]
 
@@ -77,9 +78,7 @@ class Develoop:
             try:
                 return self.__wrapped__(*args, **kwargs)
             except Exception as error:
-                from .runner import _without_own_frames
-
-                first = Outcome(1, error=_without_own_frames(error))
+                first = Outcome(1, error=without_own_frames(error))
         session = Session(self.__wrapped__, args, kwargs, make_interface(self.interface))
         return session.loop(first)
 

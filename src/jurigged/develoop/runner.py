@@ -3,11 +3,11 @@ applied save (or key) until the person continues or quits."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import enum
 import functools
 import os
-import sys
 import threading
 import time
 import traceback
@@ -111,9 +111,7 @@ class Interface:
         pass
 
     def capture(self):
-        """A context manager around each run (the rich interface captures output)."""
-        import contextlib
-
+        """A context manager around each run."""
         return contextlib.nullcontext()
 
 
@@ -203,7 +201,7 @@ class Session:
             # It may have landed in the `finally` above, before _stop_running ran.
             self._stop_running()
         except (Exception, KeyboardInterrupt) as error:
-            outcome.error = _without_own_frames(error)
+            outcome.error = without_own_frames(error)
         outcome.seconds = time.perf_counter() - start
         if not outcome.interrupted:
             self.last = outcome
@@ -229,7 +227,7 @@ def _raise_in_thread(thread_id: int, exception: Optional[type]) -> None:
 _OWN_FOLDER = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
-def _without_own_frames(error: BaseException) -> BaseException:
+def without_own_frames(error: BaseException) -> BaseException:
     """`error` with the develoop's own frames cut from the head of its traceback."""
     tb = error.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_OWN_FOLDER):
