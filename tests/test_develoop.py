@@ -464,3 +464,25 @@ def test_a_function_imported_by_name_before_the_loop_is_installed_loops(terminal
     p.send("c")
     p.expect("main gave 22")
     assert p.wait() == 0
+
+
+def test_the_basic_interface_leaves_stdin_to_the_looped_function(terminal, tmp_path):
+    (tmp_path / "app.py").write_text(dedent("""\
+        def ask():
+            return "hello " + input("name? ")
+
+        print("asked", ask())
+        """))
+    p = terminal("--loop-interface", "basic", "--loop", "ask", "app.py")
+    p.expect("name? ")
+    p.send("bob\n")
+    p.expect("'hello bob'")
+    p.expect("save a file")
+    edit(tmp_path / "app.py", '"hello "', '"bye "')
+    p.expect("#2 ask()")
+    p.expect("name? ")
+    p.send("amy\n")
+    p.expect("'bye amy'")
+    p.send("c")
+    p.expect("asked bye amy")
+    assert p.wait() == 0
