@@ -115,6 +115,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             return _error(f"cannot write events: {error}")
 
     try:
+        prepare = _develoop_hook(options)
+    except ValueError as error:
+        return _error(str(error))
+
+    try:
         program = None if options.target is None else runner.find_program(
             options.target, options.args, as_module=options.as_module)
         # Someone running a script expects it to be live, wherever it is.
@@ -126,7 +131,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             trust_shared=trust_shared, max_file_size=max_file_size)
         if program is None:
             return _prompt_only()
-        ending = program.run(watcher.track)
+        ending = program.run(watcher.track, prepare)
     except runner.StartError as error:
         return _error(str(error))
 
@@ -152,6 +157,25 @@ def entry() -> None:
         sys.excepthook = lambda *exc_info: None
         raise
     sys.exit(status)
+
+
+def _develoop_hook(options: argparse.Namespace) -> runner.Prepare:
+    """The runner hook that puts the --loop/--xloop functions in the develoop once the
+    program's definitions exist (None without those options)."""
+    if not (options.loop or options.xloop):
+        return None
+    from . import develoop
+    from .develoop import names
+
+    if options.loop_interface == "rich" and not develoop.rich_available():
+        raise ValueError("--loop-interface rich needs rich: "
+                         "pip install 'jurigged[develoop]'")
+    develoop.default_interface = options.loop_interface
+    names.requests[:] = ([names.parse(name) for name in options.loop]
+                         + [names.parse(name, only_on_error=True) for name in options.xloop])
+    # Under pytest a NAME may be a test, which the pytest plugin loops when it runs.
+    tests_later = options.as_module and (options.target or "").split(".")[0] == "pytest"
+    return lambda module: names.install_all(module, tests_later=tests_later)
 
 
 def _prompt_only() -> int:
@@ -249,6 +273,15 @@ class _Parser(argparse.ArgumentParser):
                  "as one JSON object per line to FILE, or to stdout with -; FILE is "
                  "created private (mode 0600), and must be a regular file of yours, "
                  "not a symbolic link")
+        add("-l", "--loop", metavar="NAME", action="append", default=[],
+            help="run function NAME in the develoop: each call re-runs on every "
+                 "save until you press c (continue) or q (quit); NAME is func, "
+                 "Class.method, module:func.attr or /module/func/attr; repeatable")
+        add("-x", "--xloop", metavar="NAME", action="append", default=[],
+            help="like --loop, but enter the develoop only when NAME raises")
+        add("--loop-interface", choices=["rich", "basic"], default=None,
+            help="how the develoop shows its runs (default: rich if installed and "
+                 "the output is a terminal, else basic)")
         add("--defs", metavar="FILE", nargs="+",
             help="print the definitions jurigged finds in each FILE, and exit")
 

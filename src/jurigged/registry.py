@@ -113,7 +113,7 @@ class ImportWatcher:
             spec = self._find_with_others(fullname, path, target)
         finally:
             self._busy.active = False
-        if spec is not None and isinstance(spec.loader, importlib.machinery.SourceFileLoader):
+        if spec is not None and _from_source_file(spec):
             origin = spec.origin
             if origin and origin.endswith(".py"):
                 try:
@@ -136,6 +136,16 @@ class ImportWatcher:
 
     def invalidate_caches(self):
         pass
+
+
+def _from_source_file(spec) -> bool:
+    """Whether the module of `spec` runs a .py file: a plain SourceFileLoader, or
+    another loader (pytest's assertion rewriter) whose origin is a .py file on disk."""
+    if isinstance(spec.loader, importlib.machinery.SourceFileLoader):
+        return True
+    origin = spec.origin
+    return (spec.loader is not None and isinstance(origin, str)
+            and origin.endswith(".py") and os.path.isfile(origin))
 
 
 def _source_path(module) -> Optional[str]:

@@ -3,6 +3,7 @@ file with a `__main__.py`, a module (`-m`), or a module's function (`-m mod:func
 
 from __future__ import annotations
 
+import ast
 import builtins
 import importlib
 import importlib.machinery
@@ -15,6 +16,9 @@ from typing import Callable, List, Optional, Tuple
 
 # track(module, path, source) tells the watcher about a module no import hook sees.
 Track = Callable[[types.ModuleType, str, bytes], object]
+# prepare(module) runs once the program's definitions exist, before its main part
+# (after the last top-level def or class): --loop puts the develoop in place there.
+Prepare = Optional[Callable[[types.ModuleType], None]]
 
 
 class StartError(Exception):
@@ -28,7 +32,7 @@ class Program:
 
     namespace: dict  # the globals an `-i` prompt uses once `run` has returned
 
-    def run(self, track: Track) -> Optional[BaseException]:
+    def run(self, track: Track, prepare: Prepare = None) -> Optional[BaseException]:
         raise NotImplementedError
 
 
@@ -102,13 +106,13 @@ class _Script(Program):
         self.args = args
         self.filename = _absolute(path)
 
-    def run(self, track: Track) -> Optional[BaseException]:
+    def run(self, track: Track, prepare: Prepare = None) -> Optional[BaseException]:
         sys.argv = [self.path, *self.args]
         set_path0(os.path.dirname(os.path.realpath(self.path)))
         loader = importlib.machinery.SourceFileLoader("__main__", self.filename)
         module = fresh_main(__file__=self.filename, __loader__=loader)
         self.namespace = module.__dict__
-        return _execute(module, self.source, self.filename, track)
+        return _execute(module, self.source, self.filename, track, prepare)
 
 
 class _PathEntry(Program):
@@ -122,12 +126,12 @@ class _PathEntry(Program):
             raise StartError(f"can't find '__main__.py' in {path!r}")
         self.argv = [path, *args]
 
-    def run(self, track: Track) -> Optional[BaseException]:
+    def run(self, track: Track, prepare: Prepare = None) -> Optional[BaseException]:
         sys.argv = self.argv
         set_path0(self.entry)
         module = fresh_main()
         self.namespace = module.__dict__
-        return _run_spec(module, self.spec, track)
+        return _run_spec(module, self.spec, track, prepare)
 
 
 class _Module(Program):
@@ -135,7 +139,7 @@ class _Module(Program):
         self.name = name
         self.args = args
 
-    def run(self, track: Track) -> Optional[BaseException]:
+    def run(self, track: Track, prepare: Prepare = None) -> Optional[BaseException]:
         # Like `python -m`: argv[0] is "-m" while the parent packages are imported.
         sys.argv = ["-m", *self.args]
         set_path0(os.getcwd())
@@ -145,7 +149,7 @@ class _Module(Program):
         if error is not None:
             return error
         sys.argv[0] = spec.origin
-        return _run_spec(module, spec, track)
+        return _run_spec(module, spec, track, prepare)
 
 
 class _Function(Program):
@@ -158,7 +162,7 @@ class _Function(Program):
         self.function = function
         self.args = args
 
-    def run(self, track: Track) -> Optional[BaseException]:
+    def run(self, track: Track, prepare: Prepare = None) -> Optional[BaseException]:
         sys.argv = ["-m", *self.args]
         set_path0(os.getcwd())
         module, error = _call(_import, self.module)
@@ -167,6 +171,8 @@ class _Function(Program):
             return error
         sys.argv[0] = getattr(module, "__file__", None) or self.module
         self.namespace = module.__dict__
+        if prepare is not None:
+            prepare(module)
         function = module
         for name in self.function.split("."):
             function = getattr(function, name, _missing)
@@ -237,12 +243,12 @@ def _raise_if_missing(error: ModuleNotFoundError, name: str) -> None:
 
 
 def _run_spec(module: types.ModuleType, spec: importlib.machinery.ModuleSpec,
-              track: Track) -> Optional[BaseException]:
+              track: Track, prepare: Prepare = None) -> Optional[BaseException]:
     module.__dict__.update(__file__=spec.origin, __cached__=spec.cached,
                            __loader__=spec.loader, __spec__=spec, __package__=spec.parent)
     if isinstance(spec.loader, importlib.machinery.SourceFileLoader):
         source = spec.loader.get_data(spec.origin)
-        return _execute(module, source, spec.origin, track)
+        return _execute(module, source, spec.origin, track, prepare)
     # No source to watch (a .pyc-only module, a zip...): run its code as Python would.
     try:
         code = spec.loader.get_code(spec.name)
@@ -250,20 +256,70 @@ def _run_spec(module: types.ModuleType, spec: importlib.machinery.ModuleSpec,
         code = None
     if code is None:
         raise StartError(f"No code object available for {spec.name!r}")
-    return _call(exec, code, module.__dict__)[1]
+    error = _call(exec, code, module.__dict__)[1]
+    if error is None and prepare is not None:
+        prepare(module)  # no source to split: the whole module is its definitions
+    return error
 
 
 def _execute(module: types.ModuleType, source: bytes, filename: str,
-             track: Track) -> Optional[BaseException]:
+             track: Track, prepare: Prepare = None) -> Optional[BaseException]:
     """Compile `source` (its bytes, so that an encoding cookie is honoured) and run it
-    in `module`, watched from then on."""
+    in `module`, watched from then on. With `prepare`, the source runs in two parts
+    and `prepare` is called between them."""
     try:
-        code = compile(source, filename, "exec", dont_inherit=True)
+        parts = ([compile(source, filename, "exec", dont_inherit=True)]
+                 if prepare is None else _split(source, filename))
     except (SyntaxError, ValueError) as error:
         # Python shows a script's syntax error without any traceback above it.
         return error.with_traceback(None)
     track(module, filename, source)
-    return _call(exec, code, module.__dict__)[1]
+    return _call(_run_parts, parts, module, prepare)[1]
+
+
+def _run_parts(parts: List[types.CodeType], module: types.ModuleType,
+               prepare: Prepare) -> None:
+    definitions, main_part = parts if len(parts) == 2 else (parts[0], None)
+    exec(definitions, module.__dict__)
+    if prepare is not None:
+        prepare(module)
+    if main_part is not None:
+        exec(main_part, module.__dict__)
+
+
+def _split(source: bytes, filename: str) -> List[types.CodeType]:
+    """The code of `source` up to its last top-level def or class, and of the rest
+    (the program's main part), compiled with the same `from __future__` flags."""
+    tree = ast.parse(source, filename)
+    last = max((i for i, node in enumerate(tree.body) if isinstance(
+        node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))), default=-1)
+    flags = 0
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            for alias in node.names:
+                feature = getattr(__import__("__future__"), alias.name, None)
+                flags |= getattr(feature, "compiler_flag", 0)
+    # The docstring and the `from __future__` imports must stay at the very top.
+    leading = 0
+    for index, node in enumerate(tree.body):
+        if (isinstance(node, ast.ImportFrom) and node.module == "__future__") or (
+                index == 0 and _is_string(node)):
+            leading = index + 1
+        else:
+            break
+    last = max(last, leading - 1)
+    head = ast.Module(body=tree.body[:last + 1], type_ignores=[])
+    rest = ast.Module(body=tree.body[last + 1:], type_ignores=[])
+    if rest.body and _is_string(rest.body[0]):
+        # A bare string would become the second part's docstring (__doc__).
+        rest.body.insert(0, ast.Pass(lineno=rest.body[0].lineno, col_offset=0))
+    return [compile(head, filename, "exec", flags=flags, dont_inherit=True),
+            compile(rest, filename, "exec", flags=flags, dont_inherit=True)]
+
+
+def _is_string(node) -> bool:
+    return (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str))
 
 
 def _call(function: Callable, *args) -> Tuple[object, Optional[BaseException]]:
