@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import threading
@@ -63,6 +64,18 @@ class Watcher:
             self._thread = threading.Thread(target=self._run, name="jurigged",
                                             daemon=True)
             self._thread.start()
+            atexit.register(self._finish_at_exit)
+
+    def _finish_at_exit(self) -> None:
+        # At exit CPython ends a daemon thread that takes the GIL back by unwinding its
+        # stack (pthread_exit); through the engine's C++ frames that unwinding is
+        # std::terminate, and the program would die with SIGABRT instead of its own
+        # status. So the native watcher is closed and the thread (perhaps applying a
+        # save) is given time to finish before finalization starts.
+        self._native.close()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(5)
 
     @property
     def stopped(self) -> bool:
