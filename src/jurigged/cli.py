@@ -7,7 +7,7 @@ import math
 import sys
 from typing import List, Optional, Tuple
 
-from . import config, filters, live, repl, runner, trust
+from . import config, live, processes, repl, runner, trust
 from .logs import logger, write_events
 from .version import __version__
 
@@ -67,13 +67,24 @@ trust:
   [tool.jurigged], or JURIGGED_TRUST_SHARED=1) accepts them, for shared project
   folders or mounts that show every file as writable by all.
 
+child processes:
+  The program's children are live too: a child made by fork (multiprocessing's
+  fork context, gunicorn workers) gets its own watcher at once, and a new Python
+  process of the same installation (multiprocessing spawn or forkserver,
+  ProcessPoolExecutor, uvicorn --workers, subprocess runs of sys.executable)
+  watches the same files with the same settings, told through the environment
+  variable JURIGGED_HANDOFF. Children print no Watch/Update lines (this process
+  does); their errors name their process id. --no-children (children = false in
+  [tool.jurigged], or JURIGGED_CHILDREN=0) leaves them running the code they
+  started with.
+
 configuration:
-  Defaults for -w, --exclude, -d, --poll, -v and --trust-shared can be set in the
-  project's pyproject.toml (the nearest one, looking no higher than the first
-  directory holding .git), in a [tool.jurigged] table (watch, exclude, debounce,
-  poll, verbose, trust_shared), and in the environment (JURIGGED_WATCH and
-  JURIGGED_EXCLUDE, paths separated by ':', JURIGGED_DEBOUNCE, JURIGGED_POLL,
-  JURIGGED_VERBOSE=1, JURIGGED_TRUST_SHARED=1). The environment overrides
+  Defaults for -w, --exclude, -d, --poll, -v, --trust-shared and --no-children can
+  be set in the project's pyproject.toml (the nearest one, looking no higher than
+  the first directory holding .git), in a [tool.jurigged] table (watch, exclude,
+  debounce, poll, verbose, trust_shared, children), and in the environment
+  (JURIGGED_WATCH and JURIGGED_EXCLUDE, paths separated by ':', JURIGGED_DEBOUNCE,
+  JURIGGED_POLL, JURIGGED_VERBOSE=1, JURIGGED_TRUST_SHARED=1, JURIGGED_CHILDREN=0). The environment overrides
   pyproject.toml; options on the command line override both. A pyproject.toml that
   fails the trust test above is ignored, with a notice."""
 
@@ -103,6 +114,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     poll = settings.poll if options.poll is None else options.poll
     verbose = options.verbose or settings.verbose
     trust_shared = options.trust_shared or settings.trust_shared
+    children = settings.children and not options.no_children
     if options.events:
         try:
             write_events(logger, options.events)
@@ -118,9 +130,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         as_script = options.target is not None and not options.as_module
         always = [options.target] if as_script and not watch else []
         watcher = live.watch(
-            filters.make_filter(watch, exclude, always=always),
+            processes.FilterSpec.here(watch, exclude, always=always),
             exclude=exclude, debounce=debounce, poll=poll, verbose=verbose,
-            trust_shared=trust_shared)
+            trust_shared=trust_shared, children=children)
         if program is None:
             return _prompt_only()
         ending = program.run(watcher.track)
@@ -229,6 +241,10 @@ class _Parser(argparse.ArgumentParser):
         add("--trust-shared", action="store_true",
             help="also watch and update files that other users could change (see "
                  "below); by default they are refused")
+        add("--no-children", action="store_true",
+            help="leave child processes alone: by default forked children and "
+                 "Python processes the program starts watch the same files (see "
+                 "below)")
         add("--events", metavar="FILE",
             help="write every event (watch, update, add, delete, run, error, batch) "
                  "as one JSON object per line to FILE, or to stdout with -; FILE is "

@@ -14,10 +14,11 @@ with a notice, unless --trust-shared or JURIGGED_TRUST_SHARED is given (its own
     poll = 1.0                        # like --poll
     verbose = true                    # like -v
     trust_shared = true               # like --trust-shared
+    children = false                  # like --no-children
 
 Environment: JURIGGED_WATCH and JURIGGED_EXCLUDE (paths separated by os.pathsep),
 JURIGGED_DEBOUNCE, JURIGGED_POLL, JURIGGED_VERBOSE and JURIGGED_TRUST_SHARED
-(1/true/yes).
+(1/true/yes), JURIGGED_CHILDREN (0/false/no/off to leave child processes alone).
 """
 
 from __future__ import annotations
@@ -48,9 +49,10 @@ class Settings:
     poll: Optional[float] = None
     verbose: bool = False
     trust_shared: bool = False
+    children: bool = True  # child processes are live too
     source: Optional[str] = None  # the pyproject.toml that was read, if any
 
-_KEYS = {"watch", "exclude", "debounce", "poll", "verbose", "trust_shared"}
+_KEYS = {"watch", "exclude", "debounce", "poll", "verbose", "trust_shared", "children"}
 
 
 def find_pyproject(start: Path) -> Optional[Path]:
@@ -122,6 +124,8 @@ def load(cwd: Optional[Path] = None, environ=None, trust_shared: bool = False) -
             settings.verbose = bool(table["verbose"])
         if "trust_shared" in table:
             settings.trust_shared = bool(table["trust_shared"])
+        if "children" in table:
+            settings.children = bool(table["children"])
         settings.source = str(pyproject)
     if environ.get("JURIGGED_WATCH"):
         settings.watch = environ["JURIGGED_WATCH"].split(os.pathsep)
@@ -136,4 +140,6 @@ def load(cwd: Optional[Path] = None, environ=None, trust_shared: bool = False) -
         settings.verbose = _truthy(environ["JURIGGED_VERBOSE"])
     if environ.get("JURIGGED_TRUST_SHARED"):
         settings.trust_shared = _truthy(environ["JURIGGED_TRUST_SHARED"])
+    if environ.get("JURIGGED_CHILDREN"):
+        settings.children = _truthy(environ["JURIGGED_CHILDREN"])
     return settings
