@@ -250,3 +250,78 @@ def test_gunicorn_workers_serve_the_edited_handler(run_jurigged, tmp_path, prelo
     (tmp_path / "wsgi.py").write_text(WSGI_APP.replace('return "old"', 'return "new"'))
     after = _answers_of_every_worker(port, 2, "new", timeout=60)
     assert set(after) == set(before)  # the same workers, not restarted ones
+
+
+ASGI_APP = dedent("""\
+    import os
+
+    def answer():
+        return "old"
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        body = f"{answer()} {os.getpid()}".encode()
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+    """)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_uvicorn_spawned_workers_serve_the_edited_handler(run_jurigged, tmp_path):
+    pytest.importorskip("uvicorn")
+    (tmp_path / "asgi.py").write_text(ASGI_APP)
+    port = _free_port()
+    process = run_jurigged("-m", "uvicorn", "--workers", "2", "--host", "127.0.0.1",
+                           "--port", str(port), "--no-access-log", "asgi:app")
+    for _ in range(2):
+        process.expect("Application startup complete", stream="err", timeout=60)
+    before = _answers_of_every_worker(port, 2, "old", timeout=60)
+    (tmp_path / "asgi.py").write_text(ASGI_APP.replace('return "old"', 'return "new"'))
+    after = _answers_of_every_worker(port, 2, "new", timeout=60)
+    assert set(after) == set(before)
+
+
+# The worker function lives in the main script, which a spawn or forkserver child
+# runs again as __mp_main__ (and a fork child inherits).
+MAIN_WORKER = dedent("""\
+    import multiprocessing, sys, time
+    from concurrent.futures import ProcessPoolExecutor
+
+    def work(_):
+        return "old"
+
+    if __name__ == "__main__":
+        pools = [ProcessPoolExecutor(1, mp_context=multiprocessing.get_context(method))
+                 for method in ("fork", "spawn", "forkserver")]
+        last = None
+        try:
+            for _ in range(3000):
+                value = tuple(pool.submit(work, 0).result() for pool in pools)
+                if value != last:
+                    print(f"R {value!r}", flush=True)
+                    last = value
+                if value == ("new",) * 3:
+                    break
+                time.sleep(0.01)
+        finally:
+            for pool in pools:
+                pool.shutdown()
+    """)
+
+
+def test_a_worker_function_in_the_main_script_every_start_method(run_jurigged, tmp_path):
+    (tmp_path / "app.py").write_text(MAIN_WORKER)
+    process = run_jurigged("app.py")
+    process.expect("R ('old', 'old', 'old')", stream="out", timeout=60)
+    (tmp_path / "app.py").write_text(MAIN_WORKER.replace('return "old"', 'return "new"'))
+    process.expect("R ('new', 'new', 'new')", stream="out", timeout=60)
+    assert process.wait(60) == 0

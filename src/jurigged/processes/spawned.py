@@ -72,10 +72,10 @@ def _track_main_script(watcher) -> None:
 
 
 def _follow_multiprocessing_main(watcher) -> None:
-    """A multiprocessing spawn child runs the parent's main script again as
-    `__mp_main__` (runpy, which no import hook sees): track it once it has run, from
-    the text read just before."""
-    if "--multiprocessing-fork" not in sys.argv:
+    """A multiprocessing spawn child, and the forkserver, run the parent's main script
+    again as `__mp_main__` (runpy, which no import hook sees): track it once it has
+    run, from the text read just before."""
+    if not _may_be_multiprocessing():
         return
     import multiprocessing.spawn as spawn
 
@@ -89,6 +89,18 @@ def _follow_multiprocessing_main(watcher) -> None:
             watcher.track(module, os.path.abspath(main_path), source)
 
     spawn._fixup_main_from_path = fixup_main_from_path
+
+
+def _may_be_multiprocessing() -> bool:
+    if "--multiprocessing-fork" in sys.argv:  # a spawn child
+        return True
+    if sys.argv[:1] != ["-c"]:
+        return False
+    # The forkserver runs `python -c "from multiprocessing.forkserver import main..."`;
+    # before 3.10 the code of -c is not visible here, so any -c process may be it.
+    orig_argv = getattr(sys, "orig_argv", None)
+    return orig_argv is None or any("multiprocessing.forkserver" in arg
+                                    for arg in orig_argv)
 
 
 def _read(path: str):
