@@ -325,3 +325,59 @@ def test_a_worker_function_in_the_main_script_every_start_method(run_jurigged, t
     (tmp_path / "app.py").write_text(MAIN_WORKER.replace('return "old"', 'return "new"'))
     process.expect("R ('new', 'new', 'new')", stream="out", timeout=60)
     assert process.wait(60) == 0
+
+
+def _python_child(code: str, env: dict, cwd: Path):
+    import subprocess
+
+    return subprocess.run([sys.executable, "-c", code], env=env, cwd=str(cwd),
+                          capture_output=True, text=True, timeout=60)
+
+
+IMPORTED = "import sys; print(sorted(m for m in sys.modules if m.startswith('jurigged')))"
+
+
+def test_without_the_handoff_a_python_process_imports_nothing_of_jurigged(tmp_path):
+    from conftest import subprocess_env
+
+    env = subprocess_env(tmp_path)
+    env.pop("JURIGGED_HANDOFF", None)
+    result = _python_child(IMPORTED, env, tmp_path)
+    assert result.returncode == 0 and result.stdout == "[]\n", result.stderr
+
+
+def test_a_handoff_from_another_installation_or_unreadable_is_ignored(tmp_path):
+    from conftest import subprocess_env
+    from jurigged.processes import FilterSpec, Handoff
+
+    other = Handoff(prefix=str(tmp_path), filters=[FilterSpec.here(None)])
+    env = dict(subprocess_env(tmp_path), JURIGGED_HANDOFF=other.encode())
+    # The bootstrap reads the hand-off (importing jurigged) but does not watch.
+    watching = ("import sys; live = sys.modules.get('jurigged.live'); "
+                "print(live is not None and live._watcher is not None)")
+    result = _python_child(watching, env, tmp_path)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "False\n", "")
+    env["JURIGGED_HANDOFF"] = Handoff(prefix=sys.prefix,
+                                      filters=[FilterSpec.here(None)]).encode()
+    result = _python_child(watching, env, tmp_path)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "True\n", "")
+    env["JURIGGED_HANDOFF"] = "{not json"
+    result = _python_child("print('ran')", env, tmp_path)
+    assert result.returncode == 0 and result.stdout == "ran\n"
+    assert result.stderr.startswith("jurigged: ignoring JURIGGED_HANDOFF:")
+
+
+def test_forked_children_write_no_events(run_jurigged, tmp_path):
+    import json
+
+    (tmp_path / "lib.py").write_text(LIB)
+    (tmp_path / "app.py").write_text(FORK)
+    events = tmp_path / "events.jsonl"
+    process = run_jurigged("--events", str(events), "app.py")
+    process.expect("C old", stream="out", timeout=30)
+    (tmp_path / "lib.py").write_text(NEW_LIB)
+    process.expect("child status 0", stream="out", timeout=30)
+    assert process.wait(30) == 0
+    updates = [event for event in map(json.loads, events.read_text().splitlines())
+               if event["event"] == "update"]
+    assert [event["qualname"] for event in updates] == ["lib.f"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 import threading
 from dataclasses import dataclass
@@ -113,6 +114,9 @@ class _ClusterLink:
 
     def __init__(self, client):
         self.client = client
+        # A forked child inherits the hooks but not the client's connection thread:
+        # only this process may talk to the cluster.
+        self.pid = os.getpid()
         self.modules: Dict[str, SavedModule] = {}
         self._before: Dict[str, bytes] = {}
         self._lock = threading.Lock()
@@ -121,7 +125,7 @@ class _ClusterLink:
         self._before.setdefault(path, file.source)
 
     def after_save(self, path: str, file) -> None:
-        if file.module_name in ("__main__", "__mp_main__"):
+        if os.getpid() != self.pid or file.module_name in ("__main__", "__mp_main__"):
             return  # shipped by value with each task
         with self._lock:
             saved = self.modules.get(file.module_name)

@@ -56,10 +56,13 @@ def share(pattern, exclude, *, children: Optional[bool], debounce: float,
 
 def quiet_as_child() -> None:
     """This process is a child of a watching one: no event lines (the parent prints
-    them), and errors and notices tagged with this process's id."""
+    them), no --events stream (the parent's), and errors and notices tagged with this
+    process's id."""
     from ..logs import logger
 
     logger.verbose = False
+    logger.listeners[:] = [listener for listener in logger.listeners
+                           if getattr(listener, "__module__", None) != "jurigged.logs"]
     if getattr(logger, "_tagged_by_process", False):
         return
     logger._tagged_by_process = True

@@ -24,7 +24,7 @@ def start() -> None:
         return
     try:
         handoff = Handoff.decode(text)
-    except (ValueError, TypeError) as exc:
+    except Exception as exc:  # bad JSON, unknown keys, a folder that is gone
         sys.stderr.write(f"jurigged: ignoring {ENVIRONMENT_VARIABLE}: {exc}\n")
         return
     if not handoff.matches_this_interpreter() or not handoff.filters:
@@ -53,9 +53,10 @@ def _watch_like_parent(handoff: Handoff) -> None:
 
 def _runs_jurigged_command() -> bool:
     """The `jurigged` command makes its own choices (it may be told --no-children)."""
-    argv = getattr(sys, "orig_argv", None) or sys.argv
-    if os.path.basename(sys.argv[0] if sys.argv else "") == "jurigged":
+    own = getattr(sys, "argv", None) or [""]
+    if os.path.basename(own[0]) == "jurigged":  # the console script
         return True
+    argv = getattr(sys, "orig_argv", None) or own  # `python -m jurigged`
     return any(argv[i] == "-m" and argv[i + 1] == "jurigged"
                for i in range(len(argv) - 1))
 
