@@ -34,7 +34,9 @@ POOLS = dedent("""\
 
     if __name__ == "__main__":
         fork_pool = multiprocessing.get_context("fork").Pool(2)
-        spawn_pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
+        # One worker: from 3.13 an executor starts its workers on demand, and one
+        # started after the edit would rightly run the new file.
+        spawn_pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
         last = None
         try:
             for _ in range(3000):
