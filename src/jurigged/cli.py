@@ -7,7 +7,7 @@ import math
 import sys
 from typing import List, Optional, Tuple
 
-from . import config, filters, live, repl, runner, trust
+from . import config, live, processes, repl, runner, trust
 from .logs import logger, write_events
 from .version import __version__
 
@@ -67,16 +67,27 @@ trust:
   [tool.jurigged], or JURIGGED_TRUST_SHARED=1) accepts them, for shared project
   folders or mounts that show every file as writable by all.
 
+child processes:
+  The program's children are live too: a child made by fork (multiprocessing's
+  fork context, gunicorn workers) gets its own watcher at once, and a new Python
+  process of the same installation (multiprocessing spawn or forkserver,
+  ProcessPoolExecutor, uvicorn --workers, subprocess runs of sys.executable)
+  watches the same files with the same settings, told through the environment
+  variable JURIGGED_HANDOFF. Children print no Watch/Update lines (this process
+  does); their errors name their process id. --no-children (children = false in
+  [tool.jurigged], or JURIGGED_CHILDREN=0) leaves them running the code they
+  started with.
+
 configuration:
-  Defaults for -w, --exclude, -d, --poll, --max-file-size, -v and --trust-shared
-  can be set in the project's pyproject.toml (the nearest one, looking no higher
-  than the first directory holding .git), in a [tool.jurigged] table (watch,
-  exclude, debounce, poll, max_file_size, verbose, trust_shared), and in the
-  environment (JURIGGED_WATCH and JURIGGED_EXCLUDE, paths separated by ':',
-  JURIGGED_DEBOUNCE, JURIGGED_POLL, JURIGGED_MAX_FILE_SIZE, JURIGGED_VERBOSE=1,
-  JURIGGED_TRUST_SHARED=1). The environment overrides pyproject.toml; options on
-  the command line override both. A pyproject.toml that fails the trust test above
-  is ignored, with a notice."""
+  Defaults for -w, --exclude, -d, --poll, --max-file-size, -v, --trust-shared and
+  --no-children can be set in the project's pyproject.toml (the nearest one,
+  looking no higher than the first directory holding .git), in a [tool.jurigged]
+  table (watch, exclude, debounce, poll, max_file_size, verbose, trust_shared,
+  children), and in the environment (JURIGGED_WATCH and JURIGGED_EXCLUDE, paths
+  separated by ':', JURIGGED_DEBOUNCE, JURIGGED_POLL, JURIGGED_MAX_FILE_SIZE,
+  JURIGGED_VERBOSE=1, JURIGGED_TRUST_SHARED=1, JURIGGED_CHILDREN=0). The
+  environment overrides pyproject.toml; options on the command line override both.
+  A pyproject.toml that fails the trust test above is ignored, with a notice."""
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -106,6 +117,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     trust_shared = options.trust_shared or settings.trust_shared
     max_file_size = (settings.max_file_size if options.max_file_size is None
                      else options.max_file_size)
+    children = settings.children and not options.no_children
     if options.events:
         try:
             write_events(logger, options.events)
@@ -126,9 +138,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         as_script = options.target is not None and not options.as_module
         always = [options.target] if as_script and not watch else []
         watcher = live.watch(
-            filters.make_filter(watch, exclude, always=always),
+            processes.FilterSpec.here(watch, exclude, always=always),
             exclude=exclude, debounce=debounce, poll=poll, verbose=verbose,
-            trust_shared=trust_shared, max_file_size=max_file_size)
+            trust_shared=trust_shared, max_file_size=max_file_size, children=children)
         if program is None:
             return _prompt_only()
         ending = program.run(watcher.track, prepare)
@@ -268,6 +280,10 @@ class _Parser(argparse.ArgumentParser):
         add("--trust-shared", action="store_true",
             help="also watch and update files that other users could change (see "
                  "below); by default they are refused")
+        add("--no-children", action="store_true",
+            help="leave child processes alone: by default forked children and "
+                 "Python processes the program starts watch the same files (see "
+                 "below)")
         add("--events", metavar="FILE",
             help="write every event (watch, update, add, delete, run, error, batch) "
                  "as one JSON object per line to FILE, or to stdout with -; FILE is "

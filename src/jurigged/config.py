@@ -15,10 +15,12 @@ with a notice, unless --trust-shared or JURIGGED_TRUST_SHARED is given (its own
     verbose = true                    # like -v
     trust_shared = true               # like --trust-shared
     max_file_size = "16M"             # like --max-file-size (bytes, or with K/M/G)
+    children = false                  # like --no-children
 
 Environment: JURIGGED_WATCH and JURIGGED_EXCLUDE (paths separated by os.pathsep),
 JURIGGED_DEBOUNCE, JURIGGED_POLL, JURIGGED_VERBOSE and JURIGGED_TRUST_SHARED
-(1/true/yes), JURIGGED_MAX_FILE_SIZE.
+(1/true/yes), JURIGGED_MAX_FILE_SIZE, JURIGGED_CHILDREN (0/false/no/off to leave
+child processes alone).
 """
 
 from __future__ import annotations
@@ -50,9 +52,11 @@ class Settings:
     verbose: bool = False
     trust_shared: bool = False
     max_file_size: int = 16 * 1024 * 1024
+    children: bool = True  # child processes are live too
     source: Optional[str] = None  # the pyproject.toml that was read, if any
 
-_KEYS = {"watch", "exclude", "debounce", "poll", "verbose", "trust_shared", "max_file_size"}
+_KEYS = {"watch", "exclude", "debounce", "poll", "verbose", "trust_shared", "max_file_size",
+         "children"}
 
 
 def find_pyproject(start: Path) -> Optional[Path]:
@@ -160,6 +164,8 @@ def load(cwd: Optional[Path] = None, environ=None, trust_shared: bool = False) -
             settings.trust_shared = bool(table["trust_shared"])
         if "max_file_size" in table:
             settings.max_file_size = _size(table["max_file_size"], "max_file_size", where)
+        if "children" in table:
+            settings.children = bool(table["children"])
         settings.source = str(pyproject)
     if environ.get("JURIGGED_WATCH"):
         settings.watch = environ["JURIGGED_WATCH"].split(os.pathsep)
@@ -177,4 +183,6 @@ def load(cwd: Optional[Path] = None, environ=None, trust_shared: bool = False) -
     if environ.get("JURIGGED_MAX_FILE_SIZE"):
         settings.max_file_size = _size(environ["JURIGGED_MAX_FILE_SIZE"],
                                        "JURIGGED_MAX_FILE_SIZE", "environment")
+    if environ.get("JURIGGED_CHILDREN"):
+        settings.children = _truthy(environ["JURIGGED_CHILDREN"])
     return settings

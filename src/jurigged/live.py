@@ -90,6 +90,21 @@ class Watcher:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def _renew_in_child(self) -> None:
+        """In a forked child (see processes/forked.py): the inherited native watcher
+        and thread stayed in the parent, so make new ones here, watching every file
+        from the text this process runs. Hooks and settings are kept."""
+        self._pending_lock = threading.Lock()
+        self._native.close()  # only forgets it here; the parent's keeps working
+        self._native = _core.Watcher(debounce_ms=int(round(self.debounce * 1000)),
+                                     poll_ms=int(round((self.poll or 0) * 1000)),
+                                     max_file_size=self.max_file_size)
+        for file in list(self.registry.files.values()):
+            self._follow(file)
+        if self._thread is not None:
+            self._thread = None
+            self.start()
+
     def track(self, module, path: str, source: bytes) -> bool:
         """Watch `path` as the file of `module` (used for `__main__`, which no import
         hook sees). `source` is the text the module runs. Returns whether it matched
@@ -248,7 +263,7 @@ def watch(pattern: Pattern = None, *, exclude: Iterable[str] = (),
           debounce: float = 0.05, poll: Optional[float] = None,
           verbose: bool = True, autostart: bool = True, manual: bool = False,
           trust_shared: bool = False, max_file_size: int = 16 * 1024 * 1024,
-          registry: Optional[Registry] = None) -> Watcher:
+          registry: Optional[Registry] = None, children: Optional[bool] = None) -> Watcher:
     """Watch every imported module whose file matches `pattern` (default: files under
     the current directory, outside virtual environments and hidden folders), and patch
     the running program whenever one of them is saved.
@@ -264,6 +279,7 @@ def watch(pattern: Pattern = None, *, exclude: Iterable[str] = (),
     unless `trust_shared=True` (see jurigged.trust).
     A save is applied once it is complete (the editor closed the file or renamed it
     into place); files bigger than `max_file_size` bytes are reported and skipped.
+    Child processes are live too (see jurigged.processes) unless `children=False`.
     Calling it again adds patterns to the same watcher: no file is watched twice."""
     global _watcher
     logger.verbose = logger.verbose or verbose
@@ -278,7 +294,15 @@ def watch(pattern: Pattern = None, *, exclude: Iterable[str] = (),
     registry.add_filter(_as_filter(pattern, exclude))
     if autostart:
         watcher.start()
+    _share_with_children(pattern, exclude, children, debounce, poll, trust_shared)
     return watcher
+
+
+def _share_with_children(pattern, exclude, children, debounce, poll, trust_shared):
+    from . import processes
+
+    processes.share(pattern, exclude, children=children, debounce=debounce,
+                    poll=poll, trust_shared=trust_shared)
 
 
 def apply_pending() -> int:

@@ -1,0 +1,77 @@
+"""Child processes are live by default: a forked child gets its own watcher at once
+(forked.py), and a new Python interpreter started from a watching process (spawn,
+forkserver, subprocess of sys.executable) watches the same files with the same
+settings (handoff.py carries them, spawned.py starts it from a .pth file).
+
+Children print no event lines (the parent already says what a save changed); their
+errors and notices say which process they come from."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Optional
+
+from .handoff import ENVIRONMENT_VARIABLE, FilterSpec, Handoff, spec_of_pattern
+
+__all__ = ["FilterSpec", "Handoff", "ENVIRONMENT_VARIABLE", "share", "children_live"]
+
+
+@dataclass
+class _State:
+    decided: Optional[bool] = None  # None until watch() said whether children are live
+    handoff: Optional[Handoff] = None
+
+
+_state = _State()
+
+
+def children_live() -> bool:
+    return _state.decided is not False
+
+
+def share(pattern, exclude, *, children: Optional[bool], debounce: float,
+          poll: Optional[float], trust_shared: bool) -> None:
+    """Called by each watch(): make the children of this process live (or, with
+    `children=False`, not). `children=None` keeps an earlier decision (default: live)."""
+    if children is not None:
+        _state.decided = children
+    if not children_live():
+        _state.handoff = None
+        os.environ.pop(ENVIRONMENT_VARIABLE, None)
+        return
+    from . import forked
+
+    forked.install()
+    handoff = _state.handoff or Handoff(prefix=sys.prefix)
+    handoff.debounce, handoff.poll = debounce, poll
+    handoff.trust_shared = handoff.trust_shared or trust_shared
+    spec = spec_of_pattern(pattern, exclude)
+    if spec is not None and spec not in handoff.filters:
+        handoff.filters.append(spec)
+    _state.handoff = handoff
+    os.environ[ENVIRONMENT_VARIABLE] = handoff.encode()
+
+
+def quiet_as_child() -> None:
+    """This process is a child of a watching one: no event lines (the parent prints
+    them), no --events stream (the parent's), and errors and notices tagged with this
+    process's id."""
+    from ..logs import logger
+
+    logger.verbose = False
+    logger.listeners[:] = [listener for listener in logger.listeners
+                           if getattr(listener, "__module__", None) != "jurigged.logs"]
+    if getattr(logger, "_tagged_by_process", False):
+        return
+    logger._tagged_by_process = True
+    error, notice = logger.error, logger.notice
+
+    def tagged_error(message: str, *args, **kwargs) -> None:
+        error(f"(process {os.getpid()}) {message}", *args, **kwargs)
+
+    def tagged_notice(message: str, *args, **kwargs) -> None:
+        notice(f"(process {os.getpid()}) {message}", *args, **kwargs)
+
+    logger.error, logger.notice = tagged_error, tagged_notice

@@ -1,0 +1,44 @@
+"""After os.fork() (multiprocessing's fork context, gunicorn's pre-forked workers) the
+child holds the parent's watcher, but not its threads: the native watcher reports
+nothing there. This gives the child a new one at once, knowing every watched file
+with the text the child runs."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+_installed = False
+
+
+def install() -> None:
+    """Register the at-fork handler, once per process (a forked child inherits it)."""
+    global _installed
+    if not _installed and hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+        _installed = True
+
+
+def _after_fork_in_child() -> None:
+    from . import children_live, quiet_as_child
+    from .. import live, logs
+
+    watcher = live._watcher
+    if not children_live() or watcher is None or watcher.stopped:
+        return
+    try:
+        _reset_locks(watcher)
+        quiet_as_child()
+        watcher._renew_in_child()
+    except Exception as exc:  # a fork must never fail because of us
+        logs.logger.error(f"this child process is not live: {exc}", exc=exc)
+
+
+def _reset_locks(watcher) -> None:
+    """Another thread of the parent (its watcher applying a save) may have held these
+    at the fork; in the child that thread is gone and would never release them."""
+    from .. import live, logs
+
+    live._lock = threading.Lock()
+    logs._lock = threading.Lock()
+    watcher.registry._lock = threading.RLock()

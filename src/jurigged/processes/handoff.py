@@ -1,0 +1,120 @@
+"""The settings a watching process hands to the Python processes it starts, through
+one environment variable that they inherit (the only thing a bootstrap can read
+before any code of theirs runs). JSON, so that nothing in it is ever executed."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import types
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterable, Iterator, List, Optional
+
+# Set in a watching process's own environment, so every child inherits it. The .pth
+# bootstrap looks for this name and for nothing else.
+ENVIRONMENT_VARIABLE = "JURIGGED_HANDOFF"
+
+
+@dataclass
+class FilterSpec:
+    """One watch filter in a form another process can rebuild: absolute patterns (so a
+    child with another current directory watches the same files), or `watch=None` for
+    the default (the *.py files under `cwd`). It is itself the filter: `spec(path)`
+    tells whether `path` is watched, so watch() takes it as a pattern."""
+
+    watch: Optional[List[str]]
+    exclude: List[str] = field(default_factory=list)
+    always: List[str] = field(default_factory=list)
+    cwd: str = ""
+
+    def __post_init__(self):
+        self._rule = self._build()  # built now, while the current directory is known
+
+    def __call__(self, path: str) -> bool:
+        return self._rule(path)
+
+    @classmethod
+    def here(cls, watch: Optional[Iterable[str]], exclude: Iterable[str] = (),
+             always: Iterable[str] = ()) -> "FilterSpec":
+        """The spec of `make_filter(watch, exclude, always=always)` called now."""
+        return cls(_absolute(watch) if watch else None, _absolute(exclude),
+                   _absolute(always), os.getcwd())
+
+    def _build(self) -> Callable[[str], bool]:
+        from ..filters import make_filter
+
+        if self.watch:
+            return make_filter(self.watch, self.exclude, always=self.always)
+        # The default filter is "under the current directory": the parent's.
+        with _working_directory(self.cwd):
+            return make_filter(None, self.exclude, always=self.always)
+
+
+@dataclass
+class Handoff:
+    """What a child needs to watch like its parent."""
+
+    prefix: str  # the parent's sys.prefix: another installation ignores the hand-off
+    filters: List[FilterSpec] = field(default_factory=list)
+    debounce: float = 0.05
+    poll: Optional[float] = None
+    trust_shared: bool = False
+
+    def encode(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def decode(cls, text: str) -> "Handoff":
+        """Raises ValueError (json.JSONDecodeError included) or TypeError on bad text."""
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        data["filters"] = [FilterSpec(**spec) for spec in data.get("filters", [])]
+        return cls(**data)
+
+    def matches_this_interpreter(self) -> bool:
+        return os.path.realpath(sys.prefix) == os.path.realpath(self.prefix)
+
+
+def spec_of_pattern(pattern, exclude: Iterable[str]) -> Optional[FilterSpec]:
+    """The spec of what watch(pattern, exclude=...) watches, or None when the pattern
+    is a function (which cannot travel to another process). A list drops its
+    functions and keeps the rest."""
+    if isinstance(pattern, FilterSpec):
+        return pattern
+    if callable(pattern) and not isinstance(pattern, types.ModuleType):
+        return None
+    if pattern is None:
+        return FilterSpec.here(None, exclude)
+    items = [pattern] if isinstance(pattern, (str, types.ModuleType)) else list(pattern)
+    paths = []
+    for item in items:
+        if isinstance(item, types.ModuleType) or (isinstance(item, str)
+                                                   and item in sys.modules):
+            from ..live import _module_path
+
+            paths.append(_module_path(item))
+        elif isinstance(item, str):
+            paths.append(item)
+    return FilterSpec.here(paths, exclude) if paths else None
+
+
+def _absolute(paths: Iterable[str]) -> List[str]:
+    return [os.path.abspath(os.path.expanduser(path)) for path in paths]
+
+
+@contextmanager
+def _working_directory(path: str) -> Iterator[None]:
+    """Only used while building a filter, before the child runs any code of its own
+    (no other thread can see the change)."""
+    before = os.getcwd()
+    if not path or path == before or not os.path.isdir(path):
+        yield
+        return
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
