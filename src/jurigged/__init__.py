@@ -10,7 +10,8 @@ from .recode import OutOfSyncException, Recoder, StaleFileError, make_recoder, v
 from .registry import registry
 from .ipython import load_ipython_extension, unload_ipython_extension
 from .version import __version__
+from .hooks import Update, on_update
 
 __all__ = ["Watcher", "watch", "apply_pending", "make_recoder", "Recoder", "StaleFileError", "OutOfSyncException",
            "virtual_file", "registry", "logger", "load_ipython_extension",
-           "unload_ipython_extension", "__version__"]
+           "unload_ipython_extension", "__version__", "on_update", "Update"]
