@@ -76,3 +76,66 @@ def test_flask_route_added_after_first_request_and_changed(run_jurigged, tmp_pat
     edit(tmp_path, "web.py", FLASK_V2)
     process.expect("flask: routes of web registered", stream="err", timeout=30)
     process.expect("R ('a2', 200)", stream="out", timeout=30)
+
+
+DJANGO_FILES = {
+    "settings.py": """\
+        SECRET_KEY = "test"
+        DEBUG = False
+        ALLOWED_HOSTS = ["testserver"]
+        ROOT_URLCONF = "urls"
+        INSTALLED_APPS = []
+        DATABASES = {}
+        GREETING = "hello"
+        """,
+    "views.py": """\
+        from django.conf import settings
+        from django.http import HttpResponse
+
+        def one(request):
+            return HttpResponse("one")
+
+        def two(request):
+            return HttpResponse("two")
+
+        def greet(request):
+            return HttpResponse(settings.GREETING)
+        """,
+    "urls.py": """\
+        from django.urls import path
+        import views
+
+        urlpatterns = [path("x", views.one), path("g", views.greet)]
+        """,
+}
+
+DJANGO_SETUP = """\
+import os
+os.environ["DJANGO_SETTINGS_MODULE"] = "settings"
+import django
+django.setup()
+from django.test import Client
+client = Client()
+def body(url):
+    response = client.get(url)
+    return response.content.decode() if response.status_code == 200 else response.status_code
+"""
+
+
+def test_django_urlpatterns_and_settings(run_jurigged, tmp_path):
+    pytest.importorskip("django")
+    probe = "(body('/x'), body('/y'), body('/g'))"
+    process = start(run_jurigged, tmp_path, DJANGO_FILES, DJANGO_SETUP, probe)
+    process.expect("R ('one', 404, 'hello')", stream="out", timeout=30)
+    edit(tmp_path, "urls.py", """\
+        from django.urls import path
+        import views
+
+        urlpatterns = [path("x", views.two), path("y", views.one), path("g", views.greet)]
+        """)
+    process.expect("django: URL caches cleared (urls changed)", stream="err", timeout=30)
+    process.expect("R ('two', 'one', 'hello')", stream="out", timeout=30)
+    edit(tmp_path, "settings.py",
+         DJANGO_FILES["settings.py"].replace('"hello"', '"bye"'))
+    process.expect("django: settings updated: GREETING", stream="err", timeout=30)
+    process.expect("R ('two', 'one', 'bye')", stream="out", timeout=30)
