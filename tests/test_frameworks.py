@@ -139,3 +139,37 @@ def test_django_urlpatterns_and_settings(run_jurigged, tmp_path):
          DJANGO_FILES["settings.py"].replace('"hello"', '"bye"'))
     process.expect("django: settings updated: GREETING", stream="err", timeout=30)
     process.expect("R ('two', 'one', 'bye')", stream="out", timeout=30)
+
+
+FASTAPI_V1 = """\
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+app = FastAPI()
+
+class Item(BaseModel):
+    name: str
+
+@app.post("/items", response_model=Item)
+def create(item: Item):
+    return item
+"""
+
+
+def test_fastapi_model_gains_a_field(run_jurigged, tmp_path):
+    pytest.importorskip("fastapi")
+    pytest.importorskip("httpx")
+    setup = ("import api\nfrom fastapi.testclient import TestClient\n"
+             "client = TestClient(api.app)\n"
+             "def post(data):\n"
+             "    response = client.post('/items', json=data)\n"
+             "    return (response.status_code, sorted(response.json()) "
+             "if response.status_code == 200 else None)\n")
+    probe = "(post({'name': 'n', 'price': 2}), post({'name': 'n'}))"
+    process = start(run_jurigged, tmp_path, {"api.py": FASTAPI_V1}, setup, probe)
+    process.expect("R ((200, ['name']), (200, ['name']))", stream="out", timeout=30)
+    edit(tmp_path, "api.py", FASTAPI_V1.replace("    name: str\n",
+                                                "    name: str\n    price: int\n"))
+    process.expect("pydantic: rebuilt Item", stream="err", timeout=30)
+    # The new field is in the response and required in the request.
+    process.expect("R ((200, ['name', 'price']), (422, None))", stream="out", timeout=30)
