@@ -173,3 +173,26 @@ def test_fastapi_model_gains_a_field(run_jurigged, tmp_path):
     process.expect("pydantic: rebuilt Item", stream="err", timeout=30)
     # The new field is in the response and required in the request.
     process.expect("R ((200, ['name', 'price']), (422, None))", stream="out", timeout=30)
+
+
+def test_on_update_tells_what_changed_for_the_matching_module(run_jurigged, tmp_path):
+    lib = "X = 1\n\ndef f():\n    return 1\n"
+    setup = """\
+        import jurigged, lib, other
+
+        @jurigged.on_update(module="li*")
+        def told(update):
+            print("U", update.module_name, update.updated, update.added,
+                  [text for _, text in update.ran], update.module is lib, flush=True)
+        """
+    probe = "(lib.X, lib.f(), other.Y)"
+    process = start(run_jurigged, tmp_path, {"lib.py": lib, "other.py": "Y = 1\n"},
+                    setup, probe)
+    process.expect("R (1, 1, 1)", stream="out", timeout=30)
+    edit(tmp_path, "other.py", "Y = 2\n")
+    process.expect("R (1, 1, 2)", stream="out", timeout=30)
+    edit(tmp_path, "lib.py", lib.replace("X = 1", "X = 2").replace("return 1", "return 2")
+         + "def g():\n    return 3\n")
+    line = process.expect("U lib", stream="out", timeout=30)
+    assert line == "U lib ['lib.f'] ['lib.g'] ['X = 2'] True"
+    assert "U other" not in process.output("out")
