@@ -23,10 +23,25 @@ def _stale_models(module, base) -> list:
     for name, value in list(vars(module).items()):
         if (isinstance(value, type) and issubclass(value, base) and value is not base
                 and value.__module__ == module.__name__):
-            own = value.__dict__.get("__annotations__", {})
-            if set(own) - set(value.model_fields):
+            if _fields_differ(value):
                 stale.append((name, value))
     return stale
+
+
+def _fields_differ(cls) -> bool:
+    """Whether the class body's annotations (as a save left them) are not the fields
+    pydantic built: a field added, removed or given another type."""
+    own = cls.__dict__.get("__annotations__", {})
+    fields = cls.model_fields
+    inherited = set()
+    for base in cls.__mro__[1:]:
+        inherited.update(getattr(base, "model_fields", None) or {})
+    if set(own) - set(fields) - set(getattr(cls, "__class_vars__", ())):
+        return True
+    if any(name not in own and name not in inherited for name in fields):
+        return True
+    return any(isinstance(own[name], type) and fields[name].annotation is not own[name]
+               for name in own if name in fields)
 
 
 def _rebuilt(cls):
@@ -48,15 +63,17 @@ def _models_changed(update: Update) -> None:
     for name, cls in _stale_models(update.module, pydantic.BaseModel):
         setattr(update.module, name, _rebuilt(cls))
         rebuilt.append(name)
-    if not rebuilt:
-        return
     for value in list(vars(update.module).values()):
-        if isinstance(value, type) and issubclass(value, pydantic.BaseModel):
+        if rebuilt and isinstance(value, type) and issubclass(value, pydantic.BaseModel):
             try:
                 value.model_rebuild(force=True)
             except Exception:
                 pass
     routes = _refresh_fastapi_routes(update.module)
+    if not rebuilt:
+        if routes:  # the classes were re-created by the patcher itself
+            logger.notice(f"fastapi: {routes} route(s) refreshed", update.path)
+        return
     logger.notice(f"pydantic: rebuilt {', '.join(rebuilt)}"
                   + (f"; {routes} FastAPI route(s) refreshed" if routes else ""),
                   update.path)
@@ -78,11 +95,13 @@ def _refresh_fastapi_routes(module) -> int:
                 continue
             endpoint = route.endpoint
             hints = getattr(endpoint, "__annotations__", {})
-            for key, hint in list(hints.items()):
-                replacement = _current(module, hint)
-                if replacement is not None:
-                    hints[key] = replacement
-            response_model = _current(module, route.response_model) or route.response_model
+            stale = {key: _current(module, hint) for key, hint in hints.items()}
+            stale = {key: now for key, now in stale.items() if now is not None}
+            response_model = _current(module, route.response_model)
+            if not stale and response_model is None:
+                continue
+            hints.update(stale)
+            response_model = response_model or route.response_model
             fresh = APIRoute(route.path, endpoint, response_model=response_model,
                              methods=route.methods, name=route.name,
                              status_code=route.status_code, tags=route.tags,
