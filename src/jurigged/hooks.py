@@ -115,7 +115,7 @@ def _load_entry_points() -> None:
 
 def _prerun(path: str, file) -> None:
     update = Update(file.module_name, path, file.module)
-    _collecting.append(update)
+    _collecting[:] = [update]  # a file whose apply raised never reached postrun
     for hook in list(hooks):
         if hook.before is not None and hook.wants(update.module_name):
             _call(hook.before, path, path, update.module_name, file.module)
