@@ -15,6 +15,7 @@ from .logs import logger
 from .registry import registry
 from .ipython import load_ipython_extension, unload_ipython_extension
 from .version import __version__
+from .hooks import Update, on_update
 
 _LAZY = {"OutOfSyncException", "Recoder", "StaleFileError", "make_recoder", "virtual_file"}
 
@@ -43,4 +44,4 @@ live = _live_module
 __all__ = ["Watcher", "watch", "apply_pending", "make_recoder", "Recoder", "StaleFileError",
            "OutOfSyncException", "virtual_file", "registry", "logger",
            "load_ipython_extension", "unload_ipython_extension", "loop", "xloop",
-           "loop_on_error", "live", "__version__"]
+           "loop_on_error", "live", "on_update", "Update", "__version__"]

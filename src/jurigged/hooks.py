@@ -1,0 +1,189 @@
+"""After a module is updated, do this: the public hook API (`on_update`).
+
+A hook is told, per applied file, what the save changed (an `Update` record built from
+the logger's events between the watcher's prerun and postrun of that file). Hooks come
+from `on_update`, from the built-in framework hooks (jurigged.frameworks) and from
+third-party packages through the `jurigged.hooks` entry point group, loaded on the
+first watch. The hooks attach to the active watcher without live.py knowing: the first
+watch or batch event of the logger attaches them.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import sys
+import threading
+import types
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional, Pattern, Tuple, Union
+
+from .logs import logger
+
+ENTRY_POINT_GROUP = "jurigged.hooks"
+ModuleMatch = Union[None, str, Pattern, Callable[[str], bool]]
+
+
+@dataclass
+class Update:
+    """What one save of one file changed in its module."""
+
+    module_name: str
+    path: str
+    module: Optional[types.ModuleType]
+    updated: List[str] = field(default_factory=list)  # qualnames whose code changed
+    added: List[str] = field(default_factory=list)
+    deleted: List[str] = field(default_factory=list)
+    ran: List[Tuple[int, str]] = field(default_factory=list)  # (line, text) re-run
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.updated or self.added or self.deleted or self.ran)
+
+
+@dataclass
+class UpdateHook:
+    """A callback and the modules it is for; `before` (optional) runs at prerun."""
+
+    callback: Callable[[Update], None]
+    module: ModuleMatch = None
+    before: Optional[Callable[[str, types.ModuleType], None]] = None
+
+    def wants(self, module_name: str) -> bool:
+        match = self.module
+        if match is None:
+            return True
+        if callable(match) and not isinstance(match, str):
+            return bool(match(module_name))
+        if isinstance(match, str):
+            return module_name == match or fnmatch.fnmatchcase(module_name, match)
+        return match.fullmatch(module_name) is not None
+
+
+hooks: List[UpdateHook] = []
+_lock = threading.Lock()
+_attached_to = None   # the Watcher whose prerun/postrun lists hold ours
+_collecting: List[Update] = []  # the file being applied (at most one at a time)
+_entry_points_loaded = False
+
+
+def on_update(callback: Optional[Callable[[Update], None]] = None, *,
+              module: ModuleMatch = None, before=None):
+    """Call `callback(update)` after each save applied to a module matching `module`
+    (None: every module; a name or glob such as "app.*"; a compiled regex; or a
+    callable on the name). Works as `@on_update` and `@on_update(module=...)`.
+    Returns the callback; `remove(callback)` undoes it."""
+    def register(function):
+        hooks.append(UpdateHook(function, module, before))
+        return function
+
+    return register if callback is None else register(callback)
+
+
+def remove(callback) -> None:
+    hooks[:] = [hook for hook in hooks if hook.callback is not callback]
+
+
+def _load_entry_points() -> None:
+    """Third-party hooks: each entry point of the group names a callable, called once
+    with no argument (it registers with on_update), or a module to import."""
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    from . import frameworks
+
+    frameworks.register_builtin()
+    try:
+        from importlib.metadata import entry_points
+
+        found = entry_points()
+        group = (found.select(group=ENTRY_POINT_GROUP) if hasattr(found, "select")
+                 else found.get(ENTRY_POINT_GROUP, []))
+    except Exception as exc:
+        logger.error(f"cannot list the {ENTRY_POINT_GROUP} entry points: {exc}")
+        return
+    for point in group:
+        try:
+            loaded = point.load()
+            if callable(loaded):
+                loaded()
+        except Exception as exc:
+            logger.error(f"jurigged hook {point.name} ({point.value}) failed to load",
+                         exc=exc)
+
+
+def _prerun(path: str, file) -> None:
+    update = Update(file.module_name, path, file.module)
+    _collecting[:] = [update]  # a file whose apply raised never reached postrun
+    for hook in list(hooks):
+        if hook.before is not None and hook.wants(update.module_name):
+            _call(hook.before, path, path, update.module_name, file.module)
+
+
+def _postrun(path: str, file) -> None:
+    if not _collecting:
+        return
+    update = _collecting.pop()
+    update.module = file.module
+    if not update.changed:
+        return
+    for hook in list(hooks):
+        if hook.wants(update.module_name):
+            _call(hook.callback, path, update)
+
+
+def _call(function, path: str, *args) -> None:
+    try:
+        function(*args)
+    except Exception as exc:
+        name = getattr(function, "__qualname__", repr(function))
+        logger.error(f"{path}: update hook {name} failed: {exc}", path, 0, exc)
+
+
+def _collect(event: dict) -> None:
+    """Logger listener: attach to the watcher on the first watch, then gather events."""
+    kind = event.get("event")
+    if kind in ("watch", "batch"):
+        _attach()
+        return
+    if not _collecting:
+        return
+    update = _collecting[-1]
+    if event.get("file") != update.path:
+        return
+    if kind in ("update", "add", "delete"):
+        getattr(update, {"update": "updated", "add": "added",
+                         "delete": "deleted"}[kind]).append(event["qualname"])
+    elif kind == "run":
+        update.ran.append((event.get("line", 0), event.get("text", "")))
+
+
+def _attach() -> None:
+    global _attached_to
+    live = sys.modules.get("jurigged.live")
+    watcher = getattr(live, "_watcher", None)
+    if watcher is None or watcher is _attached_to:
+        return
+    with _lock:
+        if watcher is _attached_to:
+            return
+        _attached_to = watcher
+        _load_entry_points()
+        # Ours go first before the file and last after it, around the user's callbacks.
+        watcher.prerun.insert(0, _prerun)
+        watcher.postrun.append(_postrun)
+
+
+def statement_names(update: Update) -> List[str]:
+    """Names assigned at the top of the statements a save re-ran (`X = 1`, `X: int`)."""
+    names = []
+    for _, text in update.ran:
+        for line in text.splitlines():
+            found = re.match(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?::[^=]*)?=(?!=)", line)
+            if found:
+                names.append(found.group(1))
+    return names
+
+
+logger.listeners.append(_collect)

@@ -1,0 +1,198 @@
+"""End to end: the framework hooks (jurigged.frameworks) with the real frameworks. A real
+`jurigged` process serves an app through the framework's test client in a loop, the
+test edits the app's files, and checks the responses."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+# The program under test: `setup` makes a client, PROBE is a tuple of responses printed
+# as `R <repr>` whenever it changes.
+APP = """\
+import sys, time
+{setup}
+def probe():
+    try:
+        return {probe}
+    except Exception as exc:
+        return ("raised", type(exc).__name__, str(exc)[:80])
+print("ready", flush=True)
+last = object()
+for _ in range(6000):
+    value = probe()
+    if value != last:
+        sys.stdout.write(f"R {{value!r}}\\n"); sys.stdout.flush()
+        last = value
+    time.sleep(0.005)
+"""
+
+
+def start(run_jurigged, tmp_path: Path, files: dict, setup: str, probe: str):
+    for name, text in files.items():
+        (tmp_path / name).write_text(textwrap.dedent(text))
+    (tmp_path / "app.py").write_text(APP.format(setup=textwrap.dedent(setup), probe=probe))
+    process = run_jurigged("-v", "app.py")
+    process.expect("ready", timeout=30)
+    return process
+
+
+def edit(tmp_path: Path, name: str, text: str) -> None:
+    (tmp_path / name).write_text(textwrap.dedent(text))
+
+
+FLASK_V1 = """\
+from flask import Flask
+app = Flask(__name__)
+
+@app.route("/a")
+def a():
+    return "a1"
+"""
+
+FLASK_V2 = """\
+from flask import Flask
+app = Flask(__name__)
+
+@app.route("/a")
+def a():
+    return "a2"
+
+@app.route("/b")
+def b():
+    return "b1"
+"""
+
+
+def test_flask_route_added_after_first_request_and_changed(run_jurigged, tmp_path):
+    pytest.importorskip("flask")
+    setup = "import web\nclient = web.app.test_client()\n"
+    probe = ("(client.get('/a').get_data(as_text=True), "
+             "client.get('/b').status_code)")
+    process = start(run_jurigged, tmp_path, {"web.py": FLASK_V1}, setup, probe)
+    process.expect("R ('a1', 404)", stream="out", timeout=30)
+    edit(tmp_path, "web.py", FLASK_V2)
+    process.expect("flask: routes of web registered", stream="err", timeout=30)
+    process.expect("R ('a2', 200)", stream="out", timeout=30)
+
+
+DJANGO_FILES = {
+    "settings.py": """\
+        SECRET_KEY = "test"
+        DEBUG = False
+        ALLOWED_HOSTS = ["testserver"]
+        ROOT_URLCONF = "urls"
+        INSTALLED_APPS = []
+        DATABASES = {}
+        GREETING = "hello"
+        """,
+    "views.py": """\
+        from django.conf import settings
+        from django.http import HttpResponse
+
+        def one(request):
+            return HttpResponse("one")
+
+        def two(request):
+            return HttpResponse("two")
+
+        def greet(request):
+            return HttpResponse(settings.GREETING)
+        """,
+    "urls.py": """\
+        from django.urls import path
+        import views
+
+        urlpatterns = [path("x", views.one), path("g", views.greet)]
+        """,
+}
+
+DJANGO_SETUP = """\
+import os
+os.environ["DJANGO_SETTINGS_MODULE"] = "settings"
+import django
+django.setup()
+from django.test import Client
+client = Client()
+def body(url):
+    response = client.get(url)
+    return response.content.decode() if response.status_code == 200 else response.status_code
+"""
+
+
+def test_django_urlpatterns_and_settings(run_jurigged, tmp_path):
+    pytest.importorskip("django")
+    probe = "(body('/x'), body('/y'), body('/g'))"
+    process = start(run_jurigged, tmp_path, DJANGO_FILES, DJANGO_SETUP, probe)
+    process.expect("R ('one', 404, 'hello')", stream="out", timeout=30)
+    edit(tmp_path, "urls.py", """\
+        from django.urls import path
+        import views
+
+        urlpatterns = [path("x", views.two), path("y", views.one), path("g", views.greet)]
+        """)
+    process.expect("django: URL caches cleared (urls changed)", stream="err", timeout=30)
+    process.expect("R ('two', 'one', 'hello')", stream="out", timeout=30)
+    edit(tmp_path, "settings.py",
+         DJANGO_FILES["settings.py"].replace('"hello"', '"bye"'))
+    process.expect("django: settings updated: GREETING", stream="err", timeout=30)
+    process.expect("R ('two', 'one', 'bye')", stream="out", timeout=30)
+
+
+FASTAPI_V1 = """\
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+app = FastAPI()
+
+class Item(BaseModel):
+    name: str
+
+@app.post("/items", response_model=Item)
+def create(item: Item):
+    return item
+"""
+
+
+def test_fastapi_model_gains_a_field(run_jurigged, tmp_path):
+    pytest.importorskip("fastapi")
+    pytest.importorskip("httpx")
+    setup = ("import api\nfrom fastapi.testclient import TestClient\n"
+             "client = TestClient(api.app)\n"
+             "def post(data):\n"
+             "    response = client.post('/items', json=data)\n"
+             "    return (response.status_code, sorted(response.json()) "
+             "if response.status_code == 200 else None)\n")
+    probe = "(post({'name': 'n', 'price': 2}), post({'name': 'n'}))"
+    process = start(run_jurigged, tmp_path, {"api.py": FASTAPI_V1}, setup, probe)
+    process.expect("R ((200, ['name']), (200, ['name']))", stream="out", timeout=30)
+    edit(tmp_path, "api.py", FASTAPI_V1.replace("    name: str\n",
+                                                "    name: str\n    price: int\n"))
+    process.expect("pydantic: rebuilt Item", stream="err", timeout=30)
+    # The new field is in the response and required in the request.
+    process.expect("R ((200, ['name', 'price']), (422, None))", stream="out", timeout=30)
+
+
+def test_on_update_tells_what_changed_for_the_matching_module(run_jurigged, tmp_path):
+    lib = "X = 1\n\ndef f():\n    return 1\n"
+    setup = """\
+        import jurigged, lib, other
+
+        @jurigged.on_update(module="li*")
+        def told(update):
+            print("U", update.module_name, update.updated, update.added,
+                  [text for _, text in update.ran], update.module is lib, flush=True)
+        """
+    probe = "(lib.X, lib.f(), other.Y)"
+    process = start(run_jurigged, tmp_path, {"lib.py": lib, "other.py": "Y = 1\n"},
+                    setup, probe)
+    process.expect("R (1, 1, 1)", stream="out", timeout=30)
+    edit(tmp_path, "other.py", "Y = 2\n")
+    process.expect("R (1, 1, 2)", stream="out", timeout=30)
+    edit(tmp_path, "lib.py", lib.replace("X = 1", "X = 2").replace("return 1", "return 2")
+         + "def g():\n    return 3\n")
+    line = process.expect("U lib", stream="out", timeout=30)
+    assert line == "U lib ['lib.f'] ['lib.g'] ['X = 2'] True"
+    assert "U other" not in process.output("out")
