@@ -1,7 +1,10 @@
 """Flask: routes added by a save are registered on the live app.
 
-Flask refuses `app.route` once the app has served a request; for the duration of the
-apply of a module holding an app, the app is told it has served none."""
+Flask refuses `app.route` once the app has served a request (its setup methods call
+`_check_setup_finished`); for the duration of the apply of a module holding an app,
+that check is switched off on the app object itself. Clearing the app's
+`_got_first_request` flag instead would race with requests served meanwhile, which set
+it again."""
 
 from __future__ import annotations
 
@@ -22,18 +25,22 @@ def _apps_in(module) -> list:
     return [value for value in list(vars(module).values()) if isinstance(value, kinds)]
 
 
+def _setup_allowed(f_name: str) -> None:
+    """Stands in for the app's `_check_setup_finished` while a save is applied."""
+
+
 def _before(path: str, module_name: str, module) -> None:
     reopened = []
     for app in _apps_in(module):
-        if getattr(app, "_got_first_request", False):
-            app._got_first_request = False
+        if hasattr(app, "_check_setup_finished"):
+            app._check_setup_finished = _setup_allowed  # shadows the method
             reopened.append(app)
     _reopened[module_name] = reopened
 
 
 def _after(update: Update) -> None:
     for app in _reopened.pop(update.module_name, []):
-        app._got_first_request = True
+        app.__dict__.pop("_check_setup_finished", None)
     added = [name for name in update.added if name.startswith(update.module_name + ".")]
     if added and _apps_in(update.module):
         logger.notice(f"flask: routes of {update.module_name} registered on the live "
