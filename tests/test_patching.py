@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from textwrap import dedent
 
+import pytest
+
 
 # The program under test imports `lib`, then prints `R <repr(value)>` for the value of
 # PROBE every few milliseconds. Tests edit lib.py (or the program) and wait for the new
@@ -392,6 +394,7 @@ def test_deleted_and_undecodable_files_keep_the_program_running(run_jurigged, tm
     assert p.popen.poll() is None
 
 
+@pytest.mark.main_only
 def test_two_functions_change_together_for_other_threads(run_jurigged, tmp_path):
     # Other threads take snapshots of both functions' code in one C call (so the
     # snapshot itself cannot straddle a thread switch) while both are edited together,

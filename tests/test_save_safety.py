@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from watcher_support import workdir  # noqa: F401 (fixture)
 
 APP = """\
@@ -49,6 +51,7 @@ def applied(process) -> list:
             if line.startswith(("Update ", "Add ", "Delete "))]
 
 
+@pytest.mark.main_only
 def test_a_save_written_in_two_halves_is_applied_at_the_close(run_jurigged, workdir):
     p = start(run_jurigged, workdir)
     text = source(2)
@@ -128,6 +131,7 @@ def test_the_size_limit_from_flag_config_and_environment(run_jurigged, workdir, 
         p.kill()
 
 
+@pytest.mark.main_only
 def test_a_file_left_open_after_writing_is_read_after_a_while(run_jurigged, workdir):
     p = start(run_jurigged, workdir)
     lib = workdir / "lib.py"
@@ -162,6 +166,7 @@ for _ in range(12000):
 """
 
 
+@pytest.mark.main_only
 def test_a_file_too_big_for_the_memory_left_is_reported_and_skipped(run_jurigged, workdir,
                                                                      tmp_path):
     # The size limit is raised above the memory the program has left: the native
