@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import List, Optional, Union
+from typing import Any, Callable, Iterator, List, Optional, Union
 
 import pytest
 
@@ -131,6 +131,25 @@ class JuriggedProcess:
                     f"{self.output()}")
 
 
+def started_processes(tmp_path: Path, make: Callable[..., Any]) -> Iterator[Callable[..., Any]]:
+    """The body of a fixture that starts processes (`yield from` it): yields
+    `start(*args, **options)`, which returns `make(args, home, **options)` with `home` a
+    folder under tmp_path for the process's HOME, and kills every process it started
+    (their `kill()`) when the test ends."""
+    processes = []
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+
+    def start(*args: str, **options):
+        process = make(list(args), home, **options)
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        process.kill()
+
+
 @pytest.fixture
 def run_jurigged(tmp_path):
     """Start `jurigged` on files in a temporary folder and read what it prints.
@@ -148,19 +167,10 @@ def run_jurigged(tmp_path):
     `[sys.executable, "-m", "jurigged"]`. HOME is a folder under tmp_path. Processes
     still running at the end of the test are killed.
     """
-    processes = []
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
+    def make(args: List[str], home: Path, cwd: Optional[Union[str, Path]] = None,
+             command: Optional[List[str]] = None, env: Optional[dict] = None
+             ) -> JuriggedProcess:
+        return JuriggedProcess(args, Path(cwd or tmp_path), env or subprocess_env(home),
+                               command or jurigged_command())
 
-    def start(*args: str, cwd: Optional[Union[str, Path]] = None,
-              command: Optional[List[str]] = None, env: Optional[dict] = None
-              ) -> JuriggedProcess:
-        process = JuriggedProcess(
-            list(args), Path(cwd or tmp_path), env or subprocess_env(home),
-            command or jurigged_command())
-        processes.append(process)
-        return process
-
-    yield start
-    for process in processes:
-        process.kill()
+    yield from started_processes(tmp_path, make)

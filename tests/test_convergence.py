@@ -5,8 +5,6 @@ print that value."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from textwrap import dedent, indent
 from typing import Dict
@@ -14,27 +12,8 @@ from typing import Dict
 import pytest
 
 from conftest import subprocess_env
+from live_support import fresh_probe_line, probe_loop, start_probe_loop
 from watcher_support import require_tool, run
-
-# The program prints `R <repr(value)>` for the value of PROBE whenever it changes.
-APP = """\
-import sys, time
-{imports}
-def probe():
-    try:
-        return {probe}
-    except Exception as exc:
-        return ("raised", type(exc).__name__)
-if __name__ == "__main__":
-    print("ready", flush=True)
-    last = object()
-    for _ in range(6000):
-        value = probe()
-        if value != last:
-            sys.stdout.write(f"R {{value!r}}\\n"); sys.stdout.flush()
-            last = value
-        time.sleep(0.005)
-"""
 
 
 def env_without_bytecode(tmp_path: Path) -> dict:
@@ -51,21 +30,17 @@ def write_files(tmp_path: Path, files: Dict[str, str]) -> None:
 
 
 def start(run_jurigged, tmp_path: Path, files: Dict[str, str], imports: str, probe: str):
-    write_files(tmp_path, files)
-    (tmp_path / "app.py").write_text(APP.format(imports=imports, probe=probe))
-    process = run_jurigged("-v", "app.py", env=env_without_bytecode(tmp_path))
-    process.expect("ready")
-    return process
+    """The probe loop (prints `R <repr(value)>` whenever the probe's value changes) on
+    `files`, dedented."""
+    program = probe_loop(probe, imports=imports, rounds=6000, main_guard=True)
+    return start_probe_loop(run_jurigged, tmp_path, program,
+                            {name: dedent(text) for name, text in files.items()},
+                            env=env_without_bytecode(tmp_path))
 
 
 def fresh(tmp_path: Path) -> str:
     """The probe's line as a fresh interpreter prints it for the files on disk now."""
-    result = subprocess.run(
-        [sys.executable, "-B", "-c", "import app; print(f'R {app.probe()!r}')"],
-        cwd=str(tmp_path), env=env_without_bytecode(tmp_path), capture_output=True,
-        text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip().splitlines()[-1]
+    return fresh_probe_line(tmp_path, env_without_bytecode(tmp_path))
 
 
 def converges(process, tmp_path: Path, timeout: float = 10) -> str:

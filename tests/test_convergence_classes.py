@@ -5,69 +5,32 @@ answers."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from textwrap import dedent
 
 import pytest
 
 from conftest import subprocess_env
+from live_support import fresh_probe_line, probe_loop, start_probe_loop
 
-# Prints `R <repr(PROBE)>` whenever the value changes. References to lib's objects are
-# taken once (SETUP), before any edit, as a real program would.
-APP = """\
-import sys, time
-import lib
-{setup}
-def probe():
-    try:
-        return {probe}
-    except Exception as exc:
-        return ("raised", type(exc).__name__)
-print("ready", flush=True)
-last = object()
-for _ in range({rounds}):
-    value = probe()
-    if value != last:
-        sys.stdout.write(f"R {{value!r}}\\n"); sys.stdout.flush()
-        last = value
-    time.sleep(0.005)
-"""
+# The probe loop prints `R <repr(PROBE)>` whenever the value changes. References to
+# lib's objects are taken once (SETUP), before any edit, as a real program would.
 
 needs_312 = pytest.mark.skipif(sys.version_info < (3, 12),
                                reason="PEP 695 syntax needs Python 3.12+")
 
 
-def _app(probe: str, setup: str, rounds: int) -> str:
-    return APP.format(setup=textwrap.dedent(setup), probe=probe, rounds=rounds)
-
-
 def start(run_jurigged, tmp_path: Path, lib: str, probe: str, setup: str = ""):
-    (tmp_path / "lib.py").write_text(lib)
-    (tmp_path / "app.py").write_text(_app(probe, setup, 4000))
-    process = run_jurigged("-v", "app.py")
-    process.expect("ready")
-    return process
+    program = probe_loop(probe, setup=setup, main_guard=True)
+    return start_probe_loop(run_jurigged, tmp_path, program, {"lib.py": lib})
 
 
-def fresh(tmp_path: Path, probe: str, setup: str = "") -> str:
-    """What a fresh interpreter on the files as they are now prints for the probe."""
-    (tmp_path / "fresh.py").write_text(_app(probe, setup, 1))
-    result = subprocess.run([sys.executable, "fresh.py"], cwd=str(tmp_path), text=True,
-                            capture_output=True, timeout=60,
-                            env=subprocess_env(tmp_path / "home"))
-    lines = [line for line in result.stdout.splitlines() if line.startswith("R ")]
-    assert lines, result.stdout + result.stderr
-    return lines[0][2:]
-
-
-def converge(tmp_path: Path, process, lib: str, probe: str, setup: str, expected: str):
+def converge(tmp_path: Path, process, lib: str, expected: str):
     """Save lib.py as `lib`, check that a fresh run gives `expected`, and wait for the
     live program to print the same."""
     (tmp_path / "lib.py").write_text(lib)
-    assert fresh(tmp_path, probe, setup) == expected
+    assert fresh_probe_line(tmp_path, subprocess_env(tmp_path / "home")) == f"R {expected}"
     return process.expect(f"R {expected}", stream="out", timeout=15)
 
 
@@ -138,12 +101,12 @@ def test_enum_member_added_and_value_changed(run_jurigged, tmp_path):
     p = start(run_jurigged, tmp_path, lib, probe, setup)
     p.expect("R (['RED', 'GREEN'], 1, True, 1, True, 'green')")
     new = lib.replace("GREEN = 2", "GREEN = 2\n    BLUE = 3").replace("RED = 1", "RED = 10")
-    converge(tmp_path, p, new, probe, setup,
+    converge(tmp_path, p, new,
              "(['RED', 'GREEN', 'BLUE'], 10, True, 10, True, 'green')")
     p.seen("Update lib.Color", stream="out")
     # A plain method edit afterwards reaches the re-created class.
     newer = new.replace("self.name.lower()", "self.name.title()")
-    converge(tmp_path, p, newer, probe, setup,
+    converge(tmp_path, p, newer,
              "(['RED', 'GREEN', 'BLUE'], 10, True, 10, True, 'Green')")
 
 
@@ -163,7 +126,7 @@ def test_slots_extended_reports_unmigrated_instances(run_jurigged, tmp_path):
     new = (lib.replace('("x",)', '("x", "y")')
            .replace("self.x = x", "self.x = x\n        self.y = 0")
            .replace("(self.x,)", "(self.x, self.y)"))
-    converge(tmp_path, p, new, probe, "", "((1, 0), ('x', 'y'))")
+    converge(tmp_path, p, new, "((1, 0), ('x', 'y'))")
     line = p.seen("could not migrate")
     assert "lib.P" in line and "1 instance" in line
 
@@ -180,7 +143,7 @@ def test_namedtuple_field_added(run_jurigged, tmp_path):
     p = start(run_jurigged, tmp_path, lib, probe, setup)
     p.expect("R (Pt(x=1, y=0), ('x', 'y'), True)")
     new = lib.replace("y: int = 0", "y: int = 0\n    z: int = 5")
-    converge(tmp_path, p, new, probe, setup, "(Pt(x=1, y=0, z=5), ('x', 'y', 'z'), True)")
+    converge(tmp_path, p, new, "(Pt(x=1, y=0, z=5), ('x', 'y', 'z'), True)")
     # A tuple of two items must not pose as one of three: it keeps its class, and the
     # log says so.
     assert "of lib.Pt (their fields changed)" in p.seen("could not migrate")
@@ -198,7 +161,7 @@ def test_slots_dataclass_field_added(run_jurigged, tmp_path):
     p = start(run_jurigged, tmp_path, lib, probe)
     p.expect("R ('D(a=1)', ('a',))")
     new = lib.replace("a: int", "a: int\n    b: int = 2")
-    converge(tmp_path, p, new, probe, "", "('D(a=1, b=2)', ('a', 'b'))")
+    converge(tmp_path, p, new, "('D(a=1, b=2)', ('a', 'b'))")
 
 
 def test_frozen_dataclass_field_added_and_instances_migrated(run_jurigged, tmp_path):
@@ -217,7 +180,7 @@ def test_frozen_dataclass_field_added_and_instances_migrated(run_jurigged, tmp_p
     p.expect("R (F(a=1), 1, True, True, 1)")
     new = (lib.replace("a: int", "a: int\n    b: int = 2")
            .replace("return self.a", "return self.a + getattr(self, 'b', 100)"))
-    converge(tmp_path, p, new, probe, setup, "(F(a=1, b=2), 3, True, True, 3)")
+    converge(tmp_path, p, new, "(F(a=1, b=2), 3, True, True, 3)")
 
 
 def test_plain_dataclass_field_with_factory_reaches_existing_instances(run_jurigged,
@@ -233,7 +196,7 @@ def test_plain_dataclass_field_with_factory_reaches_existing_instances(run_jurig
     p = start(run_jurigged, tmp_path, lib, probe, setup)
     p.expect("R ('D(a=1)', 'D(a=1)', True)")
     new = lib.replace("a: int = 1", "a: int = 1\n    tags: list = field(default_factory=list)")
-    converge(tmp_path, p, new, probe, setup,
+    converge(tmp_path, p, new,
              "('D(a=1, tags=[])', 'D(a=1, tags=[])', True)")
 
 
@@ -246,7 +209,7 @@ def test_typeddict_key_added(run_jurigged, tmp_path):
     probe = "(sorted(lib.TD.__annotations__), sorted(lib.TD.__required_keys__))"
     p = start(run_jurigged, tmp_path, lib, probe)
     p.expect("R (['a'], ['a'])")
-    converge(tmp_path, p, lib.replace("a: int", "a: int\n    b: str"), probe, "",
+    converge(tmp_path, p, lib.replace("a: int", "a: int\n    b: str"),
              "(['a', 'b'], ['a', 'b'])")
 
 
@@ -273,7 +236,7 @@ def test_abstract_method_added_keeps_the_class(run_jurigged, tmp_path):
     p.expect("R (['a'], 1, True)")
     new = lib.replace("def a(self): ...", "def a(self): ...\n    @abc.abstractmethod\n"
                                            "    def b(self): ...")
-    converge(tmp_path, p, new, probe, setup, "(['a', 'b'], 'abstract', True)")
+    converge(tmp_path, p, new, "(['a', 'b'], 'abstract', True)")
 
 
 def test_set_name_descriptor_renamed(run_jurigged, tmp_path):
@@ -288,7 +251,7 @@ def test_set_name_descriptor_renamed(run_jurigged, tmp_path):
     probe = "lib.M.fields"
     p = start(run_jurigged, tmp_path, lib, probe)
     p.expect("R ('a', 'b')")
-    converge(tmp_path, p, lib.replace("a = Field()", "c = Field()"), probe, "", "('c', 'b')")
+    converge(tmp_path, p, lib.replace("a = Field()", "c = Field()"), "('c', 'b')")
 
 
 def test_init_subclass_rerun_and_instances_migrated(run_jurigged, tmp_path):
@@ -306,7 +269,7 @@ def test_init_subclass_rerun_and_instances_migrated(run_jurigged, tmp_path):
     probe = "(lib.A.tag, a.tag, type(a) is lib.A, a.hello())"
     p = start(run_jurigged, tmp_path, lib, probe, setup)
     p.expect("R ('A', 'A', True, 'hi')")
-    converge(tmp_path, p, lib.replace('key = "a"', 'key = "b"'), probe, setup,
+    converge(tmp_path, p, lib.replace('key = "a"', 'key = "b"'),
              "('B', 'B', True, 'hi')")
 
 
@@ -325,7 +288,7 @@ def test_class_decorator_added_migrates_instances(run_jurigged, tmp_path):
     assert line.startswith("R ('<lib.P object at") and line.endswith(", True, True)")
     new = lib.replace("class P:", "@dataclasses.dataclass\nclass P:").replace(
         "    def __init__(self, a=1):\n        self.a = a\n", "")
-    converge(tmp_path, p, new, probe, setup, "('P(a=5)', True, True)")
+    converge(tmp_path, p, new, "('P(a=5)', True, True)")
 
 
 def test_plain_class_keeps_its_identity(run_jurigged, tmp_path):
@@ -339,7 +302,7 @@ def test_plain_class_keeps_its_identity(run_jurigged, tmp_path):
     probe = "(c.m(), C is lib.C, type(c) is lib.C)"
     p = start(run_jurigged, tmp_path, lib, probe, setup)
     p.expect("R (1, True, True)")
-    converge(tmp_path, p, lib.replace("x = 1", "x = 2\n    y = 3"), probe, setup,
+    converge(tmp_path, p, lib.replace("x = 1", "x = 2\n    y = 3"),
              "(2, True, True)")
     assert not any("re-created" in line for line in p.lines["all"])
 
@@ -360,8 +323,7 @@ def test_lru_cache_cleared_on_update(run_jurigged, tmp_path):
     probe = "(f(1), lib.g(2))"
     p = start(run_jurigged, tmp_path, lib, probe, setup)
     p.expect("R (2, 4)")
-    converge(tmp_path, p, lib.replace("x + 1", "x + 10").replace("x * 2", "x * 3"),
-             probe, setup, "(11, 6)")
+    converge(tmp_path, p, lib.replace("x + 1", "x + 10").replace("x * 2", "x * 3"), "(11, 6)")
 
 
 # -- 3. decorator changes -----------------------------------------------------------------
@@ -381,8 +343,7 @@ def test_decorator_replacing_a_cache_reaches_the_cached_reference(run_jurigged, 
     probe = "(g(1), lib.g(1))"
     p = start(run_jurigged, tmp_path, lib, probe, setup)
     p.expect("R (1, 1)")
-    converge(tmp_path, p, lib.replace("@functools.lru_cache(maxsize=None)", "@tag"),
-             probe, setup, "(('t', 1), ('t', 1))")
+    converge(tmp_path, p, lib.replace("@functools.lru_cache(maxsize=None)", "@tag"), "(('t', 1), ('t', 1))")
 
 
 def test_decorator_added_changed_removed_reaches_old_references(run_jurigged, tmp_path):
@@ -406,13 +367,13 @@ def test_decorator_added_changed_removed_reaches_old_references(run_jurigged, tm
     p.expect("R (1, 1, 'm', 1)")
     added = lib.replace("def f(x):", "@tag('a')\ndef f(x):").replace(
         "    def m(self):", "    @tag('b')\n    def m(self):")
-    converge(tmp_path, p, added, probe, setup, "(('a', 1), ('a', 1), ('b', 'm'), ('a', 1))")
+    converge(tmp_path, p, added, "(('a', 1), ('a', 1), ('b', 'm'), ('a', 1))")
     changed = added.replace("@tag('a')", "@tag('z')")
-    converge(tmp_path, p, changed, probe, setup, "(('z', 1), ('z', 1), ('b', 'm'), ('z', 1))")
+    converge(tmp_path, p, changed, "(('z', 1), ('z', 1), ('b', 'm'), ('z', 1))")
     removed = changed.replace("@tag('z')\n", "").replace("    @tag('b')\n", "")
-    converge(tmp_path, p, removed, probe, setup, "(1, 1, 'm', 1)")
+    converge(tmp_path, p, removed, "(1, 1, 'm', 1)")
     # A body edit after all that reaches every reference.
-    converge(tmp_path, p, removed.replace("return x\n", "return x * 7\n"), probe, setup,
+    converge(tmp_path, p, removed.replace("return x\n", "return x * 7\n"),
              "(7, 7, 'm', 7)")
     assert not any("keep the old version" in line for line in p.lines["all"])
 
@@ -451,7 +412,7 @@ def test_cached_property_and_singledispatch_bodies(run_jurigged, tmp_path):
     new = lib.replace('"p1"', '"p2"').replace('"q1"', '"q2"').replace(
         '"int1"', '"int2"').replace('"str1"', '"str2"').replace('"any"', '"any2"')
     # The value `c` cached with the old code is computed again, as a fresh run would.
-    converge(tmp_path, p, new, probe, setup, "('p2', 'p2', 'q2', 'int2', 'str2', 'any2')")
+    converge(tmp_path, p, new, "('p2', 'p2', 'q2', 'int2', 'str2', 'any2')")
 
 
 # -- 5. PEP 695 generics -------------------------------------------------------------------
@@ -478,7 +439,7 @@ def test_generic_function_class_and_type_alias(run_jurigged, tmp_path):
                     "        return self.item\n    def kind(self) -> T:\n"
                     "        return (T.__name__, self.item)\n")
            .replace("tuple[K, K]", "tuple[K, K, K]"))
-    converge(tmp_path, p, new, probe, setup,
+    converge(tmp_path, p, new,
              "(2, 3, ('T', 3), 'tuple[K, K, K]')")
     # An existing method starts using T; a generic signature changes.
     newer = (new.replace("def get(self) -> T:\n        return self.item",
@@ -486,7 +447,7 @@ def test_generic_function_class_and_type_alias(run_jurigged, tmp_path):
              .replace("def first[T](xs: list[T]) -> T:\n    return xs[-1]",
                       "def first[T](xs: list[T], n: int = 1) -> T:\n    return xs[n]"))
     assert newer.count("T.__name__") == 2 and "n: int = 1" in newer
-    converge(tmp_path, p, newer, probe, setup,
+    converge(tmp_path, p, newer,
              "(2, ['T', 3], ('T', 3), 'tuple[K, K, K]')")
     assert not any("internal error" in line for line in p.lines["all"])
 
@@ -506,7 +467,7 @@ def test_generic_method_and_class_level_alias(run_jurigged, tmp_path):
     new = (lib.replace("items[0]", "(U.__name__, items[-1])")
            .replace("default: U = None", "default: U = 0").replace("type Key = str",
                                                                    "type Key = bytes"))
-    converge(tmp_path, p, new, probe, setup, "(('U', 2), 0, 'bytes')")
+    converge(tmp_path, p, new, "(('U', 2), 0, 'bytes')")
 
 
 # -- 6. closures after the factory moved -------------------------------------------------
@@ -532,9 +493,9 @@ def test_closures_follow_a_factory_moved_by_an_earlier_save(run_jurigged, tmp_pa
     p.expect("R ('i1', ('w1', 'd'), 1)")
     # The first save moves every definition two lines up (the constant goes last).
     moved = lib.replace("LIMIT = 1\n", "") + "LIMIT = 2\n"
-    converge(tmp_path, p, moved, probe, "", "('i1', ('w1', 'd'), 2)")
+    converge(tmp_path, p, moved, "('i1', ('w1', 'd'), 2)")
     edited = moved.replace('"i1"', '"i2"').replace('"w1"', '"w2"')
-    converge(tmp_path, p, edited, probe, "", "('i2', ('w2', 'd'), 2)")
+    converge(tmp_path, p, edited, "('i2', ('w2', 'd'), 2)")
 
 
 def test_function_becoming_a_generator_is_recreated_and_forwarded(run_jurigged, tmp_path):
@@ -551,7 +512,7 @@ def test_function_becoming_a_generator_is_recreated_and_forwarded(run_jurigged, 
         def numbers():
             yield 3
             yield 4
-        """), probe, setup, "([3, 4], [3, 4])")
+        """), "([3, 4], [3, 4])")
     assert "nothing applied" not in p.output("err")
 
 
@@ -574,4 +535,4 @@ def test_class_attributes_removed_from_the_body_leave_the_class(run_jurigged, tm
     p = start(run_jurigged, tmp_path, lib, probe)
     p.expect("R (['_Plain__hidden', 'gone', 'kept'], ['x', 'y'], 'Data(x=1, y=2)')")
     converge(tmp_path, p, lib.replace("    gone = 2\n", "").replace("    __hidden = 3\n", "")
-             .replace("    y: int = 2\n", ""), probe, "", "(['kept'], ['x'], 'Data(x=1)')")
+             .replace("    y: int = 2\n", ""), "(['kept'], ['x'], 'Data(x=1)')")

@@ -16,7 +16,7 @@ from typing import List
 
 import pytest
 
-from conftest import jurigged_command, subprocess_env
+from conftest import jurigged_command, started_processes, subprocess_env
 
 _ESCAPES = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|\][^\x07]*\x07|[()][AB0-9]|[=>78])")
 
@@ -86,6 +86,13 @@ class TerminalProcess:
             pass
         return self.popen.returncode
 
+    def continue_to_the_end(self, last_output: str, plain: bool = False) -> None:
+        """Leave the loop with `c`, then wait for `last_output` and for the program to
+        end with status 0."""
+        self.send("c")
+        self.expect(last_output, plain=plain)
+        assert self.wait() == 0
+
     def kill(self) -> None:
         if self.popen.poll() is None:
             self.popen.kill()
@@ -104,19 +111,17 @@ class TerminalProcess:
 
 @pytest.fixture
 def terminal(tmp_path):
-    processes = []
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
+    """Start `jurigged ARGS...` (or `command ARGS...`) in tmp_path on a pseudo-terminal;
+    processes still running at the end of the test are killed."""
+    def make(args: List[str], home: Path, command=None) -> TerminalProcess:
+        return TerminalProcess([*(command or jurigged_command()), *args], tmp_path,
+                               subprocess_env(home))
 
-    def start(*args: str, command=None) -> TerminalProcess:
-        process = TerminalProcess([*(command or jurigged_command()), *args], tmp_path,
-                                  subprocess_env(home))
-        processes.append(process)
-        return process
+    yield from started_processes(tmp_path, make)
 
-    yield start
-    for process in processes:
-        process.kill()
+
+# The line-by-line interface, whose output the tests read as it comes.
+BASIC = ("--loop-interface", "basic")
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -144,7 +149,7 @@ print("area gave", Shape().area(4))
 
 def test_loop_reruns_on_save_and_continue_returns_the_last_result(terminal, tmp_path):
     (tmp_path / "app.py").write_text(APP)
-    p = terminal("--loop-interface", "basic", "--loop", "f", "app.py")
+    p = terminal(*BASIC, "--loop", "f", "app.py")
     p.expect("start")
     p.expect("#1 f(3)")
     p.expect("in f 3")
@@ -164,7 +169,7 @@ def test_loop_reruns_on_save_and_continue_returns_the_last_result(terminal, tmp_
 
 def test_an_error_in_the_new_code_is_shown_and_the_loop_goes_on(terminal, tmp_path):
     (tmp_path / "app.py").write_text(APP)
-    p = terminal("--loop-interface", "basic", "-l", "Shape.area", "app.py")
+    p = terminal(*BASIC, "-l", "Shape.area", "app.py")
     p.expect("#1 Shape.area(4)")
     p.expect("16")
     edit(tmp_path / "app.py", "return side * side", "return side / 0")
@@ -181,7 +186,7 @@ def test_an_error_in_the_new_code_is_shown_and_the_loop_goes_on(terminal, tmp_pa
 
 def test_continue_after_an_error_raises_it_in_the_program(terminal, tmp_path):
     (tmp_path / "app.py").write_text(APP.replace("x * 2", "x / 0"))
-    p = terminal("--loop-interface", "basic", "-l", "/__main__/f", "app.py")
+    p = terminal(*BASIC, "-l", "/__main__/f", "app.py")
     p.expect("#1 error")
     p.expect("ZeroDivisionError")
     p.send("c")
@@ -198,7 +203,7 @@ def test_xloop_enters_only_when_the_function_raises(terminal, tmp_path):
         print("first", inverse(4))
         print("second", inverse(0))
         """))
-    p = terminal("--loop-interface", "basic", "--xloop", "inverse", "app.py")
+    p = terminal(*BASIC, "--xloop", "inverse", "app.py")
     p.expect("first 0.25")
     p.expect("#1 error")  # only the call that raised
     p.expect("ZeroDivisionError")
@@ -206,9 +211,7 @@ def test_xloop_enters_only_when_the_function_raises(terminal, tmp_path):
     edit(tmp_path / "app.py", "return 1 / x", "return 1 / (x + 1)")
     p.expect("#2 inverse(0)")
     p.expect("#2 result")
-    p.send("c")
-    p.expect("second 1.0")
-    assert p.wait() == 0
+    p.continue_to_the_end("second 1.0")
 
 
 def test_a_run_in_progress_is_interrupted_by_a_save(terminal, tmp_path):
@@ -222,16 +225,14 @@ def test_a_run_in_progress_is_interrupted_by_a_save(terminal, tmp_path):
 
         print("done", work())
         """))
-    p = terminal("--loop-interface", "basic", "-l", "work", "app.py")
+    p = terminal(*BASIC, "-l", "work", "app.py")
     p.expect("#1 work()")
     p.expect("working")
     edit(tmp_path / "app.py", "while True:", "while False:")
     p.expect("#1 interrupted")
     p.expect("#2 work()")
     p.expect("#2 result")
-    p.send("c")
-    p.expect("done None")
-    assert p.wait() == 0
+    p.continue_to_the_end("done None")
 
 
 def test_module_forms_with_dash_m(terminal, tmp_path):
@@ -242,16 +243,13 @@ def test_module_forms_with_dash_m(terminal, tmp_path):
         def main():
             print("main got", double(5))
         """))
-    p = terminal("--loop-interface", "basic", "--loop", "shapes:double", "-m",
-                 "shapes:main")
+    p = terminal(*BASIC, "--loop", "shapes:double", "-m", "shapes:main")
     p.expect("#1 double(5)")
     p.expect("10")
     edit(tmp_path / "shapes.py", "x * 2", "x * 7")
     p.expect("#2 result")
     p.expect("35")
-    p.send("c")
-    p.expect("main got 35")
-    assert p.wait() == 0
+    p.continue_to_the_end("main got 35")
 
     (tmp_path / "runme.py").write_text(dedent("""\
         def triple(x):
@@ -259,12 +257,10 @@ def test_module_forms_with_dash_m(terminal, tmp_path):
 
         print("ran", triple(2))
         """))
-    p = terminal("--loop-interface", "basic", "--loop", "triple", "-m", "runme")
+    p = terminal(*BASIC, "--loop", "triple", "-m", "runme")
     p.expect("#1 triple(2)")
     p.expect("6")
-    p.send("c")
-    p.expect("ran 6")
-    assert p.wait() == 0
+    p.continue_to_the_end("ran 6")
 
 
 def test_decorator_with_and_without_arguments_on_methods(terminal, tmp_path):
@@ -290,14 +286,12 @@ def test_decorator_with_and_without_arguments_on_methods(terminal, tmp_path):
     edit(tmp_path / "app.py", '"hello "', '"bye "')
     p.expect("#2 result")
     p.expect("'bye ann'")
-    p.send("c")
-    p.expect("got bye ann")
-    assert p.wait() == 0
+    p.continue_to_the_end("got bye ann")
 
 
 def test_an_unknown_name_is_reported(terminal, tmp_path):
     (tmp_path / "app.py").write_text(APP)
-    p = terminal("--loop-interface", "basic", "-l", "nothing_here", "app.py")
+    p = terminal(*BASIC, "-l", "nothing_here", "app.py")
     p.expect("--loop nothing_here: no such function")
     p.expect("area gave 16")
     assert p.wait() == 0
@@ -386,7 +380,7 @@ def _pytest_project(tmp_path: Path) -> None:
 
 def test_loop_on_a_test_reruns_it_in_the_same_process(terminal, tmp_path):
     _pytest_project(tmp_path)
-    p = terminal("--loop-interface", "basic", "--loop", "test_add", "-m", "pytest",
+    p = terminal(*BASIC, "--loop", "test_add", "-m", "pytest",
                  "-q", "-p", "no:cacheprovider", "test_calc.py")
     p.expect("#1 test_add()")
     p.expect("#1 error")
@@ -398,9 +392,7 @@ def test_loop_on_a_test_reruns_it_in_the_same_process(terminal, tmp_path):
     p.expect("AssertionError")
     edit(tmp_path / "test_calc.py", "== 6", "== 2 + 3")
     p.expect("#4 result")
-    p.send("c")
-    p.expect("2 passed")
-    assert p.wait() == 0
+    p.continue_to_the_end("2 passed")
 
 
 def test_pytest_plugin_xloop_on_failing_tests_without_the_jurigged_command(
@@ -413,9 +405,7 @@ def test_pytest_plugin_xloop_on_failing_tests_without_the_jurigged_command(
     edit(tmp_path / "calc.py", "a - b", "a + b")
     p.expect("#2 test_add()")
     p.expect("#2 result")
-    p.send("c")
-    p.expect("2 passed")
-    assert p.wait() == 0
+    p.continue_to_the_end("2 passed")
     assert "test_other()" not in p.output
 
 
@@ -440,9 +430,7 @@ def test_rich_interface_shows_output_and_result_full_screen(terminal, tmp_path):
     p.expect("ZeroDivisionError", plain=True)
     edit(tmp_path / "app.py", '1 / 0', '"result-" + str(x * 7)')
     p.expect("'result-21'", plain=True)
-    p.send("c")
-    p.expect("f gave result-21", plain=True)
-    assert p.wait() == 0
+    p.continue_to_the_end("f gave result-21", plain=True)
 
 
 def test_a_function_imported_by_name_before_the_loop_is_installed_loops(terminal, tmp_path):
@@ -455,15 +443,13 @@ def test_a_function_imported_by_name_before_the_loop_is_installed_loops(terminal
 
         print("main gave", main())
         """))
-    p = terminal("--loop-interface", "basic", "--loop", "lib:double", "app.py")
+    p = terminal(*BASIC, "--loop", "lib:double", "app.py")
     p.expect("#1 double(21)")
     p.expect("42")
     edit(tmp_path / "lib.py", "x * 2", "x + 1")
     p.expect("#2 result")
     p.expect("22")
-    p.send("c")
-    p.expect("main gave 22")
-    assert p.wait() == 0
+    p.continue_to_the_end("main gave 22")
 
 
 def test_the_basic_interface_leaves_stdin_to_the_looped_function(terminal, tmp_path):
@@ -473,7 +459,7 @@ def test_the_basic_interface_leaves_stdin_to_the_looped_function(terminal, tmp_p
 
         print("asked", ask())
         """))
-    p = terminal("--loop-interface", "basic", "--loop", "ask", "app.py")
+    p = terminal(*BASIC, "--loop", "ask", "app.py")
     p.expect("name? ")
     p.send("bob\n")
     p.expect("'hello bob'")
@@ -483,6 +469,4 @@ def test_the_basic_interface_leaves_stdin_to_the_looped_function(terminal, tmp_p
     p.expect("name? ")
     p.send("amy\n")
     p.expect("'bye amy'")
-    p.send("c")
-    p.expect("asked bye amy")
-    assert p.wait() == 0
+    p.continue_to_the_end("asked bye amy")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_patching import APP
+from live_support import probe_loop
 
 CASES = [
     ("cp1251", "Привет", "Пока"),
@@ -22,7 +22,7 @@ def test_edit_of_a_module_in_another_encoding(run_jurigged, tmp_path, encoding, 
                 f"def greet():\n    return {word!r}\n")
 
     (tmp_path / "lib.py").write_bytes(text(before).encode(encoding))
-    (tmp_path / "app.py").write_text(APP.format(setup="", probe="lib.greet().encode('utf-8')"))
+    (tmp_path / "app.py").write_text(probe_loop("lib.greet().encode('utf-8')"))
     p = run_jurigged("-v", "app.py")
     p.expect(f"R {before.encode('utf-8')!r}")
     (tmp_path / "lib.py").write_bytes(text(after).encode(encoding))

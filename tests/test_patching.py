@@ -3,33 +3,17 @@ on disk, and checks what the program does afterwards."""
 
 from __future__ import annotations
 
-import textwrap
 import time
 from pathlib import Path
 from textwrap import dedent
 
+import pytest
+
+from live_support import probe_loop, start_probe_loop
 
 # The program under test imports `lib`, then prints `R <repr(value)>` for the value of
 # PROBE every few milliseconds. Tests edit lib.py (or the program) and wait for the new
 # value; references to lib's objects are taken once, before any edit.
-APP = """\
-import sys, time
-import lib
-{setup}
-def probe():
-    try:
-        return {probe}
-    except Exception as exc:
-        return ("raised", type(exc).__name__)
-print("ready", flush=True)
-last = object()
-for _ in range(4000):
-    value = probe()
-    if value != last:
-        sys.stdout.write(f"R {{value!r}}\\n"); sys.stdout.flush()
-        last = value
-    time.sleep(0.005)
-"""
 
 
 def write(path: Path, text: str) -> None:
@@ -38,11 +22,8 @@ def write(path: Path, text: str) -> None:
 
 
 def start(run_jurigged, tmp_path, lib: str, probe: str, setup: str = "", *args):
-    write(tmp_path / "lib.py", lib)
-    (tmp_path / "app.py").write_text(APP.format(setup=textwrap.dedent(setup), probe=probe))
-    process = run_jurigged("-v", *args, "app.py")
-    process.expect("ready")
-    return process
+    return start_probe_loop(run_jurigged, tmp_path, probe_loop(probe, setup=setup),
+                            {"lib.py": lib}, *args)
 
 
 def edit(tmp_path, process, lib: str, expect: str, timeout: float = 10):
@@ -392,6 +373,7 @@ def test_deleted_and_undecodable_files_keep_the_program_running(run_jurigged, tm
     assert p.popen.poll() is None
 
 
+@pytest.mark.main_only
 def test_two_functions_change_together_for_other_threads(run_jurigged, tmp_path):
     # Other threads take snapshots of both functions' code in one C call (so the
     # snapshot itself cannot straddle a thread switch) while both are edited together,

@@ -12,22 +12,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
+from live_support import probe_loop, start_probe_loop
 from watcher_support import workdir  # noqa: F401 (fixture)
 
-APP = """\
-import sys, time
-import lib
-from lib import f
-callbacks = [lib.f]
-print("ready", flush=True)
-last = None
-for _ in range(12000):
-    value = (f(), callbacks[0](), lib.f())
-    if value != last:
-        sys.stdout.write(f"R {value}\\n"); sys.stdout.flush()
-        last = value
-    time.sleep(0.005)
-"""
+# References to lib.f are taken before any save; an exception ends the program.
+APP = probe_loop("(f(), callbacks[0](), lib.f())",
+                 setup="from lib import f\ncallbacks = [lib.f]", rounds=12000, catch=False)
 
 
 def source(n: int) -> str:
@@ -35,10 +27,8 @@ def source(n: int) -> str:
 
 
 def start(run_jurigged, folder: Path, *args: str, env=None):
-    (folder / "lib.py").write_text(source(1))
-    (folder / "app.py").write_text(APP)
-    process = run_jurigged("-v", *args, "app.py", cwd=folder, env=env)
-    process.expect("ready")
+    process = start_probe_loop(run_jurigged, folder, APP, {"lib.py": source(1)}, *args,
+                               env=env)
     process.expect("R (1, 1, 1)", stream="out")
     return process
 
@@ -49,6 +39,7 @@ def applied(process) -> list:
             if line.startswith(("Update ", "Add ", "Delete "))]
 
 
+@pytest.mark.main_only
 def test_a_save_written_in_two_halves_is_applied_at_the_close(run_jurigged, workdir):
     p = start(run_jurigged, workdir)
     text = source(2)
@@ -128,6 +119,7 @@ def test_the_size_limit_from_flag_config_and_environment(run_jurigged, workdir, 
         p.kill()
 
 
+@pytest.mark.main_only
 def test_a_file_left_open_after_writing_is_read_after_a_while(run_jurigged, workdir):
     p = start(run_jurigged, workdir)
     lib = workdir / "lib.py"
@@ -141,27 +133,21 @@ def test_a_file_left_open_after_writing_is_read_after_a_while(run_jurigged, work
     assert applied(p) == ["Update lib.f"]
 
 
-MEMORY_LIMITED_APP = """\
-import resource, sys, time
 # Address space for what runs now plus 512 MiB: a 1 GiB file cannot be read at all,
 # a 320 MiB one can be read by the watcher but not copied into a bytes object too.
+MEMORY_LIMIT = """\
 with open("/proc/self/status") as status:
     size_kib = next(int(line.split()[1]) for line in status if line.startswith("VmSize:"))
 limit = size_kib * 1024 + 512 * 1024 ** 2
 resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
 import lib
 from lib import f
-print("ready", flush=True)
-last = None
-for _ in range(12000):
-    value = (f(), lib.f())
-    if value != last:
-        sys.stdout.write(f"R {value}\\n"); sys.stdout.flush()
-        last = value
-    time.sleep(0.005)
 """
+MEMORY_LIMITED_APP = probe_loop("(f(), lib.f())", imports="import resource",
+                                setup=MEMORY_LIMIT, rounds=12000, catch=False)
 
 
+@pytest.mark.main_only
 def test_a_file_too_big_for_the_memory_left_is_reported_and_skipped(run_jurigged, workdir,
                                                                      tmp_path):
     # The size limit is raised above the memory the program has left: the native

@@ -208,6 +208,7 @@ def fuzz_parse_and_diff(parse):
     assert not failures, "\n\n".join(f"{why}:\n{text}" for why, text in failures)
 
 
+@pytest.mark.main_only
 def test_random_bytes_never_crash():
     rng = random.Random(SEED + 1)
     deadline = time.monotonic() + min(BUDGET / 4, 5)

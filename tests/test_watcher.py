@@ -1,6 +1,10 @@
 """jurigged._core.Watcher on real files: every way of saving a file gives exactly one
 Changed with the new content, decided by content; batches, deletion, errors, polling,
-the polling fallback and closing."""
+the polling fallback and closing.
+
+On every interpreter run only the tests of the binding itself (one save with inotify and
+one polled, waits, timeouts, close, Ctrl-C, arguments); the file-system scenarios exercise
+the C++ engine alone, which no interpreter changes, and run once (main_only)."""
 
 import os
 import signal
@@ -83,7 +87,14 @@ SAVES = [
 ]
 
 
-@pytest.mark.parametrize("save", SAVES)
+def first_on_every_interpreter(saves):
+    """The first save style runs everywhere (it covers the binding); the others only
+    exercise the engine, so they run on the main interpreter only."""
+    return [pytest.param(save, marks=() if i == 0 else pytest.mark.main_only)
+            for i, save in enumerate(saves)]
+
+
+@pytest.mark.parametrize("save", first_on_every_interpreter(SAVES))
 def test_each_save_gives_one_changed(module, save):
     watcher = start(module)
     save(module, b"value = 2\n")
@@ -94,7 +105,8 @@ def test_each_save_gives_one_changed(module, save):
 
 
 @pytest.mark.parametrize(
-    "save", [write_in_place, replace_from_temp, sed_in_place, copy_over, delete_and_recreate, jetbrains_safe_write]
+    "save", first_on_every_interpreter(
+        [write_in_place, replace_from_temp, sed_in_place, copy_over, delete_and_recreate, jetbrains_safe_write])
 )
 def test_polling_sees_each_save(module, save):
     watcher = start(module, poll_ms=50)
@@ -135,6 +147,7 @@ def test_touch_is_nothing(module):
     watcher.close()
 
 
+@pytest.mark.main_only
 def test_two_saves_in_one_mtime_tick_are_both_seen(module):
     watcher = start(module)
     stamp = os.stat(module).st_mtime_ns
@@ -155,6 +168,7 @@ def test_baseline_differing_from_disk_is_a_change(module):
     watcher.close()
 
 
+@pytest.mark.main_only
 def test_half_written_file_is_not_delivered(module):
     watcher = start(module)
     module.write_bytes(b"")  # an empty file, closed, for a few ms
@@ -168,6 +182,7 @@ def test_half_written_file_is_not_delivered(module):
     watcher.close()
 
 
+@pytest.mark.main_only
 def test_a_busy_file_still_arrives_while_it_is_being_written(module):
     # A file rewritten non-stop must not starve its batch (the watcher caps the delay
     # at about a second); the generous deadline only catches starvation.
@@ -195,6 +210,7 @@ def test_a_busy_file_still_arrives_while_it_is_being_written(module):
 # ---- batches -----------------------------------------------------------------------------
 
 
+@pytest.mark.main_only
 def test_thirty_files_changed_together_arrive_in_one_batch(workdir):
     paths = [workdir / f"mod{i}.py" for i in range(30)]
     for path in paths:
@@ -226,6 +242,7 @@ def test_thirty_files_changed_together_arrive_in_one_batch(workdir):
 # ---- complete saves only, size limit ------------------------------------------------------
 
 
+@pytest.mark.main_only
 def test_a_file_held_open_is_read_at_its_close(module):
     watcher = start(module, debounce_ms=0)
     with open(module, "wb") as f:
@@ -237,6 +254,7 @@ def test_a_file_held_open_is_read_at_its_close(module):
     watcher.close()
 
 
+@pytest.mark.main_only
 def test_an_emptied_file_is_a_change(module):
     watcher = start(module, debounce_ms=0)
     module.write_bytes(b"")
@@ -244,6 +262,7 @@ def test_an_emptied_file_is_a_change(module):
     watcher.close()
 
 
+@pytest.mark.main_only
 def test_in_place_saves_with_no_debounce_are_never_seen_half_done(module):
     watcher = start(module, debounce_ms=0)
     last = b"value = 300\n"
@@ -271,6 +290,7 @@ def test_in_place_saves_with_no_debounce_are_never_seen_half_done(module):
     watcher.close()
 
 
+@pytest.mark.main_only
 def test_a_file_over_the_size_limit_gives_one_error(module):
     watcher = start(module, max_file_size=100)
     module.write_bytes(b"#" * 200 + b"\n")
@@ -286,6 +306,7 @@ def test_a_file_over_the_size_limit_gives_one_error(module):
     watcher.close()
 
 
+@pytest.mark.main_only
 def test_a_huge_sparse_file_is_not_read(module):
     watcher = start(module)
     with open(module, "r+b") as f:
@@ -296,6 +317,7 @@ def test_a_huge_sparse_file_is_not_read(module):
     watcher.close()
 
 
+@pytest.mark.main_only
 def test_the_size_limit_when_polling(module):
     watcher = start(module, poll_ms=50, max_file_size=100)
     module.write_bytes(b"#" * 200 + b"\n")
@@ -313,6 +335,7 @@ def test_a_size_limit_must_be_positive():
 # ---- deletion and errors -------------------------------------------------------------------
 
 
+@pytest.mark.main_only
 def test_delete_then_recreate(module):
     watcher = start(module)
     module.unlink()
@@ -322,6 +345,7 @@ def test_delete_then_recreate(module):
     watcher.close()
 
 
+@pytest.mark.main_only
 def test_recreated_with_the_last_content_is_nothing(module):
     watcher = start(module)
     module.unlink()
@@ -333,6 +357,7 @@ def test_recreated_with_the_last_content_is_nothing(module):
     watcher.close()
 
 
+@pytest.mark.main_only
 def test_unreadable_file_gives_one_error(module):
     # A directory in place of the module: unreadable even for root (chmod is not).
     watcher = start(module)
@@ -355,6 +380,7 @@ def test_unreadable_file_gives_one_error(module):
 # ---- directories and symlinks ------------------------------------------------------------
 
 
+@pytest.mark.main_only
 def test_module_through_a_symlinked_file(workdir):
     real = workdir / "real"
     real.mkdir()
@@ -371,6 +397,7 @@ def test_module_through_a_symlinked_file(workdir):
     watcher.close()
 
 
+@pytest.mark.main_only
 def test_module_through_a_symlinked_directory(workdir):
     real = workdir / "real"
     real.mkdir()
@@ -383,6 +410,7 @@ def test_module_through_a_symlinked_directory(workdir):
     watcher.close()
 
 
+@pytest.mark.main_only
 def test_directory_renamed_away_and_back(workdir):
     package = workdir / "pkg"
     package.mkdir()
@@ -406,6 +434,7 @@ def test_directory_renamed_away_and_back(workdir):
     watcher.close()
 
 
+@pytest.mark.main_only
 def test_directory_removed_and_recreated(workdir):
     package = workdir / "pkg"
     package.mkdir()
@@ -426,6 +455,7 @@ def test_directory_removed_and_recreated(workdir):
     watcher.close()
 
 
+@pytest.mark.main_only
 def test_file_whose_directory_does_not_exist_yet(workdir):
     module = workdir / "later" / "deeper" / "mod.py"
     watcher = Watcher()
@@ -448,6 +478,7 @@ def test_removed_file_is_no_longer_reported(module):
     watcher.close()
 
 
+@pytest.mark.main_only
 def test_one_inotify_instance_for_many_watchers(workdir):
     def inotify_fds():
         count = 0
@@ -472,6 +503,7 @@ def test_one_inotify_instance_for_many_watchers(workdir):
     assert inotify_fds() == 0  # the shared instance goes with its last user
 
 
+@pytest.mark.main_only
 def test_forced_fallback_gives_a_notice_and_still_works(module, monkeypatch):
     monkeypatch.setenv("JURIGGED_FORCE_POLL_FALLBACK", "1")
     watcher = start(module)
@@ -532,6 +564,7 @@ def test_wait_times_out_with_an_empty_batch(module):
     watcher.close()
 
 
+@pytest.mark.main_only
 def test_symlink_pointed_elsewhere_is_followed(workdir):
     for name in ("v1", "v2"):
         (workdir / name).mkdir()

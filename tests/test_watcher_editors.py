@@ -9,6 +9,9 @@ import pytest
 from jurigged._core import Watcher
 from watcher_support import changed, collect, collect_while, emacs_two_saves, events, require_tool, run, vim_save, module, start, workdir  # noqa: F401 (fixtures)
 
+# How an editor saves does not depend on the interpreter: once, on the main one.
+pytestmark = pytest.mark.main_only
+
 
 
 

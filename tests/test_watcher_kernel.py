@@ -1,7 +1,9 @@
 """The watcher when the kernel gives up: the inotify queue overflows (events are lost,
 every file is re-read by content) or the watch limit is reached (fall back to polling).
 The watcher runs in a child process (tests/watcher_child.py) so that it can be stopped,
-or given tiny limits in its own user namespace."""
+or given tiny limits in its own user namespace. The kernel's limits are the engine's
+business alone (main_only); the fork test also runs on every interpreter, whose
+os.fork() differs (3.12 warns when threads run)."""
 
 import json
 import os
@@ -40,6 +42,7 @@ class Child:
         self.process.wait()
 
 
+@pytest.mark.main_only
 def test_queue_overflow_rereads_every_file(workdir):
     module = workdir / "mod.py"
     module.write_bytes(b"value = 1\n")
@@ -82,6 +85,7 @@ def can_unshare():
     "limit, reason",
     [("max_inotify_watches", "watch limit"), ("max_inotify_instances", "inotify_init1 failed")],
 )
+@pytest.mark.main_only
 def test_kernel_limit_falls_back_to_polling(workdir, limit, reason):
     paths = []
     for name in ("one", "two", "three"):
@@ -151,6 +155,7 @@ def test_fork_leaves_the_parent_watcher_working(workdir):
     ]
 
 
+@pytest.mark.main_only
 def test_permission_denied_gives_one_error(workdir):
     # Root reads anything, so as root the watcher runs as nobody in a child process.
     module = workdir / "mod.py"
