@@ -78,6 +78,71 @@ def test_flask_route_added_after_first_request_and_changed(run_jurigged, tmp_pat
     process.expect("R ('a2', 200)", stream="out", timeout=30)
 
 
+FLASK_ROUTES = """\
+from flask import Flask
+app = Flask(__name__)
+
+@app.route("/a")
+def a():
+    return "a1"
+
+@app.route("/b")
+def b():
+    return "b1"
+
+def helper():
+    return "h1"
+"""
+
+FLASK_ROUTES_MOVED = """\
+from flask import Flask
+app = Flask(__name__)
+
+@app.route("/c", methods=["GET"])
+def a():
+    return "a2"
+
+@app.route("/d")
+def d():
+    return "d1"
+
+@app.route("/h")
+def helper():
+    return "h1"
+"""
+
+FLASK_SETUP = """\
+import web
+client = web.app.test_client()
+def body(url):
+    response = client.get(url)
+    return response.get_data(as_text=True) if response.status_code == 200 else \\
+        response.status_code
+"""
+
+
+def test_flask_routes_follow_the_decorators_as_a_fresh_run(run_jurigged, tmp_path):
+    pytest.importorskip("flask")
+    probe = "tuple(body(url) for url in ('/a', '/b', '/c', '/d', '/h'))"
+    process = start(run_jurigged, tmp_path, {"web.py": FLASK_ROUTES}, FLASK_SETUP, probe)
+    process.expect("R ('a1', 'b1', 404, 404, 404)", stream="out", timeout=30)
+    # a moves to /c, b is removed, d is added, helper becomes a route: the old URLs
+    # are gone, as in a fresh run of the new file.
+    edit(tmp_path, "web.py", FLASK_ROUTES_MOVED)
+    process.expect("R (404, 404, 'a2', 'd1', 'h1')", stream="out", timeout=30)
+    process.seen("flask: routes of web registered again with their new rules (a)",
+                 stream="err")
+    process.seen("flask: routes of web removed from the live app (b)", stream="err")
+    # A route decorator removed: the function stays, its URL goes.
+    edit(tmp_path, "web.py", FLASK_ROUTES_MOVED.replace('@app.route("/d")\n', ""))
+    process.expect("R (404, 404, 'a2', 404, 'h1')", stream="out", timeout=30)
+    process.seen("flask: routes of web removed from the live app (d)", stream="err")
+    # And back to the first version.
+    edit(tmp_path, "web.py", FLASK_ROUTES)
+    process.expect("R ('a1', 'b1', 404, 404, 404)", stream="out", timeout=30)
+    assert "Traceback" not in process.output("err")
+
+
 DJANGO_FILES = {
     "settings.py": """\
         SECRET_KEY = "test"
