@@ -383,3 +383,58 @@ def test_forked_children_write_no_events(run_jurigged, tmp_path):
     updates = [event for event in map(json.loads, events.read_text().splitlines())
                if event["event"] == "update"]
     assert [event["qualname"] for event in updates] == ["lib.f"]
+
+
+# watch() in the program itself, then Watcher.stop(): a Python child started before
+# the stop is live, one started after it is not.
+STOP_PARENT = dedent("""\
+    import subprocess, sys
+    import jurigged
+
+    watcher = jurigged.watch()
+    import lib
+
+    def child(tag):
+        return subprocess.Popen([sys.executable, "child.py", tag])
+
+    before = child("before")
+    watcher.stop()
+    after = child("after")
+    print("statuses", before.wait(), after.wait(), flush=True)
+    """)
+
+STOP_CHILD = dedent("""\
+    import os, sys, time
+    import lib
+
+    tag = sys.argv[1]
+    live = sys.modules.get("jurigged.live")
+    watching = live is not None and live._watcher is not None and not live._watcher.stopped
+    print(tag, "watching", watching, flush=True)
+    last = None
+    while not os.path.exists("finish"):
+        value = lib.f()
+        if value != last:
+            print(tag, value, flush=True)
+            last = value
+        time.sleep(0.005)
+    print(tag, "final", lib.f(), flush=True)
+    """)
+
+
+def test_children_started_after_stop_are_not_live(run_jurigged, tmp_path):
+    (tmp_path / "lib.py").write_text(LIB)
+    (tmp_path / "app.py").write_text(STOP_PARENT)
+    (tmp_path / "child.py").write_text(STOP_CHILD)
+    process = run_jurigged("app.py", command=[sys.executable])
+    process.seen("before watching True", stream="out", timeout=30)
+    process.seen("after watching False", stream="out", timeout=30)
+    process.seen("before old", stream="out", timeout=30)
+    process.seen("after old", stream="out", timeout=30)
+    (tmp_path / "lib.py").write_text(NEW_LIB)
+    process.seen("before new", stream="out", timeout=30)
+    (tmp_path / "finish").write_text("")
+    process.seen("statuses 0 0", stream="out", timeout=30)
+    assert process.wait(30) == 0
+    assert "after final old" in process.lines["out"]
+    assert "before final new" in process.lines["out"]

@@ -15,7 +15,8 @@ from typing import Optional
 
 from .handoff import ENVIRONMENT_VARIABLE, FilterSpec, Handoff, spec_of_pattern
 
-__all__ = ["FilterSpec", "Handoff", "ENVIRONMENT_VARIABLE", "share", "children_live"]
+__all__ = ["FilterSpec", "Handoff", "ENVIRONMENT_VARIABLE", "share", "stop_sharing",
+           "children_live"]
 
 
 @dataclass
@@ -52,6 +53,12 @@ def share(pattern, exclude, *, children: Optional[bool], debounce: float,
         handoff.filters.append(spec)
     _state.handoff = handoff
     os.environ[ENVIRONMENT_VARIABLE] = handoff.encode()
+
+
+def stop_sharing() -> None:
+    """The watcher stopped: Python processes started from now on are not live (forked
+    ones see the stopped watcher). What was shared is kept for a later watch()."""
+    os.environ.pop(ENVIRONMENT_VARIABLE, None)
 
 
 def quiet_as_child() -> None:
