@@ -263,3 +263,43 @@ def test_on_update_tells_what_changed_for_the_matching_module(run_jurigged, tmp_
     line = process.expect("U lib", stream="out", timeout=30)
     assert line == "U lib ['lib.f'] ['lib.g'] ['X = 2'] True"
     assert "U other" not in process.output("out")
+
+
+def test_hooks_of_an_installed_package_through_the_entry_point(run_jurigged, tmp_path):
+    # A package found on PYTHONPATH with its metadata (what pip installs): two hooks
+    # of the `jurigged.hooks` group, a function to call and a module to import, and
+    # a third that names nothing, which is reported without stopping the others.
+    plugins = tmp_path / "plugins"
+    info = plugins / "myhooks-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: myhooks\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[jurigged.hooks]\ncalled = myhooks:register\nimported = myhooks_module\n"
+        "broken = myhooks:missing\n")
+    (plugins / "myhooks.py").write_text(textwrap.dedent("""\
+        import jurigged
+
+        def register():
+            @jurigged.on_update(module="lib")
+            def told(update):
+                print("EP called", update.module_name, update.updated, flush=True)
+        """))
+    (plugins / "myhooks_module.py").write_text(textwrap.dedent("""\
+        import jurigged
+
+        @jurigged.on_update
+        def told(update):
+            print("EP imported", update.module_name, flush=True)
+        """))
+    from conftest import subprocess_env
+
+    env = dict(subprocess_env(tmp_path / "home"), PYTHONPATH=str(plugins))
+    (tmp_path / "lib.py").write_text("def f():\n    return 1\n")
+    (tmp_path / "app.py").write_text(APP.format(setup="import lib\n", probe="lib.f()"))
+    process = run_jurigged("-v", "app.py", env=env)
+    process.expect("R 1", stream="out", timeout=30)
+    process.seen("jurigged hook broken (myhooks:missing) failed to load", stream="err")
+    edit(tmp_path, "lib.py", "def f():\n    return 2\n")
+    process.seen("EP called lib ['lib.f']", stream="out", timeout=30)
+    process.seen("EP imported lib", stream="out", timeout=30)
+    process.expect("R 2", stream="out", timeout=30)
