@@ -242,6 +242,65 @@ def test_fastapi_model_gains_a_field(run_jurigged, tmp_path):
     process.seen("route(s) refreshed", stream="err")
 
 
+
+FASTAPI_MODELS = """\
+from pydantic import BaseModel
+
+class Item(BaseModel):
+    name: str
+"""
+
+FASTAPI_ROUTES = """\
+from typing import List
+from fastapi import FastAPI
+from models import Item
+
+app = FastAPI()
+
+@app.post("/items", response_model=Item, status_code=201)
+def create(item: Item):
+    return item
+
+@app.post("/many")
+def many(items: List[Item]):  # the model only in the parameter's (generic) type
+    return [item.model_dump() for item in items]
+"""
+
+FASTAPI_MODELS_SETUP = """\
+import api, models
+from fastapi.testclient import TestClient
+client = TestClient(api.app)
+def post(url, data):
+    response = client.post(url, json=data)
+    body = response.json()
+    if response.status_code >= 300:
+        return response.status_code
+    return (response.status_code, sorted(body) if isinstance(body, dict) else
+            [sorted(each) for each in body])
+"""
+
+
+@pytest.mark.parametrize("future", [False, True], ids=["annotations", "string-annotations"])
+def test_fastapi_routes_of_another_module_see_the_new_model(run_jurigged, tmp_path,
+                                                            future):
+    pytest.importorskip("fastapi")
+    pytest.importorskip("httpx")
+    routes = ("from __future__ import annotations\n" if future else "") + FASTAPI_ROUTES
+    probe = ("(post('/items', {'name': 'n', 'price': 2}), post('/items', {'name': 'n'}), "
+             "post('/many', [{'name': 'n', 'price': 2}]), sorted(models.Item.model_fields))")
+    process = start(run_jurigged, tmp_path,
+                    {"models.py": FASTAPI_MODELS, "api.py": routes},
+                    FASTAPI_MODELS_SETUP, probe)
+    process.expect("R ((201, ['name']), (201, ['name']), (200, [['name']]), ['name'])",
+                   stream="out", timeout=30)
+    # A field added to the model in models.py: a real field, validated and returned
+    # by the routes of api.py (its status code and list response model kept).
+    edit(tmp_path, "models.py", FASTAPI_MODELS + "    price: int\n")
+    process.expect("R ((201, ['name', 'price']), 422, (200, [['name', 'price']]), "
+                   "['name', 'price'])", stream="out", timeout=30)
+    process.seen("fastapi: 2 route(s) refreshed", stream="err")
+
+
 def test_on_update_tells_what_changed_for_the_matching_module(run_jurigged, tmp_path):
     lib = "X = 1\n\ndef f():\n    return 1\n"
     setup = """\
