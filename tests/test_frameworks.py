@@ -308,8 +308,11 @@ def test_on_update_tells_what_changed_for_the_matching_module(run_jurigged, tmp_
 
         @jurigged.on_update(module="li*")
         def told(update):
-            print("U", update.module_name, update.updated, update.added,
-                  [text for _, text in update.ran], update.module is lib, flush=True)
+            line = " ".join(map(str, ("U", update.module_name, update.updated, update.added,
+                                      [text for _, text in update.ran],
+                                      update.module is lib)))
+            sys.stdout.write(line + "\\n")  # one write: the probe prints meanwhile
+            sys.stdout.flush()
         """
     probe = "(lib.X, lib.f(), other.Y)"
     process = start(run_jurigged, tmp_path, {"lib.py": lib, "other.py": "Y = 1\n"},
@@ -336,19 +339,24 @@ def test_hooks_of_an_installed_package_through_the_entry_point(run_jurigged, tmp
         "[jurigged.hooks]\ncalled = myhooks:register\nimported = myhooks_module\n"
         "broken = myhooks:missing\n")
     (plugins / "myhooks.py").write_text(textwrap.dedent("""\
+        import sys
         import jurigged
 
+        # One write per line: the program prints from another thread meanwhile.
         def register():
             @jurigged.on_update(module="lib")
             def told(update):
-                print("EP called", update.module_name, update.updated, flush=True)
+                sys.stdout.write(f"EP called {update.module_name} {update.updated}\\n")
+                sys.stdout.flush()
         """))
     (plugins / "myhooks_module.py").write_text(textwrap.dedent("""\
+        import sys
         import jurigged
 
         @jurigged.on_update
         def told(update):
-            print("EP imported", update.module_name, flush=True)
+            sys.stdout.write(f"EP imported {update.module_name}\\n")
+            sys.stdout.flush()
         """))
     from conftest import subprocess_env
 
