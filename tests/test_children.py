@@ -188,16 +188,60 @@ def test_subprocess_of_sys_executable_is_live(run_jurigged, tmp_path):
                    if line.startswith("Watch"))
 
 
+# A save that fails in every process (BOTH) and one that fails in the children only
+# (CHILD_ONLY: multiprocessing.parent_process() is None in the parent alone).
+FAILING_LIB = dedent("""\
+    import multiprocessing
+
+    def f():
+        return "new"
+
+    def call_f(_):
+        return f()
+
+    BOTH = 1 / 0
+    CHILD_ONLY = 1 / (multiprocessing.parent_process() is None)
+    """)
+
+# POOLS, ending 50 rounds after every process runs the "newer" version.
+POOLS_UNTIL_NEWER = POOLS.replace('value[0] == "new"',
+                                  'value == ("newer", ["newer"], ["newer"])')
+
+
+def test_an_error_met_by_several_processes_is_printed_once(run_jurigged, tmp_path):
+    (tmp_path / "lib.py").write_text(POOL_LIB)
+    (tmp_path / "app.py").write_text(POOLS_UNTIL_NEWER)
+    process = run_jurigged("app.py")
+    process.expect("R ('old', ['old'], ['old'])", stream="out", timeout=60)
+    (tmp_path / "lib.py").write_text(FAILING_LIB)
+    process.expect("R ('new', ['new'], ['new'])", stream="out", timeout=60)
+    # Every process applies each save in turn: once all of them run the next one, all
+    # of them have reported (or not) what the failing one did.
+    (tmp_path / "lib.py").write_text(POOL_LIB.replace('"old"', '"newer"'))
+    process.expect("R ('newer', ['newer'], ['newer'])", stream="out", timeout=60)
+    process.expect("done", stream="out", timeout=60)
+    assert process.wait(30) == 0
+    errors = [line for line in process.lines["err"] if line.startswith("jurigged:")]
+    both = [line for line in errors if "lib.py:9:" in line]
+    child_only = [line for line in errors if "lib.py:10:" in line]
+    assert len(both) == 1, errors
+    # Met by the three children only: printed, once, by one of them.
+    assert len(child_only) == 1 and "(process " in child_only[0], errors
+    assert "BOTH = 1 / 0" in process.output("err")
+
+
 def test_a_child_reports_its_errors_with_its_process_id(run_jurigged, tmp_path):
-    (tmp_path / "lib.py").write_text(LIB)
+    started = "import os\nSTARTED_IN = os.getpid()\n"  # run once, in the parent
+    (tmp_path / "lib.py").write_text(started + LIB)
     (tmp_path / "app.py").write_text(FORK)
     process = run_jurigged("app.py")
     process.expect("C old", stream="out", timeout=30)
-    (tmp_path / "lib.py").write_text("def f(:\n    return 'new'\n")
-    process.seen("syntax error", stream="err", timeout=30)
+    # Fails in the forked child only.
+    (tmp_path / "lib.py").write_text(started + LIB
+                                     + "CHECK = 1 / (os.getpid() == STARTED_IN)\n")
     line = process.seen("(process ", stream="err", timeout=30)
-    assert "syntax error" in line and "lib.py" in line
-    (tmp_path / "lib.py").write_text(NEW_LIB)
+    assert "lib.py:5:" in line and "failed" in line
+    (tmp_path / "lib.py").write_text(started + NEW_LIB)
     process.expect("child status 0", stream="out", timeout=30)
     assert process.wait(30) == 0
 
