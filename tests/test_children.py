@@ -123,6 +123,8 @@ FORK = dedent("""\
             time.sleep(0.005)
         os._exit(status)
     _, status = os.waitpid(pid, 0)
+    while lib.f() != "new":  # the parent's own watcher may come after the child's
+        time.sleep(0.005)
     print("child status", os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status >> 8, flush=True)
     """)
 
