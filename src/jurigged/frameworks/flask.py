@@ -9,7 +9,8 @@ that check is switched off on the app object itself. Clearing the app's
 it again. A decorator change re-creates the view function and registers it again
 under the same endpoint, which Flask refuses (and the old rule would stay): during the
 apply, `add_url_rule` on the app first drops the endpoint's old rules when the old view
-came from the module being applied."""
+came from the module being applied. Blueprints are reopened too, but routes they gain
+after being registered on an app do not reach it yet."""
 
 from __future__ import annotations
 
@@ -71,8 +72,14 @@ def _replacing_add_url_rule(record: _Reopened, original):
     def add_url_rule(rule, endpoint=None, view_func=None, **options):
         name = endpoint if endpoint is not None else getattr(view_func, "__name__", None)
         if name is not None and name not in record.registered:
-            if _defined_in(record.app.view_functions.get(name), record.module_name):
-                _drop_endpoint(record.app, name)
+            views = record.app.view_functions
+            if _defined_in(views.get(name), record.module_name):
+                _drop_rules(record.app.url_map, name)
+                # Replaced, not removed: requests served meanwhile find a view.
+                if view_func is not None:
+                    views[name] = view_func
+                else:
+                    views.pop(name, None)
                 record.moved.add(name)
             record.registered.add(name)
         return original(rule, endpoint, view_func, **options)
@@ -85,22 +92,29 @@ def _defined_in(view, module_name: str) -> bool:
 
 
 def _drop_endpoint(app, endpoint: str) -> None:
-    """Take an endpoint's rules off the app's URL map (werkzeug has no public removal:
-    its matcher is rebuilt from the rules that remain) and forget its view."""
-    url_map = app.url_map
-    doomed = url_map._rules_by_endpoint.pop(endpoint, [])
+    _drop_rules(app.url_map, endpoint)
+    app.view_functions.pop(endpoint, None)
+
+
+def _drop_rules(url_map, endpoint: str) -> None:
+    """Take an endpoint's rules off a werkzeug URL map. werkzeug has no public removal:
+    its matcher is rebuilt from the rules that remain, then swapped in."""
+    by_endpoint = getattr(url_map, "_rules_by_endpoint", None)
+    if not isinstance(by_endpoint, dict):
+        raise RuntimeError("this werkzeug's URL map cannot drop rules")
     matcher = getattr(url_map, "_matcher", None)
     if matcher is not None:  # werkzeug 2.2+
         fresh = type(matcher)(matcher.merge_slashes)
-        for rules in url_map._rules_by_endpoint.values():
+        for name, rules in list(by_endpoint.items()):
             for rule in rules:
-                if not rule.build_only:
+                if name != endpoint and not rule.build_only:
                     fresh.add(rule)
+        fresh.update()
         url_map._matcher = fresh
-    elif isinstance(vars(url_map).get("_rules"), list):
+    doomed = by_endpoint.pop(endpoint, [])
+    if isinstance(vars(url_map).get("_rules"), list):  # before werkzeug 2.2
         url_map._rules[:] = [rule for rule in url_map._rules if rule not in doomed]
     url_map._remap = True
-    app.view_functions.pop(endpoint, None)
 
 
 def _stale_endpoints(record: _Reopened, update: Update) -> List[str]:
