@@ -142,9 +142,9 @@ def _refresh_fastapi_routes(app) -> int:
         if not stale and response_model is None and not _stale_dependant(route.dependant):
             continue
         hints.update(stale)
-        options = _route_options(route, APIRoute)
+        options = _route_options(route, type(route))  # a custom route_class kept
         options["response_model"] = response_model or route.response_model
-        router.routes[index] = APIRoute(route.path, endpoint, **options)
+        router.routes[index] = type(route)(route.path, endpoint, **options)
         count += 1
     if count:
         app.openapi_schema = None
