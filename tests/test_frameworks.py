@@ -143,6 +143,21 @@ def test_flask_routes_follow_the_decorators_as_a_fresh_run(run_jurigged, tmp_pat
     assert "Traceback" not in process.output("err")
 
 
+
+def test_flask_route_moved_in_a_views_module_of_the_app(run_jurigged, tmp_path):
+    pytest.importorskip("flask")
+    files = {"web.py": "from flask import Flask\napp = Flask(__name__)\nimport views\n",
+             "views.py": "from web import app\n\n@app.route('/a')\ndef a():\n"
+                         "    return 'a1'\n"}
+    probe = "(body('/a'), body('/z'))"
+    process = start(run_jurigged, tmp_path, files, FLASK_SETUP, probe)
+    process.expect("R ('a1', 404)", stream="out", timeout=30)
+    edit(tmp_path, "views.py", files["views.py"].replace("'/a'", "'/z'"))
+    process.expect("R (404, 'a1')", stream="out", timeout=30)
+    process.seen("flask: routes of views registered again with their new rules (a)",
+                 stream="err")
+
+
 DJANGO_FILES = {
     "settings.py": """\
         SECRET_KEY = "test"
