@@ -47,7 +47,7 @@ def share(pattern, exclude, *, children: Optional[bool], debounce: float,
 
     forked.install()
     handoff = _state.handoff or Handoff(prefix=sys.prefix)
-    handoff.reports = reports.folder() or reports.create_folder()
+    handoff.reports = reports.token() or reports.create_token()
     handoff.debounce, handoff.poll = debounce, poll
     handoff.trust_shared = handoff.trust_shared or trust_shared
     spec = spec_of_pattern(pattern, exclude)

@@ -1,74 +1,76 @@
 """One line per distinct error or notice, however many live processes meet it.
 
 A save that fails in a program with N live children fails in each of them too: every
-process applies the save, and each would print the same error. The watching process
-and its children share a private folder; before printing an error or notice about a
-file, a process claims the message there (a file created with O_EXCL, named by a
-digest of the message and of the saved file's identity) and prints it only if the
-claim is its own. So the first process to meet an error prints it, once per save,
-and a failure met by a child only (another state, a module only it imported) is
-still printed, with that child's process id. A claim whose owner has ended is taken
-over; when anything about the folder fails, the message is printed. The folder is
-made when the first such message comes, so a run without one leaves nothing behind.
+process applies the save, and each would print the same error. Before printing an
+error or notice about a file, a process claims the message: it binds a socket in
+Linux's abstract namespace under a name made of a random token shared by the watching
+process and its children (through the hand-off) and a digest of the message and of
+the saved file's identity. Only the holder of that name prints the message. So the
+first process to meet an error prints it, once per save (and again when it meets it
+again, as a retried statement does), and a failure met by a child only (another
+state, a module only it imported) is still printed, with that child's process id.
+Abstract names live as long as their sockets: nothing is left on disk, and the claims
+of a process that ended (a pool's worker replaced) are free again. When a claim
+cannot be made for any other reason, or off Linux, the message is printed.
 
 Only the printed line is held back: the event still reaches the logger's listeners."""
 
 from __future__ import annotations
 
-import atexit
+import errno
 import hashlib
 import os
 import secrets
-import shutil
-import stat
-import tempfile
-from dataclasses import dataclass
+import socket
+import sys
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Optional
 
 _KINDS = ("error", "notice")
+_KEPT_CLAIMS = 256  # per process; the oldest are let go (one socket each)
 
 
 @dataclass
 class _State:
-    folder: str = ""  # empty: no live children, every line is printed
+    token: str = ""  # empty: no live children, every line is printed
     child: bool = False  # lines printed here name this process
     installed: bool = False
+    claims: "OrderedDict[str, socket.socket]" = field(default_factory=OrderedDict)
 
 
 _state = _State()
 
 
-def folder() -> str:
-    return _state.folder
+def token() -> str:
+    return _state.token
 
 
-def create_folder() -> str:
-    """The watching process's folder: named now (its children are told the name), made
-    by the first process that has something to print, removed when this one exits."""
-    if not _state.folder:
-        name = f"jurigged-reports-{os.getpid()}-{secrets.token_hex(8)}"
-        _state.folder = os.path.join(tempfile.gettempdir(), name)
-        atexit.register(_remove_folder, _state.folder, os.getpid())
+def create_token() -> str:
+    """The watching process's token (made once; its children are told it)."""
+    if not _state.token:
+        _state.token = secrets.token_hex(12)
     _install()
-    return _state.folder
+    return _state.token
 
 
-def use_folder(path: str, *, child: bool) -> None:
-    """A child's side: claim messages in its parent's folder."""
-    if path:
-        _state.folder = path
-    _state.child = _state.child or child
+def use_token(token: str, *, child: bool) -> None:
+    """A spawned child's side: claim messages under its parent's token."""
+    if token:
+        _state.token = token
+    if child:
+        as_child()
     _install()
 
 
 def as_child() -> None:
+    """This process is a child: it names itself, and a forked one lets go of the copies
+    of its parent's claims (they stay the parent's)."""
     _state.child = True
+    for claim in _state.claims.values():
+        claim.close()
+    _state.claims.clear()
     _install()
-
-
-def _remove_folder(path: str, owner: int) -> None:
-    if os.getpid() == owner:  # not in a forked child that runs the atexit handlers
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _install() -> None:
@@ -89,7 +91,7 @@ def _install() -> None:
 
 def _printed_form(event: dict, line: str) -> Optional[str]:
     """The line as this process prints it, or None when another process has."""
-    if _state.folder and event.get("file") and not _first_to_report(event):
+    if _state.token and event.get("file") and not _first_to_report(event):
         return None
     if _state.child:
         return line.replace("jurigged: ", f"jurigged: (process {os.getpid()}) ", 1)
@@ -97,65 +99,22 @@ def _printed_form(event: dict, line: str) -> Optional[str]:
 
 
 def _first_to_report(event: dict) -> bool:
-    claim = os.path.join(_state.folder, _digest(event))
-    me = str(os.getpid())
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        if not _folder_ready():
-            return True
-        descriptor = os.open(claim, flags, 0o600)
-    except FileExistsError:
-        return _owned_or_taken_over(claim, me)
-    except OSError:  # the folder is gone (the parent ended): print
+    digest = _digest(event)
+    claims = _state.claims
+    if digest in claims:  # met again here: still ours to print
+        claims.move_to_end(digest)
         return True
-    try:
-        os.write(descriptor, me.encode())
-    finally:
-        os.close(descriptor)
-    return True
-
-
-def _folder_ready() -> bool:
-    """Make the folder if no process did yet; trust it only if it is a directory of
-    this user that no one else can enter (else every line is printed)."""
-    try:
-        os.mkdir(_state.folder, 0o700)
-    except FileExistsError:
-        pass
-    status = os.lstat(_state.folder)
-    return (stat.S_ISDIR(status.st_mode) and status.st_uid == os.getuid()
-            and not status.st_mode & 0o077)
-
-
-def _owned_or_taken_over(claim: str, me: str) -> bool:
-    try:
-        with open(claim) as file:
-            owner = file.read().strip()
-    except OSError:
+    if not sys.platform.startswith("linux") or not hasattr(socket, "AF_UNIX"):
         return True
-    if owner == me or not owner:  # a repeat (a retried statement), or being written
-        return owner == me
-    if _alive(int(owner) if owner.isdigit() else 0):
-        return False
-    try:  # the owner ended (a pool's worker replaced): this process reports it now
-        spare = f"{claim}.{me}"
-        with open(spare, "w") as file:
-            file.write(me)
-        os.replace(spare, claim)
-    except OSError:
-        pass
-    return True
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
+    claim = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
+        claim.bind(f"\0jurigged-{_state.token}-{digest[:40]}".encode())
+    except OSError as exc:
+        claim.close()
+        return exc.errno != errno.EADDRINUSE  # held by another process of the family
+    claims[digest] = claim
+    if len(claims) > _KEPT_CLAIMS:
+        claims.popitem(last=False)[1].close()
     return True
 
 

@@ -41,7 +41,7 @@ def _watch_like_parent(handoff: Handoff) -> None:
     from .. import live
     from . import quiet_as_child, reports
 
-    reports.use_folder(handoff.reports, child=True)
+    reports.use_token(handoff.reports, child=True)
     quiet_as_child()
     watcher = None
     for spec in handoff.filters:
