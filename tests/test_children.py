@@ -226,9 +226,9 @@ def test_an_error_met_by_several_processes_is_printed_once(run_jurigged, tmp_pat
     errors = [line for line in process.lines["err"] if line.startswith("jurigged:")]
     both = [line for line in errors if "lib.py:9:" in line]
     child_only = [line for line in errors if "lib.py:10:" in line]
-    assert len(both) == 1, errors
+    assert len(both) == 1, process.output("err")
     # Met by the three children only: printed, once, by one of them.
-    assert len(child_only) == 1 and "(process " in child_only[0], errors
+    assert len(child_only) == 1 and "(process " in child_only[0], process.output("err")
     assert "BOTH = 1 / 0" in process.output("err")
 
 
