@@ -205,30 +205,34 @@ FAILING_LIB = dedent("""\
     CHILD_ONLY = 1 / (multiprocessing.parent_process() is None)
     """)
 
-# POOLS, ending 50 rounds after every process runs the "newer" version.
-POOLS_UNTIL_NEWER = POOLS.replace('value[0] == "new"',
-                                  'value == ("newer", ["newer"], ["newer"])')
+# POOLS, ending 50 rounds after every process runs the "last" version.
+POOLS_UNTIL_LAST = POOLS.replace('value[0] == "new"',
+                                 'value == ("last", ["last"], ["last"])')
 
 
 def test_an_error_met_by_several_processes_is_printed_once(run_jurigged, tmp_path):
     (tmp_path / "lib.py").write_text(POOL_LIB)
-    (tmp_path / "app.py").write_text(POOLS_UNTIL_NEWER)
+    (tmp_path / "app.py").write_text(POOLS_UNTIL_LAST)
     process = run_jurigged("app.py")
     process.expect("R ('old', ['old'], ['old'])", stream="out", timeout=60)
-    (tmp_path / "lib.py").write_text(FAILING_LIB)
-    process.expect("R ('new', ['new'], ['new'])", stream="out", timeout=60)
-    # Every process applies each save in turn: once all of them run the next one, all
-    # of them have reported (or not) what the failing one did.
-    (tmp_path / "lib.py").write_text(POOL_LIB.replace('"old"', '"newer"'))
-    process.expect("R ('newer', ['newer'], ['newer'])", stream="out", timeout=60)
+    # Each process applies each save in turn: once all of them run the save after a
+    # failing one, all of them have reported (or not) what the failing one did.
+    for answer, text in (("new", FAILING_LIB), ("newer", POOL_LIB),
+                         ("again", FAILING_LIB), ("last", POOL_LIB)):
+        (tmp_path / "lib.py").write_text(text.replace('"new"', f'"{answer}"')
+                                         .replace('"old"', f'"{answer}"'))
+        process.expect(f"R ('{answer}', ['{answer}'], ['{answer}'])", stream="out",
+                       timeout=60)
     process.expect("done", stream="out", timeout=60)
     assert process.wait(30) == 0
     errors = [line for line in process.lines["err"] if line.startswith("jurigged:")]
     both = [line for line in errors if "lib.py:9:" in line]
     child_only = [line for line in errors if "lib.py:10:" in line]
-    assert len(both) == 1, process.output("err")
-    # Met by the three children only: printed, once, by one of them.
-    assert len(child_only) == 1 and "(process " in child_only[0], process.output("err")
+    # Once per failing save (twice), not once per process (four times).
+    assert len(both) == 2, process.output("err")
+    # Met by the three children only: printed, once per save, by one of them.
+    assert len(child_only) == 2, process.output("err")
+    assert all("(process " in line for line in child_only), process.output("err")
     assert "BOTH = 1 / 0" in process.output("err")
 
 

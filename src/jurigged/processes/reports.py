@@ -4,11 +4,13 @@ A save that fails in a program with N live children fails in each of them too: e
 process applies the save, and each would print the same error. Before printing an
 error or notice about a file, a process claims the message: it binds a socket in
 Linux's abstract namespace under a name made of a random token shared by the watching
-process and its children (through the hand-off) and a digest of the message and of
-the saved file's identity. Only the holder of that name prints the message. So the
-first process to meet an error prints it, once per save (and again when it meets it
-again, as a retried statement does), and a failure met by a child only (another
-state, a module only it imported) is still printed, with that child's process id.
+process and its children (through the hand-off) and a digest of the message (its
+file, line and text). Only the holder of that name prints the message, each time it
+meets it (a save that fails the same way again, a retried statement). So an error
+all processes meet is printed once per save, and a failure met by a child only
+(another state, a module only it imported) is still printed, with that child's
+process id. (A message that the holder does not meet again but another process does
+is not printed again: it was printed before.)
 Abstract names live as long as their sockets: nothing is left on disk, and the claims
 of a process that ended (a pool's worker replaced) are free again. When a claim
 cannot be made for any other reason, or off Linux, the message is printed.
@@ -119,14 +121,8 @@ def _first_to_report(event: dict) -> bool:
 
 
 def _digest(event: dict) -> str:
-    """The same message about the same save of the same file: the same digest in every
-    process. The file's identity tells one save from the next."""
-    path = event.get("file", "")
-    try:
-        status = os.stat(path)
-        identity = f"{status.st_ino}:{status.st_size}:{status.st_mtime_ns}"
-    except OSError:
-        identity = ""
-    text = "\0".join((event.get("event", ""), path, str(event.get("line", 0)),
-                      event.get("message", ""), identity))
+    """The same message about the same file: the same digest in every process. Not
+    the file's state: a process may report a save after the next one is written."""
+    text = "\0".join((event.get("event", ""), event.get("file", ""),
+                      str(event.get("line", 0)), event.get("message", "")))
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
