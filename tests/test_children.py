@@ -123,6 +123,8 @@ FORK = dedent("""\
             time.sleep(0.005)
         os._exit(status)
     _, status = os.waitpid(pid, 0)
+    while lib.f() != "new":  # the parent's own watcher may come after the child's
+        time.sleep(0.005)
     print("child status", os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status >> 8, flush=True)
     """)
 
@@ -188,16 +190,64 @@ def test_subprocess_of_sys_executable_is_live(run_jurigged, tmp_path):
                    if line.startswith("Watch"))
 
 
+# A save that fails in every process (BOTH) and one that fails in the children only
+# (CHILD_ONLY: multiprocessing.parent_process() is None in the parent alone).
+FAILING_LIB = dedent("""\
+    import multiprocessing
+
+    def f():
+        return "new"
+
+    def call_f(_):
+        return f()
+
+    BOTH = 1 / 0
+    CHILD_ONLY = 1 / (multiprocessing.parent_process() is None)
+    """)
+
+# POOLS, ending 50 rounds after every process runs the "last" version.
+POOLS_UNTIL_LAST = POOLS.replace('value[0] == "new"',
+                                 'value == ("last", ["last"], ["last"])')
+
+
+def test_an_error_met_by_several_processes_is_printed_once(run_jurigged, tmp_path):
+    (tmp_path / "lib.py").write_text(POOL_LIB)
+    (tmp_path / "app.py").write_text(POOLS_UNTIL_LAST)
+    process = run_jurigged("app.py")
+    process.expect("R ('old', ['old'], ['old'])", stream="out", timeout=60)
+    # Each process applies each save in turn: once all of them run the save after a
+    # failing one, all of them have reported (or not) what the failing one did.
+    for answer, text in (("new", FAILING_LIB), ("newer", POOL_LIB),
+                         ("again", FAILING_LIB), ("last", POOL_LIB)):
+        (tmp_path / "lib.py").write_text(text.replace('"new"', f'"{answer}"')
+                                         .replace('"old"', f'"{answer}"'))
+        process.expect(f"R ('{answer}', ['{answer}'], ['{answer}'])", stream="out",
+                       timeout=60)
+    process.expect("done", stream="out", timeout=60)
+    assert process.wait(30) == 0
+    errors = [line for line in process.lines["err"] if line.startswith("jurigged:")]
+    both = [line for line in errors if "lib.py:9:" in line]
+    child_only = [line for line in errors if "lib.py:10:" in line]
+    # Once per failing save (twice), not once per process (four times).
+    assert len(both) == 2, process.output("err")
+    # Met by the three children only: printed, once per save, by one of them.
+    assert len(child_only) == 2, process.output("err")
+    assert all("(process " in line for line in child_only), process.output("err")
+    assert "BOTH = 1 / 0" in process.output("err")
+
+
 def test_a_child_reports_its_errors_with_its_process_id(run_jurigged, tmp_path):
-    (tmp_path / "lib.py").write_text(LIB)
+    started = "import os\nSTARTED_IN = os.getpid()\n"  # run once, in the parent
+    (tmp_path / "lib.py").write_text(started + LIB)
     (tmp_path / "app.py").write_text(FORK)
     process = run_jurigged("app.py")
     process.expect("C old", stream="out", timeout=30)
-    (tmp_path / "lib.py").write_text("def f(:\n    return 'new'\n")
-    process.seen("syntax error", stream="err", timeout=30)
+    # Fails in the forked child only.
+    (tmp_path / "lib.py").write_text(started + LIB
+                                     + "CHECK = 1 / (os.getpid() == STARTED_IN)\n")
     line = process.seen("(process ", stream="err", timeout=30)
-    assert "syntax error" in line and "lib.py" in line
-    (tmp_path / "lib.py").write_text(NEW_LIB)
+    assert "lib.py:5:" in line and "failed" in line
+    (tmp_path / "lib.py").write_text(started + NEW_LIB)
     process.expect("child status 0", stream="out", timeout=30)
     assert process.wait(30) == 0
 
@@ -383,3 +433,58 @@ def test_forked_children_write_no_events(run_jurigged, tmp_path):
     updates = [event for event in map(json.loads, events.read_text().splitlines())
                if event["event"] == "update"]
     assert [event["qualname"] for event in updates] == ["lib.f"]
+
+
+# watch() in the program itself, then Watcher.stop(): a Python child started before
+# the stop is live, one started after it is not.
+STOP_PARENT = dedent("""\
+    import subprocess, sys
+    import jurigged
+
+    watcher = jurigged.watch()
+    import lib
+
+    def child(tag):
+        return subprocess.Popen([sys.executable, "child.py", tag])
+
+    before = child("before")
+    watcher.stop()
+    after = child("after")
+    print("statuses", before.wait(), after.wait(), flush=True)
+    """)
+
+STOP_CHILD = dedent("""\
+    import os, sys, time
+    import lib
+
+    tag = sys.argv[1]
+    live = sys.modules.get("jurigged.live")
+    watching = live is not None and live._watcher is not None and not live._watcher.stopped
+    print(tag, "watching", watching, flush=True)
+    last = None
+    while not os.path.exists("finish"):
+        value = lib.f()
+        if value != last:
+            print(tag, value, flush=True)
+            last = value
+        time.sleep(0.005)
+    print(tag, "final", lib.f(), flush=True)
+    """)
+
+
+def test_children_started_after_stop_are_not_live(run_jurigged, tmp_path):
+    (tmp_path / "lib.py").write_text(LIB)
+    (tmp_path / "app.py").write_text(STOP_PARENT)
+    (tmp_path / "child.py").write_text(STOP_CHILD)
+    process = run_jurigged("app.py", command=[sys.executable])
+    process.seen("before watching True", stream="out", timeout=30)
+    process.seen("after watching False", stream="out", timeout=30)
+    process.seen("before old", stream="out", timeout=30)
+    process.seen("after old", stream="out", timeout=30)
+    (tmp_path / "lib.py").write_text(NEW_LIB)
+    process.seen("before new", stream="out", timeout=30)
+    (tmp_path / "finish").write_text("")
+    process.seen("statuses 0 0", stream="out", timeout=30)
+    assert process.wait(30) == 0
+    assert "after final old" in process.lines["out"]
+    assert "before final new" in process.lines["out"]

@@ -12,7 +12,7 @@ from textwrap import dedent
 import pytest
 
 pytest.importorskip("distributed", reason="jurigged.dask needs distributed "
-                    "(pip install 'jurigged[dask]'; Python 3.10+)")
+                    "(pip install 'jurigged[dask]')")
 
 LIB = 'def f():\n    return "old"\n'
 

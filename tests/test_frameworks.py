@@ -78,6 +78,86 @@ def test_flask_route_added_after_first_request_and_changed(run_jurigged, tmp_pat
     process.expect("R ('a2', 200)", stream="out", timeout=30)
 
 
+FLASK_ROUTES = """\
+from flask import Flask
+app = Flask(__name__)
+
+@app.route("/a")
+def a():
+    return "a1"
+
+@app.route("/b")
+def b():
+    return "b1"
+
+def helper():
+    return "h1"
+"""
+
+FLASK_ROUTES_MOVED = """\
+from flask import Flask
+app = Flask(__name__)
+
+@app.route("/c", methods=["GET"])
+def a():
+    return "a2"
+
+@app.route("/d")
+def d():
+    return "d1"
+
+@app.route("/h")
+def helper():
+    return "h1"
+"""
+
+FLASK_SETUP = """\
+import web
+client = web.app.test_client()
+def body(url):
+    response = client.get(url)
+    return response.get_data(as_text=True) if response.status_code == 200 else \\
+        response.status_code
+"""
+
+
+def test_flask_routes_follow_the_decorators_as_a_fresh_run(run_jurigged, tmp_path):
+    pytest.importorskip("flask")
+    probe = "tuple(body(url) for url in ('/a', '/b', '/c', '/d', '/h'))"
+    process = start(run_jurigged, tmp_path, {"web.py": FLASK_ROUTES}, FLASK_SETUP, probe)
+    process.expect("R ('a1', 'b1', 404, 404, 404)", stream="out", timeout=30)
+    # a moves to /c, b is removed, d is added, helper becomes a route: the old URLs
+    # are gone, as in a fresh run of the new file.
+    edit(tmp_path, "web.py", FLASK_ROUTES_MOVED)
+    process.expect("R (404, 404, 'a2', 'd1', 'h1')", stream="out", timeout=30)
+    process.seen("flask: routes of web registered again with their new rules (a)",
+                 stream="err")
+    process.seen("flask: routes of web removed from the live app (b)", stream="err")
+    # A route decorator removed: the function stays, its URL goes.
+    edit(tmp_path, "web.py", FLASK_ROUTES_MOVED.replace('@app.route("/d")\n', ""))
+    process.expect("R (404, 404, 'a2', 404, 'h1')", stream="out", timeout=30)
+    process.seen("flask: routes of web removed from the live app (d)", stream="err")
+    # And back to the first version.
+    edit(tmp_path, "web.py", FLASK_ROUTES)
+    process.expect("R ('a1', 'b1', 404, 404, 404)", stream="out", timeout=30)
+    assert "Traceback" not in process.output("err")
+
+
+
+def test_flask_route_moved_in_a_views_module_of_the_app(run_jurigged, tmp_path):
+    pytest.importorskip("flask")
+    files = {"web.py": "from flask import Flask\napp = Flask(__name__)\nimport views\n",
+             "views.py": "from web import app\n\n@app.route('/a')\ndef a():\n"
+                         "    return 'a1'\n"}
+    probe = "(body('/a'), body('/z'))"
+    process = start(run_jurigged, tmp_path, files, FLASK_SETUP, probe)
+    process.expect("R ('a1', 404)", stream="out", timeout=30)
+    edit(tmp_path, "views.py", files["views.py"].replace("'/a'", "'/z'"))
+    process.expect("R (404, 'a1')", stream="out", timeout=30)
+    process.seen("flask: routes of views registered again with their new rules (a)",
+                 stream="err")
+
+
 DJANGO_FILES = {
     "settings.py": """\
         SECRET_KEY = "test"
@@ -177,6 +257,65 @@ def test_fastapi_model_gains_a_field(run_jurigged, tmp_path):
     process.seen("route(s) refreshed", stream="err")
 
 
+
+FASTAPI_MODELS = """\
+from pydantic import BaseModel
+
+class Item(BaseModel):
+    name: str
+"""
+
+FASTAPI_ROUTES = """\
+from typing import List
+from fastapi import FastAPI
+from models import Item
+
+app = FastAPI()
+
+@app.post("/items", response_model=Item, status_code=201)
+def create(item: Item):
+    return item
+
+@app.post("/many")
+def many(items: List[Item]):  # the model only in the parameter's (generic) type
+    return [item.model_dump() for item in items]
+"""
+
+FASTAPI_MODELS_SETUP = """\
+import api, models
+from fastapi.testclient import TestClient
+client = TestClient(api.app)
+def post(url, data):
+    response = client.post(url, json=data)
+    body = response.json()
+    if response.status_code >= 300:
+        return response.status_code
+    return (response.status_code, sorted(body) if isinstance(body, dict) else
+            [sorted(each) for each in body])
+"""
+
+
+@pytest.mark.parametrize("future", [False, True], ids=["annotations", "string-annotations"])
+def test_fastapi_routes_of_another_module_see_the_new_model(run_jurigged, tmp_path,
+                                                            future):
+    pytest.importorskip("fastapi")
+    pytest.importorskip("httpx")
+    routes = ("from __future__ import annotations\n" if future else "") + FASTAPI_ROUTES
+    probe = ("(post('/items', {'name': 'n', 'price': 2}), post('/items', {'name': 'n'}), "
+             "post('/many', [{'name': 'n', 'price': 2}]), sorted(models.Item.model_fields))")
+    process = start(run_jurigged, tmp_path,
+                    {"models.py": FASTAPI_MODELS, "api.py": routes},
+                    FASTAPI_MODELS_SETUP, probe)
+    process.expect("R ((201, ['name']), (201, ['name']), (200, [['name']]), ['name'])",
+                   stream="out", timeout=30)
+    # A field added to the model in models.py: a real field, validated and returned
+    # by the routes of api.py (its status code and list response model kept).
+    edit(tmp_path, "models.py", FASTAPI_MODELS + "    price: int\n")
+    process.expect("R ((201, ['name', 'price']), 422, (200, [['name', 'price']]), "
+                   "['name', 'price'])", stream="out", timeout=30)
+    process.seen("fastapi: 2 route(s) refreshed", stream="err")
+
+
 def test_on_update_tells_what_changed_for_the_matching_module(run_jurigged, tmp_path):
     lib = "X = 1\n\ndef f():\n    return 1\n"
     setup = """\
@@ -184,8 +323,11 @@ def test_on_update_tells_what_changed_for_the_matching_module(run_jurigged, tmp_
 
         @jurigged.on_update(module="li*")
         def told(update):
-            print("U", update.module_name, update.updated, update.added,
-                  [text for _, text in update.ran], update.module is lib, flush=True)
+            line = " ".join(map(str, ("U", update.module_name, update.updated, update.added,
+                                      [text for _, text in update.ran],
+                                      update.module is lib)))
+            sys.stdout.write(line + "\\n")  # one write: the probe prints meanwhile
+            sys.stdout.flush()
         """
     probe = "(lib.X, lib.f(), other.Y)"
     process = start(run_jurigged, tmp_path, {"lib.py": lib, "other.py": "Y = 1\n"},
@@ -198,3 +340,48 @@ def test_on_update_tells_what_changed_for_the_matching_module(run_jurigged, tmp_
     line = process.expect("U lib", stream="out", timeout=30)
     assert line == "U lib ['lib.f'] ['lib.g'] ['X = 2'] True"
     assert "U other" not in process.output("out")
+
+
+def test_hooks_of_an_installed_package_through_the_entry_point(run_jurigged, tmp_path):
+    # A package found on PYTHONPATH with its metadata (what pip installs): two hooks
+    # of the `jurigged.hooks` group, a function to call and a module to import, and
+    # a third that names nothing, which is reported without stopping the others.
+    plugins = tmp_path / "plugins"
+    info = plugins / "myhooks-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: myhooks\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[jurigged.hooks]\ncalled = myhooks:register\nimported = myhooks_module\n"
+        "broken = myhooks:missing\n")
+    (plugins / "myhooks.py").write_text(textwrap.dedent("""\
+        import sys
+        import jurigged
+
+        # One write per line: the program prints from another thread meanwhile.
+        def register():
+            @jurigged.on_update(module="lib")
+            def told(update):
+                sys.stdout.write(f"EP called {update.module_name} {update.updated}\\n")
+                sys.stdout.flush()
+        """))
+    (plugins / "myhooks_module.py").write_text(textwrap.dedent("""\
+        import sys
+        import jurigged
+
+        @jurigged.on_update
+        def told(update):
+            sys.stdout.write(f"EP imported {update.module_name}\\n")
+            sys.stdout.flush()
+        """))
+    from conftest import subprocess_env
+
+    env = dict(subprocess_env(tmp_path / "home"), PYTHONPATH=str(plugins))
+    (tmp_path / "lib.py").write_text("def f():\n    return 1\n")
+    (tmp_path / "app.py").write_text(APP.format(setup="import lib\n", probe="lib.f()"))
+    process = run_jurigged("-v", "app.py", env=env)
+    process.expect("R 1", stream="out", timeout=30)
+    process.seen("jurigged hook broken (myhooks:missing) failed to load", stream="err")
+    edit(tmp_path, "lib.py", "def f():\n    return 2\n")
+    process.seen("EP called lib ['lib.f']", stream="out", timeout=30)
+    process.seen("EP imported lib", stream="out", timeout=30)
+    process.expect("R 2", stream="out", timeout=30)

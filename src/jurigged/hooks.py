@@ -72,6 +72,8 @@ def on_update(callback: Optional[Callable[[Update], None]] = None, *,
     """Call `callback(update)` after each save applied to a module matching `module`
     (None: every module; a name or glob such as "app.*"; a compiled regex; or a
     callable on the name). Works as `@on_update` and `@on_update(module=...)`.
+    `before(path, module_name, module)`, if given, runs before each apply of such a
+    module, and `callback` is then called even when the save changed nothing.
     Returns the callback; `remove(callback)` undoes it."""
     def register(function):
         hooks.append(UpdateHook(function, module, before))
@@ -126,10 +128,10 @@ def _postrun(path: str, file) -> None:
         return
     update = _collecting.pop()
     update.module = file.module
-    if not update.changed:
-        return
     for hook in list(hooks):
-        if hook.wants(update.module_name):
+        # A hook with a `before` hears of every apply its `before` saw, changed or
+        # not, so that it can undo what it prepared.
+        if hook.wants(update.module_name) and (update.changed or hook.before is not None):
             _call(hook.callback, path, update)
 
 

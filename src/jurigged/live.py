@@ -85,6 +85,10 @@ class Watcher:
         self._native.close()
         if self._follow in self.registry.listeners:
             self.registry.listeners.remove(self._follow)
+        if _watcher is self:  # processes started from now on do not inherit the watch
+            from . import processes
+
+            processes.stop_sharing()
 
     def join(self, timeout: Optional[float] = None) -> None:
         if self._thread is not None:

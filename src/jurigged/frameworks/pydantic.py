@@ -1,5 +1,6 @@
 """pydantic v2 (and FastAPI): a model whose fields changed is made real, and the
-FastAPI routes of the module's apps are rebuilt to use it.
+FastAPI routes that use it (in any watched module: models.py and app.py) are rebuilt
+to use the new class.
 
 A model whose annotations no longer match its fields is rebuilt as a new class from
 its current namespace (pydantic builds fields only when the class is created), bound
@@ -7,7 +8,11 @@ in place of the old one; dependants then get `model_rebuild(force=True)`."""
 
 from __future__ import annotations
 
+import functools
+import inspect
+import operator
 import sys
+import types
 from typing import List
 
 from ..hooks import Update, on_update
@@ -61,7 +66,9 @@ def _models_changed(update: Update) -> None:
         return
     rebuilt: List[str] = []
     for name, cls in _stale_models(update.module, pydantic.BaseModel):
-        setattr(update.module, name, _rebuilt(cls))
+        fresh = _rebuilt(cls)
+        setattr(update.module, name, fresh)
+        _rebind_in_watched_modules(cls, fresh)  # `from models import Item` elsewhere
         rebuilt.append(name)
     for value in list(vars(update.module).values()):
         if rebuilt and isinstance(value, type) and issubclass(value, pydantic.BaseModel):
@@ -69,7 +76,7 @@ def _models_changed(update: Update) -> None:
                 value.model_rebuild(force=True)
             except Exception:
                 pass
-    routes = _refresh_fastapi_routes(update.module)
+    routes = sum(_refresh_fastapi_routes(app) for app in _fastapi_apps(update.module))
     if not rebuilt:
         if routes:  # the classes were re-created by the patcher itself
             logger.notice(f"fastapi: {routes} route(s) refreshed", update.path)
@@ -79,47 +86,136 @@ def _models_changed(update: Update) -> None:
                   update.path)
 
 
-def _refresh_fastapi_routes(module) -> int:
-    """Routes hold the model in their dependant and response field, made when the
-    route was added: add each route of the module's apps again from its endpoint."""
+def _watched_modules(first) -> List[types.ModuleType]:
+    """`first`, then the modules of the watched files (where apps and the modules that
+    import a model live), each once."""
+    modules, seen = [], set()
+    live = sys.modules.get("jurigged.live")
+    watcher = getattr(live, "_watcher", None)
+    files = list(watcher.registry.files.values()) if watcher is not None else []
+    for module in [first] + [file.module for file in files]:
+        if isinstance(module, types.ModuleType) and id(module) not in seen:
+            seen.add(id(module))
+            modules.append(module)
+    return modules
+
+
+def _rebind_in_watched_modules(old: type, new: type) -> None:
+    for module in _watched_modules(None):
+        namespace = vars(module)
+        for name, value in list(namespace.items()):
+            if value is old:
+                namespace[name] = new
+
+
+def _fastapi_apps(module) -> list:
+    """The FastAPI apps of the updated module and of every watched one: a model saved
+    in models.py is used by the routes of app.py."""
     fastapi = sys.modules.get("fastapi")
     if fastapi is None:
-        return 0
+        return []
+    apps, seen = [], set()
+    for each in _watched_modules(module):
+        for value in list(vars(each).values()):
+            if isinstance(value, fastapi.FastAPI) and id(value) not in seen:
+                seen.add(id(value))
+                apps.append(value)
+    return apps
+
+
+def _refresh_fastapi_routes(app) -> int:
+    """Routes hold the model in their dependant and response field, made when the
+    route was added: a route whose endpoint or response model names a model class
+    that was since re-created is made again from its endpoint and its options."""
     from fastapi.routing import APIRoute
 
     count = 0
-    for app in [v for v in vars(module).values() if isinstance(v, fastapi.FastAPI)]:
-        router = app.router
-        for index, route in enumerate(list(router.routes)):
-            if not isinstance(route, APIRoute):
-                continue
-            endpoint = route.endpoint
-            hints = getattr(endpoint, "__annotations__", {})
-            stale = {key: _current(module, hint) for key, hint in hints.items()}
-            stale = {key: now for key, now in stale.items() if now is not None}
-            response_model = _current(module, route.response_model)
-            if not stale and response_model is None:
-                continue
-            hints.update(stale)
-            response_model = response_model or route.response_model
-            fresh = APIRoute(route.path, endpoint, response_model=response_model,
-                             methods=route.methods, name=route.name,
-                             status_code=route.status_code, tags=route.tags,
-                             dependencies=route.dependencies)
-            router.routes[index] = fresh
-            count += 1
+    router = app.router
+    for index, route in enumerate(list(router.routes)):
+        if not isinstance(route, APIRoute):
+            continue
+        endpoint = route.endpoint
+        hints = getattr(endpoint, "__annotations__", {})
+        stale = {key: _fresh_hint(hint) for key, hint in hints.items()}
+        stale = {key: now for key, now in stale.items() if now is not None}
+        response_model = _fresh_hint(route.response_model)
+        if not stale and response_model is None and not _stale_dependant(route.dependant):
+            continue
+        hints.update(stale)
+        options = _route_options(route, type(route))  # a custom route_class kept
+        options["response_model"] = response_model or route.response_model
+        router.routes[index] = type(route)(route.path, endpoint, **options)
+        count += 1
+    if count:
         app.openapi_schema = None
         if hasattr(app, "middleware_stack"):
             app.middleware_stack = None
     return count
 
 
-def _current(module, hint):
-    """The module's current class of the same name as an old model class."""
-    if isinstance(hint, type) and hint.__module__ == module.__name__:
-        now = getattr(module, hint.__name__, None)
-        if isinstance(now, type) and now is not hint:
-            return now
+def _stale_dependant(dependant) -> bool:
+    """Whether a parameter of the route (or of its dependencies) was built from an old
+    model: an endpoint with string annotations (`from __future__ import annotations`)
+    names its models only through its globals, which the re-created class is bound in."""
+    groups = ("path_params", "query_params", "header_params", "cookie_params",
+              "body_params")
+    for group in groups:
+        for parameter in getattr(dependant, group, None) or []:
+            annotation = getattr(getattr(parameter, "field_info", None), "annotation", None)
+            if _fresh_hint(annotation) is not None:
+                return True
+    return any(_stale_dependant(inner) for inner in getattr(dependant, "dependencies", None)
+               or [])
+
+
+def _route_options(route, route_class) -> dict:
+    """The options the route was made with (APIRoute keeps each under its own name)."""
+    parameters = inspect.signature(route_class.__init__).parameters
+    return {name: getattr(route, name) for name, parameter in parameters.items()
+            if name not in ("self", "path", "endpoint")
+            and parameter.kind is parameter.KEYWORD_ONLY
+            and name in vars(route)}
+
+
+def _fresh_hint(hint):
+    """`hint` with each model class that was since re-created (its module's name now
+    holds another class) replaced by the current one, inside generics too
+    (`List[Item]`, `Optional[Item]`, `Annotated[Item, ...]`); None if nothing is stale."""
+    now = _current_model(hint)
+    if now is not None:
+        return now
+    args = getattr(hint, "__args__", None)
+    if not isinstance(args, tuple) or not args or isinstance(hint, type):
+        return None
+    fresh = [_fresh_hint(arg) for arg in args]
+    if all(each is None for each in fresh):
+        return None
+    args = tuple(arg if each is None else each for arg, each in zip(args, fresh))
+    try:
+        if hasattr(hint, "copy_with"):  # typing's aliases, Union and Annotated
+            return hint.copy_with(args)
+        if isinstance(hint, types.GenericAlias):  # list[Item]
+            return types.GenericAlias(hint.__origin__, args)
+        if type(hint).__name__ == "UnionType":  # Item | None
+            return functools.reduce(operator.or_, args)
+    except Exception:
+        return None
+    return None
+
+
+def _current_model(hint):
+    """The class now bound under an old model class's module and qualified name."""
+    pydantic = sys.modules.get("pydantic")
+    if not isinstance(hint, type) or pydantic is None or "<" in hint.__qualname__:
+        return None
+    if not issubclass(hint, pydantic.BaseModel):
+        return None
+    now = sys.modules.get(hint.__module__)
+    for part in hint.__qualname__.split("."):
+        now = getattr(now, part, None)
+    if (isinstance(now, type) and now is not hint and issubclass(now, pydantic.BaseModel)
+            and now.__name__ == hint.__name__):
+        return now
     return None
 
 

@@ -3,8 +3,9 @@
 forkserver, subprocess of sys.executable) watches the same files with the same
 settings (handoff.py carries them, spawned.py starts it from a .pth file).
 
-Children print no event lines (the parent already says what a save changed); their
-errors and notices say which process they come from."""
+Children print no event lines (the parent already says what a save changed); an error
+or notice that several processes meet is printed once (reports.py), and one printed by
+a child says which process it comes from."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from typing import Optional
 
 from .handoff import ENVIRONMENT_VARIABLE, FilterSpec, Handoff, spec_of_pattern
 
-__all__ = ["FilterSpec", "Handoff", "ENVIRONMENT_VARIABLE", "share", "children_live"]
+__all__ = ["FilterSpec", "Handoff", "ENVIRONMENT_VARIABLE", "share", "stop_sharing",
+           "children_live"]
 
 
 @dataclass
@@ -41,10 +43,11 @@ def share(pattern, exclude, *, children: Optional[bool], debounce: float,
         _state.handoff = None
         os.environ.pop(ENVIRONMENT_VARIABLE, None)
         return
-    from . import forked
+    from . import forked, reports
 
     forked.install()
     handoff = _state.handoff or Handoff(prefix=sys.prefix)
+    handoff.reports = reports.token() or reports.create_token()
     handoff.debounce, handoff.poll = debounce, poll
     handoff.trust_shared = handoff.trust_shared or trust_shared
     spec = spec_of_pattern(pattern, exclude)
@@ -54,24 +57,20 @@ def share(pattern, exclude, *, children: Optional[bool], debounce: float,
     os.environ[ENVIRONMENT_VARIABLE] = handoff.encode()
 
 
+def stop_sharing() -> None:
+    """The watcher stopped: Python processes started from now on are not live (forked
+    ones see the stopped watcher). What was shared is kept for a later watch()."""
+    os.environ.pop(ENVIRONMENT_VARIABLE, None)
+
+
 def quiet_as_child() -> None:
     """This process is a child of a watching one: no event lines (the parent prints
-    them), no --events stream (the parent's), and errors and notices tagged with this
-    process's id."""
+    them), no --events stream (the parent's), and errors and notices printed once
+    among the processes, tagged with this process's id when it prints them."""
     from ..logs import logger
+    from . import reports
 
     logger.verbose = False
     logger.listeners[:] = [listener for listener in logger.listeners
                            if getattr(listener, "__module__", None) != "jurigged.logs"]
-    if getattr(logger, "_tagged_by_process", False):
-        return
-    logger._tagged_by_process = True
-    error, notice = logger.error, logger.notice
-
-    def tagged_error(message: str, *args, **kwargs) -> None:
-        error(f"(process {os.getpid()}) {message}", *args, **kwargs)
-
-    def tagged_notice(message: str, *args, **kwargs) -> None:
-        notice(f"(process {os.getpid()}) {message}", *args, **kwargs)
-
-    logger.error, logger.notice = tagged_error, tagged_notice
+    reports.as_child()

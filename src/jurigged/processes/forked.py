@@ -9,14 +9,29 @@ import os
 import threading
 
 _installed = False
+_parent_watching = False  # read in the parent just before each fork
 
 
 def install() -> None:
-    """Register the at-fork handler, once per process (a forked child inherits it)."""
+    """Register the at-fork handlers, once per process (a forked child inherits them)."""
     global _installed
     if not _installed and hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=_after_fork_in_child)
+        os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
         _installed = True
+
+
+def _before_fork() -> None:
+    # Whether the watcher is stopped is asked here, in the parent: in the child the
+    # native watcher's lock may be held for ever by a thread the fork left behind
+    # (the child hung in Watcher.closed).
+    global _parent_watching
+    from .. import live
+
+    watcher = live._watcher
+    try:
+        _parent_watching = watcher is not None and not watcher.stopped
+    except Exception:
+        _parent_watching = False
 
 
 def _after_fork_in_child() -> None:
@@ -24,7 +39,7 @@ def _after_fork_in_child() -> None:
     from .. import live, logs
 
     watcher = live._watcher
-    if not children_live() or watcher is None or watcher.stopped:
+    if not children_live() or watcher is None or not _parent_watching:
         return
     try:
         _reset_locks(watcher)

@@ -61,6 +61,7 @@ class Handoff:
     debounce: float = 0.05
     poll: Optional[float] = None
     trust_shared: bool = False
+    reports: str = ""  # the token under which processes claim the messages they print
 
     def encode(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))

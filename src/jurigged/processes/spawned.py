@@ -39,8 +39,9 @@ def start() -> None:
 
 def _watch_like_parent(handoff: Handoff) -> None:
     from .. import live
-    from . import quiet_as_child
+    from . import quiet_as_child, reports
 
+    reports.use_token(handoff.reports, child=True)
     quiet_as_child()
     watcher = None
     for spec in handoff.filters:
