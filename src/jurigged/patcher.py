@@ -1221,9 +1221,11 @@ class Patch:
             self.swaps = []
             return False
         for function, missing in lost:
-            logger.notice(f"existing closure {function.__qualname__} has no value for new "
-                          f"free variable(s) {', '.join(missing)}", self.file.path,
-                          function.__code__.co_firstlineno)
+            line = function.__code__.co_firstlineno
+            logger.notice(f"{self.file.path}:{line}: existing closure {function.__qualname__} "
+                          f"has no value for new free variable(s) {', '.join(missing)} (made "
+                          f"before it used them); it raises NameError until it is made "
+                          f"again", self.file.path, line)
         for swap in self.swaps:
             self._finish_swap(swap)
         return True
