@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import types
 import weakref
-from typing import Dict, Iterable, Iterator, List, Set
+from typing import Dict, Iterable, Iterator, List, Sequence, Set
 
 _CACHE_TYPE = type(functools.lru_cache(maxsize=None)(lambda: None))
 _DEPTH = 6  # how far wrappers and calls are followed
@@ -17,11 +17,13 @@ _DEPTH = 6  # how far wrappers and calls are followed
 class CacheIndex:
     """The cache wrappers found in the namespaces of watched modules. A module is
     scanned once, and again after each save of its file (its namespace changed);
-    other modules keep their namespaces (their code did not change)."""
+    other modules keep their namespaces (their code did not change). A save costs
+    no look at the files it does not touch, once all were scanned."""
 
     def __init__(self):
         self.by_module: Dict[str, List[object]] = {}  # module name -> wrappers found
         self.scanned: Set[int] = set()                # id(namespace) of scanned modules
+        self.scanned_files: Set[int] = set()          # id(file) of those files
 
     def rescan(self, namespace: dict) -> None:
         name = namespace.get("__name__", "")
@@ -32,13 +34,21 @@ class CacheIndex:
             self.by_module.pop(name, None)
         self.scanned.add(id(namespace))
 
-    def update(self, saved: Iterable[dict], watched: List[dict]) -> None:
+    def update(self, saved: Iterable[dict], watched: Sequence) -> None:
+        """`watched`: the watched files (objects with a `namespace`, None when the
+        module is not imported)."""
         for namespace in saved:
             self.rescan(namespace)
-        if len(self.scanned) < len(watched):  # modules imported since the last scan
-            for namespace in watched:
+        if len(self.scanned_files) < len(watched):  # files imported since the last scan
+            for file in watched:
+                if id(file) in self.scanned_files:
+                    continue
+                namespace = file.namespace
+                if namespace is None:
+                    continue
                 if id(namespace) not in self.scanned:
                     self.rescan(namespace)
+                self.scanned_files.add(id(file))
 
     def caches(self) -> Iterator[object]:
         for found in self.by_module.values():
@@ -48,11 +58,13 @@ class CacheIndex:
 index = CacheIndex()
 
 
-def clear_stale(saved: Iterable[dict], watched: List[dict], changed: Set[str]) -> int:
+def clear_stale(saved: Iterable[dict], watched: Sequence, changed: Set[str]) -> int:
     """Forget the results of every known cache whose function uses a name in `changed`
     (names a save redefined, re-ran or deleted). Returns how many were cleared."""
+    if not changed:
+        return 0
     index.update(saved, watched)
-    if not changed or not index.by_module:
+    if not index.by_module:
         return 0
     cleared = 0
     ours = index.scanned

@@ -404,8 +404,7 @@ def _clear_stale_caches(applied, files: List[SourceFile], changed: Set[str]) -> 
     """Cached results computed from what the batch changed are forgotten."""
     try:
         caches.clear_stale([file.namespace for file, _ in applied if file.namespace is not None],
-                           [file.namespace for file in files if file.namespace is not None],
-                           changed)
+                           files, changed)
     except Exception as exc:  # a bug of ours must not undo the applied batch
         logger.error(f"internal error while clearing stale caches ({exc})", "", 0, exc)
 
