@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from importlib.util import decode_source
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
-from . import _core, classes, cpython
+from . import _core, caches, classes, cpython
 from .function_index import FunctionIndex
 from .locate import HeapSearch, conformers_of
 from .logs import logger
@@ -394,8 +394,19 @@ def apply_batch(changes: List[Tuple[SourceFile, bytes]],
         file.pending.extend(patch.failures)
     files = [file for file, _ in applied]
     files += [file for file in watched if file not in files]
-    retry_pending(files)
+    changed = {name for _, patch in applied for name in getattr(patch, "changed_names", ())}
+    retry_pending(files, changed)
+    _clear_stale_caches(applied, files, changed)
     return [file for file, _ in applied]
+
+
+def _clear_stale_caches(applied, files: List[SourceFile], changed: Set[str]) -> None:
+    """Cached results computed from what the batch changed are forgotten."""
+    try:
+        caches.clear_stale([file.namespace for file, _ in applied if file.namespace is not None],
+                           files, changed)
+    except Exception as exc:  # a bug of ours must not undo the applied batch
+        logger.error(f"internal error while clearing stale caches ({exc})", "", 0, exc)
 
 
 def _guarded(file: SourceFile, action) -> bool:
@@ -409,19 +420,20 @@ def _guarded(file: SourceFile, action) -> bool:
         return False
 
 
-def retry_pending(files: List[SourceFile]) -> None:
+def retry_pending(files: List[SourceFile], changed: Optional[Set[str]] = None) -> None:
     """Run failed steps again, in passes while some succeed (one may need another),
-    then report what still fails."""
+    then report what still fails. The names of the steps that succeed are added to
+    `changed`."""
     if any(file.pending for file in files):
         importlib.invalidate_caches()  # a module it imports may have been created since
-    while any(_retry_file(file) for file in files if file.pending):
+    while any(_retry_file(file, changed) for file in files if file.pending):
         pass
     for file in files:
         for pending in file.pending:
             _report_failure(file, pending)
 
 
-def _retry_file(file: SourceFile) -> bool:
+def _retry_file(file: SourceFile, changed: Optional[Set[str]] = None) -> bool:
     """One pass over a file's failed steps; returns whether any succeeded."""
     if file.namespace is None or file.nodes is None:
         return False
@@ -435,6 +447,8 @@ def _retry_file(file: SourceFile) -> bool:
             patch.retry(pending)
             Progress.tick()
             progress = True
+            if changed is not None:
+                changed |= patch.names_bound_by(patch.new[pending.index], patch.new_lines)
         except Exception as exc:
             pending.error, pending.failed_at = exc, Progress.count
             still.append(pending)
@@ -826,6 +840,37 @@ class Patch:
             else:
                 self._prepare_matched(change, old_index, new_index, old, new)
         self.carried_pending = self._carry_pending()
+        self.changed_names = self._changed_names()
+
+    _UNCHANGED = _core.MOVED | _core.REFORMATTED
+
+    def _changed_names(self) -> Set[str]:
+        """The names this save redefines, re-runs or deletes (with the classes they are
+        in), for finding the cached results it makes stale. More is harmless."""
+        names: Set[str] = set()
+        for change, old_index, new_index in self.plan:
+            if not change & ~self._UNCHANGED:
+                continue
+            if new_index >= 0:
+                names |= self.names_bound_by(self.new[new_index], self.new_lines, self.new)
+            else:
+                names |= self.names_bound_by(self.old[old_index], self.file.lines, self.old)
+        return names
+
+    @staticmethod
+    def names_bound_by(node, lines: List[str], nodes=None) -> Set[str]:
+        """The names `node` binds, with the definitions around it (with `nodes`)."""
+        if node.kind == "module":
+            return set()
+        names = set()
+        parent = node.parent if nodes is not None else -1
+        while parent > 0:
+            if nodes[parent].name:
+                names.add(nodes[parent].name)
+            parent = nodes[parent].parent
+        if node.kind in DEFINITION_KINDS:
+            return names | {node.name}
+        return names | _bound_names(lines[node.line - 1: node.end_line])
 
     def _covered_by_rerun(self, change, new) -> bool:
         """A statement or block nested in a block that re-runs whole runs as part of it
@@ -1175,9 +1220,11 @@ class Patch:
             self.swaps = []
             return False
         for function, missing in lost:
-            logger.notice(f"existing closure {function.__qualname__} has no value for new "
-                          f"free variable(s) {', '.join(missing)}", self.file.path,
-                          function.__code__.co_firstlineno)
+            line = function.__code__.co_firstlineno
+            logger.notice(f"{self.file.path}:{line}: existing closure {function.__qualname__} "
+                          f"has no value for new free variable(s) {', '.join(missing)} (made "
+                          f"before it used them); it raises NameError until it is made "
+                          f"again", self.file.path, line)
         for swap in self.swaps:
             self._finish_swap(swap)
         return True
@@ -1384,7 +1431,12 @@ class Patch:
         self._define(new, code, "replace")
         if before is None:
             return
-        after = _held(self._live_scope(self.new, new), new.name)
+        scope_object = self._live_scope(self.new, new)
+        after = _held(scope_object, new.name)
+        if isinstance(scope_object, dict) and after is not None:
+            # `from mod import f` elsewhere (or `g = f` here) names the new object, as
+            # in a fresh run; other holders get the trampoline below.
+            _rebind_module_names(before, after)
         if self._forward(old, new, before, after):
             logger.notice(f"{self._qualname(new)}: decorators changed, so it was "
                           f"re-created; references taken before now call the new one",
@@ -1584,6 +1636,27 @@ def _assigned_names(lines: List[str]) -> Set[str]:
     return names
 
 
+def _bound_names(lines: List[str]) -> Set[str]:
+    """Every name a module- or class-level statement (or block) binds; empty for text
+    that does not parse alone."""
+    import ast
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent("\n".join(lines)))
+    except SyntaxError:
+        return set()
+    names: Set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+    return names
+
+
 def _mangled(name: str, class_name: str) -> str:
     """`name` as a class body named `class_name` stores it (private names are
     mangled)."""
@@ -1606,6 +1679,24 @@ def _conform_method(obj):
     if getattr(type(obj), "__conform__", None) is not None:
         return obj.__conform__
     return None
+
+
+def _rebind_module_names(old_value, new_value) -> int:
+    """Every module-level name (of any module) bound to `old_value` is bound to
+    `new_value` instead. Returns how many were."""
+    rebound = 0
+    for module in list(sys.modules.values()):
+        namespace = getattr(module, "__dict__", None)
+        if not isinstance(module, types.ModuleType) or not isinstance(namespace, dict):
+            continue
+        try:
+            names = [name for name, value in list(namespace.items()) if value is old_value]
+        except RuntimeError:  # changed by another thread meanwhile
+            continue
+        for name in names:
+            namespace[name] = new_value
+            rebound += 1
+    return rebound
 
 
 def _bind(scope_object, name: str, value) -> None:

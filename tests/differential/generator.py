@@ -64,11 +64,17 @@ def expression(rng: random.Random, module: Module, params: List[str],
     return text
 
 
-def closure_body(rng: random.Random, module: Module) -> str:
-    """An inner function's expression that always uses the factory's `k`: a closure
-    made without a cell for `k` cannot learn its value later (see the closure repros),
-    so the family keeps to edits a live update can get right."""
+def closure_body(rng: random.Random, module: Module, use_k: bool = True) -> str:
+    """An inner function's expression, using the factory's `k` or not. A closure made
+    without a cell for `k` cannot learn its value later (see the closure repros), so
+    `k` is used again only by a closure that was made while it was used."""
+    if not use_k:
+        return expression(rng, module, ['x'])
     return f"{expression(rng, module, ['x'])} {rng.choice('+-*')} k"
+
+
+def uses_k(body: str) -> bool:
+    return re.search(r"\bk\b", body) is not None
 
 
 def literal_value(rng: random.Random) -> str:
@@ -338,9 +344,12 @@ def edit_closure(rng, project):
         return f"{module.name}: add factory make_{factory.name} and {factory.name}"
     factory = rng.choice(module.of_type(Factory))
     if rng.random() < 0.7:
-        factory.inner_body = closure_body(rng, module)
+        # Dropping `k` is fine (the live closure keeps its cell); using it again only
+        # where the live closure has one.
+        factory.inner_body = closure_body(rng, module, factory.captured and rng.random() < 0.75)
         return f"{module.name}.make_{factory.name}.inner: body -> return {factory.inner_body}"
     factory.arg = str(rng.randint(0, 9))
+    factory.captured = uses_k(factory.inner_body)  # the statement re-runs: a new closure
     return f"{module.name}: {factory.name} = make_{factory.name}({factory.arg})"
 
 

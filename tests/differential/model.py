@@ -105,6 +105,10 @@ class Factory:
     name: str
     inner_body: str
     arg: str = "3"
+    # Whether the closure stored at import has a cell for `k` (its inner function used
+    # `k` when the closure was made): without one, an edit that starts using `k`
+    # cannot reach the factory's value, so the generator never makes that edit.
+    captured: bool = True
 
     def render(self) -> List[str]:
         return [f"def make_{self.name}(k):",
