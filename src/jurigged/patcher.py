@@ -1473,11 +1473,12 @@ class Patch:
                 continue
             try:
                 built = step.prebuild(batch)
-            except NameError:
+            except (NameError, KeyError):
                 # Most likely a name of this batch that a scratch build cannot see
-                # (read through the module's globals by a decorator's own code): made
-                # live after the commit instead, where it is bound (its code then
-                # runs twice; one that fails for real fails there again).
+                # (read through the module's globals by a decorator's own code), or a
+                # definition that bound no name of its own: made live after the
+                # commit instead (its code then runs twice; one that fails for real
+                # fails there again, and is reported and retried).
                 built = None
             except Exception as exc:
                 # It fails in a fresh run too: reported and retried as a live step is.
