@@ -8,12 +8,16 @@ A batch of saves is applied in four steps:
    enclosing class headers on their real lines, so that line numbers, `super()`, name
    mangling and class-scope defaults come out exactly as Python compiles them). A file
    that fails is reported and not applied; the others of the batch still are.
-2. commit: existing functions (and their existing closures) get their new code, all in
-   one C++ call that runs no Python code, so no thread sees half a save.
-3. run: deleted names are removed and added definitions of every file defined (those
-   after a changed statement of their file wait for it), then changed statements re-run
-   in file order, each module after the modules of the batch it imports from. A changed statement inside a module-level block re-runs the whole outermost
-   block, once (its loops and branches as a fresh import runs them).
+2. commit: across every file of the batch, existing functions (and their existing
+   closures) get their new code, and the added definitions (made beforehand in a
+   scratch scope, unbound), deleted names and leading imports are bound or unbound,
+   all in one C++ call that runs no Python code, so no thread sees half a save.
+3. run: what could not be made before the commit without changing the order in which
+   a fresh run would run the user's code (definitions after a changed statement of
+   their file, re-created classes, decorator changes) is applied, then changed
+   statements re-run in file order, each module after the modules of the batch it
+   imports from. A changed statement inside a module-level block re-runs the whole
+   outermost block, once (its loops and branches as a fresh import runs them).
 4. retry: a step that failed (this batch or an earlier one) is run again, until it
    succeeds or its text changes; what still fails is reported.
 """
@@ -503,7 +507,7 @@ def _commit_batch(staged: List[Tuple[SourceFile, bytes, "Patch"]]) -> Dict[int, 
         if part is None:
             continue
         try:
-            _core.commit(part.updates, bindings=part.bindings)
+            _commit_when_unused(part.updates, part.bindings, part.unbound)
             committed[id(file)] = part
         except (TypeError, ValueError) as exc:
             patch.refused(exc)
