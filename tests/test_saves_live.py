@@ -112,9 +112,6 @@ def test_emacs_two_saves_in_one_session(run_jurigged, workdir):
     p.expect("R 3", stream="out")
 
 
-@pytest.mark.xfail(strict=False, reason="known bug, issue 16: a batch's swaps are committed "
-                   "file by file, so another thread can see a mixed state (flaky, also "
-                   "before this session: about 2 runs in 12)")
 @pytest.mark.main_only
 def test_git_checkout_switches_several_modules(run_jurigged, workdir):
     git = require_tool("git")

@@ -103,6 +103,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         from . import defs  # only this rarely used mode needs it
 
         return defs.run(options.defs)
+    if options.explain:
+        from . import explain  # only this rarely used mode needs it
+
+        return explain.run(options.explain)
 
     try:
         settings = config.load(trust_shared=options.trust_shared)
@@ -300,6 +304,10 @@ class _Parser(argparse.ArgumentParser):
                  "the output is a terminal, else basic)")
         add("--defs", metavar="FILE", nargs="+",
             help="print the definitions jurigged finds in each FILE, and exit")
+        add("--explain", metavar=("OLD", "NEW"), nargs=2,
+            help="print what saving file NEW over file OLD would do to the running "
+                 "module (what the one commit publishes, what runs after it), "
+                 "without running anything, and exit")
 
     def parse(self, argv: List[str]) -> argparse.Namespace:
         """The options, plus `target` (PATH, MODULE[:FUNCTION] or None), `as_module`
@@ -325,7 +333,7 @@ class _Parser(argparse.ArgumentParser):
                 return argv[:i], False, argv[i:]
             if arg.startswith("--"):
                 name = arg.partition("=")[0]
-                if name == "--defs":  # its files go on to the end
+                if name in ("--defs", "--explain"):  # its files go on to the end
                     return argv, False, []
                 i += 1 if "=" in arg or not self._takes_value(name) else 2
                 continue

@@ -8,12 +8,16 @@ A batch of saves is applied in four steps:
    enclosing class headers on their real lines, so that line numbers, `super()`, name
    mangling and class-scope defaults come out exactly as Python compiles them). A file
    that fails is reported and not applied; the others of the batch still are.
-2. commit: existing functions (and their existing closures) get their new code, all in
-   one C++ call that runs no Python code, so no thread sees half a save.
-3. run: deleted names are removed and added definitions of every file defined (those
-   after a changed statement of their file wait for it), then changed statements re-run
-   in file order, each module after the modules of the batch it imports from. A changed statement inside a module-level block re-runs the whole outermost
-   block, once (its loops and branches as a fresh import runs them).
+2. commit: across every file of the batch, existing functions (and their existing
+   closures) get their new code, and the added definitions (made beforehand in a
+   scratch scope, unbound), deleted names and leading imports are bound or unbound,
+   all in one C++ call that runs no Python code, so no thread sees half a save.
+3. run: what could not be made before the commit without changing the order in which
+   a fresh run would run the user's code (definitions after a changed statement of
+   their file, re-created classes, decorator changes) is applied, then changed
+   statements re-run in file order, each module after the modules of the batch it
+   imports from. A changed statement inside a module-level block re-runs the whole
+   outermost block, once (its loops and branches as a fresh import runs them).
 4. retry: a step that failed (this batch or an earlier one) is run again, until it
    succeeds or its text changes; what still fails is reported.
 """
@@ -25,6 +29,8 @@ import functools
 import importlib
 import os
 import sys
+import threading
+import time
 import types
 import weakref
 from collections.abc import MutableMapping
@@ -46,6 +52,11 @@ _KEEP = "__jurigged_keep__"  # stands in for decorators when only the bare funct
 
 # Every live function we patched or found, by the code object it runs.
 function_index = FunctionIndex()
+
+# Held around every apply (the watcher thread's batches, Recoders, retries), so that
+# two appliers never interleave their steps on the same live modules. Re-entrant: an
+# apply may run user code that applies (a Recoder called from a re-run statement).
+apply_lock = threading.RLock()
 
 
 class PatchError(Exception):
@@ -70,6 +81,69 @@ class Pending:
     old_code: Optional[types.CodeType] = None  # "update": what the functions still run
     reported: str = ""         # the error text last shown, so a retry repeats no news
     failed_at: int = 0         # Progress.count when it last failed
+
+
+@dataclass
+class Signature:
+    """A new definition's values that live outside its code, evaluated where Python
+    evaluates them (the enclosing scope, at definition time)."""
+
+    defaults: Optional[tuple]
+    kwdefaults: Optional[dict]
+    annotations: dict
+
+
+@dataclass
+class Swap:
+    """An existing function (and its existing closures) given the new code in place."""
+
+    old: object                    # its node in the old tree
+    new: object                    # and in the new tree
+    code: types.CodeType           # the new code
+    old_code: types.CodeType       # what the live functions run now
+    functions: list                # the live functions to update
+    conformers: list               # objects told through `__conform__` instead
+    log: bool                      # worth an "Update" line (more than a move)
+    closures: bool                 # closures made before get their new code too
+    signature: Optional[Signature] = None  # None: keep defaults and annotations
+    deferred: Optional[types.CodeType] = None  # the context compile, when its signature
+                                               # waits for statements of the save
+
+
+@dataclass
+class Prebuilt:
+    """What a step of a save publishes in the batch's one commit (its bindings and
+    trampolines), and what it does once they are live (log, index, hooks)."""
+
+    bindings: list = dataclasses.field(default_factory=list)
+    updates: list = dataclasses.field(default_factory=list)
+    finish: Callable[[], None] = lambda: None
+    unbound: List[Tuple[dict, object]] = dataclasses.field(default_factory=list)
+
+
+@dataclass
+class Step:
+    """A step of a save after the swaps: define, delete, re-create or run a node."""
+
+    index: int                     # its node in the new tree, -1 for a deletion
+    node: object
+    verb: str                      # "add", "delete", "replace", "update" or "run"
+    run: Callable[[], None]        # do it live, after the commit
+    # Build it without binding anything, for the batch's commit; None: cannot be.
+    prebuild: Optional[Callable[["BatchCommit"], Optional[Prebuilt]]] = None
+    prebuilt: bool = False         # it went into the commit: not run again
+    code: Optional[types.CodeType] = None  # its context compile, if it has one
+
+
+@dataclass
+class CommitPart:
+    """One file's share of a batch's commit."""
+
+    updates: list = dataclasses.field(default_factory=list)
+    bindings: list = dataclasses.field(default_factory=list)
+    finishers: List[Callable[[], None]] = dataclasses.field(default_factory=list)
+    # (module namespace, name) of the names it unbinds, for `_commit_when_unused`.
+    unbound: List[Tuple[dict, object]] = dataclasses.field(default_factory=list)
 
 
 class Progress:
@@ -369,20 +443,30 @@ STATEMENT_VERBS = ("run",)  # the steps that run statements; every other step bi
 def apply_batch(changes: List[Tuple[SourceFile, bytes]],
                 watched: Iterable[SourceFile] = ()) -> List[SourceFile]:
     """Apply files saved together as one unit: every file is validated and compiled
-    first (a refused file is reported, the others still apply), then every swap is
-    committed and the definitions of all files bound, then statements run, a module
-    after the modules of the batch it imports from. Failed steps of this batch and of
-    earlier ones (in `watched` files) are retried at the end. Returns the files whose
-    save was applied."""
+    first (a refused file is reported, the others still apply); then every swap of
+    every file, with the definitions, deletions and imports built for it, becomes
+    visible in one commit; then the other steps run, statements a module after the
+    modules of the batch it imports from. Failed steps of this batch and of earlier
+    ones (in `watched` files) are retried at the end. Returns the files whose save
+    was applied."""
+    with apply_lock:
+        return _apply_batch(changes, watched)
+
+
+def _apply_batch(changes: List[Tuple[SourceFile, bytes]],
+                 watched: Iterable[SourceFile]) -> List[SourceFile]:
     latest: Dict[int, Tuple[SourceFile, bytes]] = {}
     for file, source in changes:  # a file saved twice in one batch: its last text
         latest.pop(id(file), None)
         latest[id(file)] = (file, source)
     Progress.tick()
     staged = [(file, source, file.stage(source)) for file, source in latest.values()]
+    staged = [(file, source, patch) for file, source, patch in staged if patch is not None]
+    committed = _commit_batch(staged)
     applied: List[Tuple[SourceFile, "Patch"]] = []
-    for file, source, patch in staged:
-        if patch is not None and _guarded(file, patch.commit):
+    for file, source, patch in staged:  # in batch order, as before
+        if id(file) in committed:
+            _guarded(file, lambda: patch.finish_commit(committed[id(file)]))
             file.adopt(patch, source)
             applied.append((file, patch))
     for file, patch in applied:
@@ -409,6 +493,171 @@ def _clear_stale_caches(applied, files: List[SourceFile], changed: Set[str]) -> 
         logger.error(f"internal error while clearing stale caches ({exc})", "", 0, exc)
 
 
+def _commit_batch(staged: List[Tuple[SourceFile, bytes, "Patch"]]) -> Dict[int, CommitPart]:
+    """Build every file's share of the commit (a module after those of the batch it
+    imports from, so that its imports see their new names) and publish them all in
+    one `_core.commit`. If the engine refuses that, each file is committed on its own
+    so that one file's refusal leaves the others applied. Returns the committed parts
+    by file id."""
+    batch = BatchCommit(file.module_name for file, _, _ in staged)
+    parts: Dict[int, CommitPart] = {}
+    for file, patch in _dependency_order([(file, patch) for file, _, patch in staged]):
+        part = _guarded_value(file, lambda: patch.build_commit(batch))
+        if part is not None:
+            parts[id(file)] = part
+    try:
+        _commit_when_unused([u for part in parts.values() for u in part.updates],
+                            [b for part in parts.values() for b in part.bindings],
+                            [n for part in parts.values() for n in part.unbound])
+        return parts
+    except (TypeError, ValueError):
+        pass
+    committed: Dict[int, CommitPart] = {}
+    for file, _, patch in staged:
+        part = parts.get(id(file))
+        if part is None:
+            continue
+        try:
+            _commit_when_unused(part.updates, part.bindings, part.unbound)
+            committed[id(file)] = part
+        except (TypeError, ValueError) as exc:
+            patch.refused(exc)
+    return committed
+
+
+# How long a deleted name may stay bound for calls still running the old code that
+# reads it (then it is unbound anyway: such a call runs for long, as a loop would).
+_UNUSED_WAIT = 0.5
+
+
+def _commit_when_unused(updates: list, bindings: list, unbound: List[Tuple[dict, object]]
+                        ) -> None:
+    """`_core.commit(updates, bindings)`, except for the names it unbinds that a call
+    running in another thread still reads. Such a call started before the commit and
+    goes on running the old code (`c()` in the old `b()`, whose `c` the save
+    deletes): unbinding the name under it would raise NameError in a program that
+    never saw two versions mixed. So those names stay bound to their old values until
+    no running call reads them (no call can start reading them after the commit: its
+    functions run the new code), then are unbound in a second commit. `unbound` pairs
+    the module namespace whose code reads each name with its UNBIND binding.
+
+    No other thread runs between a check of the running calls and the commit after
+    it: the check comes right after this thread takes the GIL back (`time.sleep`
+    gives it up), and CPython's GIL (3.9-3.13) lets a thread that just took it run a
+    whole switch interval (5 ms by default) before another may ask for it, far longer
+    than the check takes. (A free-threaded build has no such guarantee.)"""
+    if not unbound:
+        _core.commit(updates, bindings=bindings)
+        return
+    me = threading.get_ident()
+    time.sleep(0)
+    in_use = _names_in_use(unbound, me)
+    held = [(namespace, binding) for namespace, binding in unbound
+            if (id(namespace), binding.name) in in_use]
+    if not held:
+        _core.commit(updates, bindings=bindings)
+        return
+    held_ids = {id(binding) for _, binding in held}
+    old_values = {id(binding): _held(binding.namespace, binding.name) for _, binding in held}
+    _core.commit(updates, bindings=[b for b in bindings if id(b) not in held_ids])
+    deadline = time.monotonic() + _UNUSED_WAIT
+    while held:
+        time.sleep(0.001)
+        in_use = (_names_in_use(held, me) if time.monotonic() < deadline else set())
+        ready = [binding for namespace, binding in held
+                 if (id(namespace), binding.name) not in in_use
+                 # unless a step bound the name again meanwhile (none runs here yet)
+                 and _held(binding.namespace, binding.name) is old_values[id(binding)]]
+        held = [(namespace, binding) for namespace, binding in held
+                if (id(namespace), binding.name) in in_use]
+        _core.commit([], bindings=ready)
+
+
+def _names_in_use(unbound: List[Tuple[dict, object]], me: int) -> Set[Tuple[int, str]]:
+    """The (namespace id, name) pairs of `unbound` that code running in a thread other
+    than `me` (at any depth of its stack) reads from its globals or attributes."""
+    names: Dict[int, Set[str]] = {}
+    for namespace, binding in unbound:
+        names.setdefault(id(namespace), set()).add(binding.name)
+    found: Set[Tuple[int, str]] = set()
+    for thread, frame in sys._current_frames().items():
+        if thread == me:
+            continue
+        while frame is not None:
+            wanted = names.get(id(frame.f_globals))
+            if wanted:
+                found.update((id(frame.f_globals), name)
+                             for name in wanted.intersection(frame.f_code.co_names))
+            frame = frame.f_back
+    return found
+
+
+class BatchCommit:
+    """What the files of a batch share while their commit is built: the values built
+    but not bound yet, by namespace (later definitions and imports of the batch read
+    them, as they would in a fresh run), and the names that steps run after the
+    commit bind later, by module."""
+
+    def __init__(self, modules: Iterable[str]):
+        self.modules = set(modules)
+        self._scratch: Dict[int, Scope] = {}
+        self._owners: Dict[int, object] = {}  # keeps each id valid while in use
+        self._later: Dict[str, Set[str]] = {}
+
+    def scratch(self, scope_object) -> Scope:
+        """The scope a definition of `scope_object` (a module dict or a class) is made
+        in: reads see the batch's unbound values first, writes stay unbound."""
+        key = id(scope_object)
+        found = self._scratch.get(key)
+        if found is None:
+            read = {} if isinstance(scope_object, dict) else scope_object.__dict__
+            found = self._scratch[key] = Scope(read)
+            self._owners[key] = scope_object
+        return found
+
+    def bind(self, scope_object, name: str, value) -> None:
+        self.scratch(scope_object)[name] = value
+
+    def unbind(self, scope_object, name: str) -> None:
+        scratch = self.scratch(scope_object)
+        scratch.writes.pop(name, None)
+        scratch.deleted.add(name)
+
+    def unbound_names(self, scope_object) -> Set[str]:
+        scratch = self._scratch.get(id(scope_object))
+        return set(scratch.writes) if scratch is not None else set()
+
+    def value(self, namespace: dict, name: str):
+        """What `namespace[name]` is once the batch commits (UNBIND: nothing)."""
+        scratch = self._scratch.get(id(namespace))
+        if scratch is not None:
+            if name in scratch.writes:
+                return scratch.writes[name]
+            if name in scratch.deleted:
+                return _core.UNBIND
+        return namespace.get(name, _core.UNBIND)
+
+    def settle(self, module_name: str, later: Set[str]) -> None:
+        self._later[module_name] = later
+
+    def settled(self, module_name: str, name: str) -> bool:
+        """Whether the commit fixes what `name` of the module is: it is not in the
+        batch, or its share is built and no step after the commit binds `name`."""
+        if module_name not in self.modules:
+            return True
+        return module_name in self._later and name not in self._later[module_name]
+
+
+def _guarded_value(file: SourceFile, action):
+    """Like `_guarded`, for an action whose result is wanted (None after an error)."""
+    try:
+        return action()
+    except Exception as exc:
+        logger.error(f"{file.path}: internal error while applying this save ({exc})",
+                     file.path, 0, exc)
+        return None
+
+
 def _guarded(file: SourceFile, action) -> bool:
     """Run one file's part of a batch; an error of ours there is reported and stops
     only that file. Returns what `action` returned (False after an error)."""
@@ -424,6 +673,11 @@ def retry_pending(files: List[SourceFile], changed: Optional[Set[str]] = None) -
     """Run failed steps again, in passes while some succeed (one may need another),
     then report what still fails. The names of the steps that succeed are added to
     `changed`."""
+    with apply_lock:
+        _retry_pending(files, changed)
+
+
+def _retry_pending(files: List[SourceFile], changed: Optional[Set[str]]) -> None:
     if any(file.pending for file in files):
         importlib.invalidate_caches()  # a module it imports may have been created since
     while any(_retry_file(file, changed) for file in files if file.pending):
@@ -625,8 +879,8 @@ class Patch:
             plan = self._redo_failed_replacements(plan)
         self.plan = plan
         self.old_to_new = {o: n for _, o, n in self.plan if o >= 0 and n >= 0}
-        self.swaps: List[dict] = []       # existing functions to update in place
-        self.steps: List[tuple] = []      # (position, callable) run after the commit
+        self.swaps: List[Swap] = []       # existing functions to update in place
+        self.steps: List[Step] = []       # the rest, in file order
         self.replaced: Set[int] = set()   # new class nodes re-created whole
         self.new_codes: Dict[Tuple[str, int], types.CodeType] = {}
         self.new_origins: Dict[int, Tuple[int, int]] = {}
@@ -948,7 +1202,9 @@ class Patch:
             self._prepare_statement(-1, new_index, new)
             return
         code = self._compile(new)
-        self.steps.append((new_index, new, "add", lambda: self._define(new, code, "add")))
+        self.steps.append(Step(
+            new_index, new, "add", lambda: self._define(new, code, "add"),
+            lambda batch: self._prebuild_definition(new, code, batch), code=code))
 
     def _prepare_deleted(self, old) -> None:
         if old.kind == "block":
@@ -960,7 +1216,8 @@ class Patch:
                 if self.old[old.parent].kind == "class":
                     self._prepare_deleted_class_attributes(old, parent_new)
             return
-        self.steps.append((-1, old, "delete", lambda: self._delete(old)))
+        self.steps.append(Step(-1, old, "delete", lambda: self._delete(old),
+                               lambda batch: self._prebuild_delete(old, batch)))
 
     def _prepare_deleted_class_attributes(self, old, class_new: int) -> None:
         """A class-body assignment deleted from the text takes its attribute off the
@@ -977,7 +1234,7 @@ class Patch:
         owner = self.old[old.parent]
         for name in sorted(names - kept):
             attribute = _mangled(name, owner.name)
-            self.steps.append((-1, old, "delete", lambda attribute=attribute: (
+            self.steps.append(Step(-1, old, "delete", lambda attribute=attribute: (
                 self._delete_class_attribute(old, attribute))))
 
     def _delete_class_attribute(self, old, attribute: str) -> None:
@@ -998,16 +1255,17 @@ class Patch:
             if node.kind == "block":
                 self._prepare_deleted_block(node)
             elif node.kind in DEFINITION_KINDS:
-                self.steps.append((-1, node, "delete",
-                                   lambda node=node: self._delete(node)))
+                self.steps.append(Step(
+                    -1, node, "delete", lambda node=node: self._delete(node),
+                    lambda batch, node=node: self._prebuild_delete(node, batch)))
 
     def _prepare_matched(self, change, old_index, new_index, old, new) -> None:
         key_old = (old.qualname, old.line)
         if new.kind in FUNCTION_KINDS:
             if change & _core.DECORATORS_CHANGED:
                 code = self._compile(new)
-                self.steps.append((new_index, new, "replace",
-                                   lambda: self._redecorate(old, new, code)))
+                self.steps.append(Step(new_index, new, "replace",
+                                       lambda: self._redecorate(old, new, code), code=code))
                 return
             if change == 0:  # unchanged
                 if key_old in self.file.codes:
@@ -1019,8 +1277,8 @@ class Patch:
                 code = self._compile(new)
                 reason = ("its decorators changed" if change & _core.DECORATORS_CHANGED
                           else "")
-                self.steps.append((new_index, new, "replace", lambda: self._replace_class(
-                    old, new_index, new, code, reason)))
+                self.steps.append(Step(new_index, new, "replace", lambda: self._replace_class(
+                    old, new_index, new, code, reason), code=code))
             elif self._members_restructured(old_index, new_index):
                 self._prepare_restructured_class(old, new_index, new)
         elif new.kind == "block":
@@ -1082,8 +1340,8 @@ class Patch:
             self.touched_classes.add(new_index)
             return
         code = self._compile(new)
-        self.steps.append((new_index, new, "replace", lambda: self._replace_class(
-            old, new_index, new, code, reason)))
+        self.steps.append(Step(new_index, new, "replace", lambda: self._replace_class(
+            old, new_index, new, code, reason), code=code))
 
     def _carry_origin(self, old_index, new_index) -> None:
         if old_index in self.file.origins:
@@ -1094,8 +1352,9 @@ class Patch:
         if new.kind == "block":
             self.rerun_units.add(new_index)
         origin = self.file.origins.get(old_index) if old_index >= 0 else None
-        self.steps.append((new_index, new, "run",
-                           lambda: self._rerun(new, code, origin, old_index, new_index)))
+        self.steps.append(Step(
+            new_index, new, "run", lambda: self._rerun(new, code, origin, old_index, new_index),
+            lambda batch: self._prebuild_import(new, origin, batch), code=code))
 
     def _prepare_swap(self, change, old, new, new_index: int = -1) -> None:
         signature = bool(change & _core.SIGNATURE_CHANGED)
@@ -1118,44 +1377,43 @@ class Patch:
             # Plain function <-> generator/coroutine: CPython deprecates swapping the
             # code of such a function, so it is re-created and forwarded to instead.
             code = self._compile(new)
-            self.steps.append((new_index, new, "replace",
-                               lambda: self._redecorate(old, new, code)))
+            self.steps.append(Step(new_index, new, "replace",
+                                   lambda: self._redecorate(old, new, code), code=code))
             return
         conformers = [c for c in [self._held_old(old)] + functions if _conform_method(c)]
         heap_found = [f for f in functions if f in self.found_in_heap]
         conformers += [c for c in conformers_of(heap_found)
                        if all(c is not known for known in conformers)]
         functions = [f for f in functions if not _conform_method(f)]
-        swap = {"old": old, "new": new, "code": new_code, "old_code": old_code,
-                "functions": functions, "attributes": None, "conformers": conformers,
-                "log": bool(change & (_core.BODY_CHANGED | _core.SIGNATURE_CHANGED)),
-                # Closures made before follow moves too, or the next body edit, which
-                # maps nested code by the factory's current code, would miss them.
-                "closures": bool(change & (_core.BODY_CHANGED | _core.MOVED
-                                           | _core.REFORMATTED))}
+        swap = Swap(old, new, new_code, old_code, functions, conformers,
+                    log=bool(change & (_core.BODY_CHANGED | _core.SIGNATURE_CHANGED)),
+                    # Closures made before follow moves too, or the next body edit, which
+                    # maps nested code by the factory's current code, would miss them.
+                    closures=bool(change & (_core.BODY_CHANGED | _core.MOVED
+                                            | _core.REFORMATTED)))
         if signature:
-            swap["attributes"] = self._signature_now(new, module_code)
-            if swap["attributes"] is None:
+            swap.signature = self._signature_now(new, module_code)
+            if swap.signature is None:
                 # The defaults may need statements of this same save: update later.
-                swap["deferred"] = module_code
+                swap.deferred = module_code
                 self.deferred_codes[new_index] = old_code
-                self.steps.append((new_index, new, "update",
-                                   lambda: self._deferred_swap(swap)))
+                self.steps.append(Step(new_index, new, "update",
+                                       lambda: self._deferred_swap(swap)))
                 return
         self.swaps.append(swap)
 
-    def _signature_now(self, new, module_code) -> Optional[dict]:
+    def _signature_now(self, new, module_code) -> Optional[Signature]:
         """The new signature's values if they can be evaluated before this save runs
         anything: not when a changed statement above may change what they see, nor
         when they fail (they may need a statement of this save)."""
-        if any(step[2] in STATEMENT_VERBS for step in self.steps):
+        if any(step.verb in STATEMENT_VERBS for step in self.steps):
             return None
         try:
             return self._evaluate_signature(new, module_code)
         except Exception:
             return None
 
-    def _evaluate_signature(self, new, module_code) -> dict:
+    def _evaluate_signature(self, new, module_code) -> Signature:
         """Defaults, keyword defaults and annotations of the new definition, evaluated
         where Python evaluates them: in the enclosing (class) scope, at definition."""
         scope_object = self._live_scope(self.new, new)
@@ -1163,41 +1421,42 @@ class Patch:
         scope = self._run_in_scope(scope_code, scope_object, capture=True,
                                    extra={_KEEP: lambda f: f})
         made = scope.writes[new.name]
-        return {"defaults": made.__defaults__, "kwdefaults": made.__kwdefaults__,
-                "annotations": dict(made.__annotations__)}
+        return Signature(made.__defaults__, made.__kwdefaults__, dict(made.__annotations__))
 
     # -- 2. commit -----------------------------------------------------------------------
 
-    def _swap_updates(self, swap) -> list:
+    def _swap_updates(self, swap: Swap) -> list:
         updates = []
         cls = None
         try:
-            scope = self._live_scope(self.new, swap["new"])
+            scope = self._live_scope(self.new, swap.new)
             cls = scope if isinstance(scope, type) else None
         except LookupError:
             pass
-        attributes = swap["attributes"]
-        for function in swap["functions"]:
-            closure, _ = closure_for(function, swap["code"], cls)
-            if attributes is None:
-                updates.append((function, swap["code"], closure, ..., ..., ...,
-                                _code_doc(swap["code"])))
+        signature = swap.signature
+        for function in swap.functions:
+            closure, _ = closure_for(function, swap.code, cls)
+            if signature is None:
+                updates.append(_function_update(function, swap.code, closure=closure,
+                                                    doc=_code_doc(swap.code)))
             else:
-                updates.append((function, swap["code"], closure, attributes["defaults"],
-                                attributes["kwdefaults"], attributes["annotations"],
-                                _code_doc(swap["code"])))
+                updates.append(_function_update(
+                    function, swap.code, closure=closure, defaults=signature.defaults,
+                    kwdefaults=signature.kwdefaults, annotations=signature.annotations,
+                    doc=_code_doc(swap.code)))
         return updates
 
-    def commit(self) -> bool:
-        """Swap the code of every changed live function at once. False (nothing
-        changed) if the engine refused the swaps."""
-        updates = []
+    def build_commit(self, batch: "BatchCommit") -> CommitPart:
+        """This file's share of the batch's one commit: every swap (with the closures
+        made before), then the steps that can be built without binding anything.
+        Nothing is visible to other threads until the commit."""
+        part = CommitPart()
         nested_map: Dict[types.CodeType, types.CodeType] = {}
         for swap in self.swaps:
-            updates.extend(self._swap_updates(swap))
-            if swap["closures"]:
-                old_nested = _nested_codes(swap["old_code"])
-                new_nested = _nested_codes(swap["code"])
+            part.updates.extend(self._swap_updates(swap))
+            if swap.closures:
+                old_nested = _nested_codes(swap.old_code)
+                new_nested = _nested_codes(swap.code)
                 for key, code in old_nested.items():
                     # Comprehension code never outlives its call, and identical code
                     # needs no swap: only real changes cost the heap scan.
@@ -1211,14 +1470,34 @@ class Patch:
                 closure, missing = closure_for(function, code, None)
                 if missing:
                     lost.append((function, missing))
-                updates.append((function, code, closure, ..., ..., ..., ...))
+                part.updates.append(_function_update(function, code, closure=closure))
+        part.finishers.append(lambda: self._finish_swaps(lost))
+        self._prebuild_steps(batch, part)
+        return part
+
+    def commit(self) -> bool:
+        """This save's commit on its own (outside a batch). False (nothing changed) if
+        the engine refused it."""
+        part = self.build_commit(BatchCommit([self.file.module_name]))
         try:
-            _core.commit(updates)
+            _core.commit(part.updates, bindings=part.bindings)
         except (TypeError, ValueError) as exc:
-            logger.error(f"{self.file.path}: could not update the live functions ({exc}); "
-                         f"nothing applied", self.file.path, 0)
-            self.swaps = []
+            self.refused(exc)
             return False
+        self.finish_commit(part)
+        return True
+
+    def refused(self, exc: BaseException) -> None:
+        logger.error(f"{self.file.path}: could not update the live functions ({exc}); "
+                     f"nothing applied", self.file.path, 0)
+        self.swaps = []
+
+    def finish_commit(self, part: CommitPart) -> None:
+        """What follows the commit: index, log and hooks of what it published."""
+        for finish in part.finishers:
+            finish()
+
+    def _finish_swaps(self, lost) -> None:
         for function, missing in lost:
             line = function.__code__.co_firstlineno
             logger.notice(f"{self.file.path}:{line}: existing closure {function.__qualname__} "
@@ -1227,40 +1506,243 @@ class Patch:
                           f"again", self.file.path, line)
         for swap in self.swaps:
             self._finish_swap(swap)
-        return True
 
-    def _finish_swap(self, swap) -> None:
+    # -- steps built for the commit ---------------------------------------------------
+
+    def _prebuild_steps(self, batch: "BatchCommit", part: CommitPart) -> None:
+        """Build the steps at the head of the file (those no statement of the save
+        comes before: a fresh run makes them in that same order) for the commit.
+        The first step that cannot be built so (a statement, a class whose body runs
+        code for its effects, a re-created class or decorator change) and every step
+        after it are run live after the commit, in file order as today: building a
+        later one first would run its decorators before code the file runs above it.
+        Deletions run no code and always go into the commit."""
+        head = True
+        for step in self.steps:
+            if step.prebuild is None or not (head or step.verb == "delete"):
+                head = head and step.verb == "delete"
+                continue
+            try:
+                built = step.prebuild(batch)
+            except (NameError, KeyError):
+                # Most likely a name of this batch that a scratch build cannot see
+                # (read through the module's globals by a decorator's own code), or a
+                # definition that bound no name of its own: made live after the
+                # commit instead (its code then runs twice; one that fails for real
+                # fails there again, and is reported and retried).
+                built = None
+            except Exception as exc:
+                # It fails in a fresh run too: reported and retried as a live step is.
+                step.prebuilt = True
+                self._step_failed(step, exc)
+                continue
+            if built is None:
+                head = head and step.verb == "delete"
+                continue
+            step.prebuilt = True
+            part.bindings.extend(built.bindings)
+            part.updates.extend(built.updates)
+            part.finishers.append(built.finish)
+            part.unbound.extend(built.unbound)
+        batch.settle(self.file.module_name, self._names_bound_after_commit())
+
+    def _names_bound_after_commit(self) -> Set[str]:
+        """The names that steps run after the commit may bind (a statement's every
+        name, conservatively): an import of them in another file of the batch must
+        wait for those steps, as it does today."""
+        names: Set[str] = set()
+        for step in self.steps:
+            if step.prebuilt:
+                continue
+            if step.node.name:
+                names.add(step.node.name)
+            if step.verb in STATEMENT_VERBS and step.code is not None:
+                names |= _names_in(step.code, everything=True)
+        return names
+
+    def _under_replaced_class(self, node) -> bool:
+        replaced = {step.index for step in self.steps
+                    if step.verb == "replace" and self.new[step.index].kind == "class"}
+        return bool(replaced.intersection(self._ancestor_indices(self.new, node)))
+
+    def _prebuild_definition(self, new, code: types.CodeType,
+                             batch: "BatchCommit") -> Optional[Prebuilt]:
+        """An added function or class, made in a scratch scope that sees the batch's
+        earlier unbound values, as a fresh run makes it; the commit binds it."""
+        if self._under_replaced_class(new):
+            return None
+        scope_object = self._live_scope(self.new, new)
+        if not _bindable(scope_object, new.name):
+            return None
+        if new.kind == "class" and not self._defines_only(new):
+            return None
+        module_level = self._module_level(self.new, new)
+        scope_code = code if module_level else self._scope_code(code, new)
+        # Code that reads the module's names through its globals (a class body, a
+        # type-parameter scope) would not see those the batch has not bound yet.
+        through_globals = _names_in(scope_code, top=not module_level)
+        if through_globals & batch.unbound_names(self.namespace):
+            return None
+        scratch = batch.scratch(scope_object)
+        if module_level:
+            exec(code, self.namespace, scratch)
+        else:
+            exec(scope_code, self.namespace, scratch,
+                 **cpython.exec_closure(scope_code, scope_object))
+            if scratch.classcell is not None:
+                scratch.classcell.cell_contents = scope_object
+                scratch.classcell = None
+        value = scratch.writes[new.name]
+        if not module_level:
+            set_name = getattr(type(value), "__set_name__", None)
+            if set_name is not None:
+                set_name(value, scope_object, new.name)
+
+        def finish() -> None:
+            logger.add(self._qualname(new), self.file.path, new.line)
+            if isinstance(scope_object, type):
+                self.touched_classes.add(new.parent)  # an ABC may have a new abstract
+            Progress.tick()
+
+        return Prebuilt([_core.Binding(scope_object, new.name, value)], [], finish)
+
+    def _defines_only(self, new) -> bool:
+        """Whether a class body only defines (methods, attributes, nested such
+        classes, a docstring). A body with statements run for their effect (a call, a
+        loop, an import) is run live after the commit, so its effects come in file
+        order among the save's other live steps, as in a fresh run."""
+        import ast
+        import textwrap
+
+        text = "\n".join(self.new_lines[new.line - 1: new.end_line])
+        try:
+            tree = ast.parse(textwrap.dedent(text))
+        except SyntaxError:
+            return False
+        return all(_only_defines(statement) for statement in tree.body)
+
+    def _prebuild_delete(self, old, batch: "BatchCommit") -> Optional[Prebuilt]:
+        """A deleted definition's name, unbound by the commit."""
+        if self._kept_in_new_scope(old):
+            return Prebuilt()
+        try:
+            scope = self._live_scope(self.old, old)
+        except LookupError:
+            return Prebuilt()
+        if not _bindable(scope, old.name):
+            return None
+        held = _held(scope, old.name)
+        batch.unbind(scope, old.name)
+
+        def finish() -> None:
+            if held is not None and _conform_method(held):
+                _conform_method(held)(None)
+            logger.delete(self._qualname(old), self.file.path, old.line)
+            Progress.tick()
+
+        binding = _core.Binding(scope, old.name, _core.UNBIND)
+        return Prebuilt([binding], [], finish, [(self.namespace, binding)])
+
+    def _prebuild_import(self, new, origin, batch: "BatchCommit") -> Optional[Prebuilt]:
+        """A module-level statement of only imports from modules already imported is
+        resolved without running it (no import runs: each name is what the module
+        holds, or will hold once the batch commits), so the names it binds become
+        visible together with the functions that use them."""
+        if new.parent != 0 or new.kind != "statement" or self.new[0].kind != "module":
+            return None
+        if origin is not None and any(origin[0] <= line <= origin[1]
+                                      for line in self._running_lines()):
+            return None
+        statements = _import_statements(self.new_lines[new.line - 1: new.end_line])
+        if statements is None:
+            return None
+        values = []
+        for statement in statements:
+            for alias in statement.names:
+                found = self._resolve_import(statement, alias, batch)
+                if found is None:
+                    return None
+                values.append(found)
+        for name, value in values:
+            batch.bind(self.namespace, name, value)
+
+        def finish() -> None:
+            self._log_run(new)
+            Progress.tick()
+
+        return Prebuilt([_core.Binding(self.namespace, name, value) for name, value in values],
+                        [], finish)
+
+    def _resolve_import(self, statement, alias, batch: "BatchCommit"
+                        ) -> Optional[Tuple[str, object]]:
+        """(name, value) that one imported name of `statement` binds, or None when
+        only running the import can tell (a module not imported yet, `*`, a module's
+        own `__getattr__`, a name a live step of the batch binds later)."""
+        import ast
+
+        if isinstance(statement, ast.Import):
+            module = sys.modules.get(alias.name)
+            if module is None:
+                return None
+            if alias.asname:
+                return alias.asname, module
+            top = sys.modules.get(alias.name.partition(".")[0])
+            return (alias.name.partition(".")[0], top) if top is not None else None
+        if statement.module == "__future__" or alias.name == "*":
+            return None
+        try:
+            full = importlib.util.resolve_name("." * statement.level + (statement.module or ""),
+                                               self.namespace.get("__package__") or "")
+        except (ImportError, ValueError):
+            return None
+        module = sys.modules.get(full)
+        if module is None or not batch.settled(full, alias.name):
+            return None
+        value = batch.value(module.__dict__, alias.name)
+        if value is _core.UNBIND:
+            value = sys.modules.get(f"{full}.{alias.name}", _core.UNBIND)
+        if value is _core.UNBIND:
+            return None
+        return alias.asname or alias.name, value
+
+    def _held_old(self, old):
+        try:
+            return _held(self._live_scope(self.old, old), old.name)
+        except LookupError:
+            return None
+
+    def _finish_swap(self, swap: Swap) -> None:
         """After a swap is committed: index, remember and report it, and hand the new
         function to `__conform__` objects."""
-        function_index.move(swap["old_code"], swap["code"])
-        self.new_codes[(swap["new"].qualname, swap["new"].line)] = swap["code"]
+        function_index.move(swap.old_code, swap.code)
+        self.new_codes[(swap.new.qualname, swap.new.line)] = swap.code
         self._conform(swap)
-        if swap["log"]:
-            logger.update(self._qualname(swap["new"]), self.file.path, swap["new"].line)
+        if swap.log:
+            logger.update(self._qualname(swap.new), self.file.path, swap.new.line)
 
-    def _conform(self, swap) -> None:
+    def _conform(self, swap: Swap) -> None:
         """Objects that manage a function's code themselves (the `__conform__`
         protocol) get a new function instead of a code swap; caches of the function's
         results are emptied."""
-        self._clear_caches(swap["new"])
-        if not swap["conformers"]:
+        self._clear_caches(swap.new)
+        if not swap.conformers:
             return
-        new = swap["new"]
+        new = swap.new
         scope = self._live_scope(self.new, new)
         cls = scope if isinstance(scope, type) else None
-        model = swap["functions"][0] if swap["functions"] else None
-        attributes = swap["attributes"] or {}
+        model = swap.functions[0] if swap.functions else None
         closure = None
-        if swap["code"].co_freevars:
+        if swap.code.co_freevars:
             cells = {"__class__": types.CellType(cls)} if cls is not None else {}
-            closure = tuple(cells.get(n, types.CellType()) for n in swap["code"].co_freevars)
-        function = types.FunctionType(
-            swap["code"], self.namespace, new.name,
-            attributes.get("defaults", model.__defaults__ if model else None), closure)
-        function.__kwdefaults__ = attributes.get(
-            "kwdefaults", model.__kwdefaults__ if model else None)
+            closure = tuple(cells.get(n, types.CellType()) for n in swap.code.co_freevars)
+        signature = swap.signature
+        defaults = (signature.defaults if signature is not None
+                    else model.__defaults__ if model else None)
+        function = types.FunctionType(swap.code, self.namespace, new.name, defaults, closure)
+        function.__kwdefaults__ = (signature.kwdefaults if signature is not None
+                                   else model.__kwdefaults__ if model else None)
         function.__qualname__ = new.qualname
-        for conformer in swap["conformers"]:
+        for conformer in swap.conformers:
             try:
                 _conform_method(conformer)(function)
             except Exception as exc:
@@ -1281,14 +1763,8 @@ class Patch:
             if isinstance(layer, functools.cached_property) and isinstance(scope, type):
                 classes.forget_cached(scope, layer.attrname or new.name)
 
-    def _held_old(self, old):
-        try:
-            return _held(self._live_scope(self.old, old), old.name)
-        except LookupError:
-            return None
-
-    def _deferred_swap(self, swap) -> None:
-        swap["attributes"] = self._evaluate_signature(swap["new"], swap["deferred"])
+    def _deferred_swap(self, swap: Swap) -> None:
+        swap.signature = self._evaluate_signature(swap.new, swap.deferred)
         _core.commit(self._swap_updates(swap))
         self._finish_swap(swap)
 
@@ -1305,28 +1781,30 @@ class Patch:
         comes before: a batch binds them in every file first), or the others, in file
         order (a definition after a changed statement may use what it made, as at
         import). A failure is kept in `failures` (to retry) or reported."""
-        first_statement = next((i for i, step in enumerate(self.steps)
-                                if step[2] in STATEMENT_VERBS), len(self.steps))
-        for position, (new_index, node, verb, step) in enumerate(self.steps):
-            if early != (verb == "delete" or position < first_statement):
+        live = [step for step in self.steps if not step.prebuilt]  # the rest was committed
+        first_statement = next((i for i, step in enumerate(live)
+                                if step.verb in STATEMENT_VERBS), len(live))
+        for position, step in enumerate(live):
+            if early != (step.verb == "delete" or position < first_statement):
                 continue
-            if new_index >= 0 and self.replaced.intersection(
-                    self._ancestor_indices(self.new, node)):
+            if step.index >= 0 and self.replaced.intersection(
+                    self._ancestor_indices(self.new, step.node)):
                 continue  # its class was re-created with it inside
             try:
-                step()
+                step.run()
                 Progress.tick()
             except Exception as exc:
-                self._step_failed(new_index, node, verb, exc, step)
+                self._step_failed(step, exc)
 
-    def _step_failed(self, new_index, node, verb, exc, step) -> None:
+    def _step_failed(self, step: Step, exc: BaseException) -> None:
+        new_index, node, verb = step.index, step.node, step.verb
         if new_index >= 0 and verb in ("run", "add", "update", "replace"):
             old_code = self.deferred_codes.get(new_index)
             if old_code is not None:
                 # The functions still run it: later lookups must find them by it.
                 self.new_codes[(node.qualname, node.line)] = old_code
             self.failures.append(Pending(
-                new_index, verb, exc, step if verb == "replace" else None, old_code,
+                new_index, verb, exc, step.run if verb == "replace" else None, old_code,
                 failed_at=Progress.count))
             return
         what = node.qualname or f"line {node.line}"
@@ -1351,10 +1829,8 @@ class Patch:
         old_code = self.file.codes.get((node.qualname, node.line), pending.old_code)
         functions = [f for f in function_index.functions(old_code)
                      if not _conform_method(f)]
-        swap = {"old": node, "new": node, "old_code": old_code, "functions": functions,
-                "code": self._function_code(module_code, node), "attributes": None,
-                "conformers": [], "log": True, "closures": False,
-                "deferred": module_code}
+        swap = Swap(node, node, self._function_code(module_code, node), old_code, functions,
+                    [], log=True, closures=False, deferred=module_code)
         self._deferred_swap(swap)
 
     def refresh_classes(self) -> None:
@@ -1467,7 +1943,8 @@ class Patch:
             if sys.version_info >= (3, 11):
                 code = code.replace(co_qualname=function.__qualname__)
             function_index.forget(function.__code__)
-            updates.append((function, code, trampoline.__closure__, None, None, ..., ...))
+            updates.append(_function_update(function, code, closure=trampoline.__closure__,
+                                                defaults=None, kwdefaults=None))
         for layer in _layers(before):
             clear = getattr(layer, "cache_clear", None)
             if callable(clear):
@@ -1479,14 +1956,18 @@ class Patch:
         text = "\n".join(self.new_lines[new.line - 1: new.end_line])
         logger.run(self.file.module_name, self.file.path, new.line, text)
 
-    def _delete(self, old) -> None:
-        # A same-named definition may still exist in the new version of the scope.
+    def _kept_in_new_scope(self, old) -> bool:
+        """Whether a same-named definition still exists in the new version of the
+        scope of the deleted `old` (then its name stays bound)."""
         scope_index = old.parent
         while scope_index > 0 and self.old[scope_index].kind == "block":
             scope_index = self.old[scope_index].parent
         parent_new = self.old_to_new.get(scope_index)
-        if parent_new is not None and any(self.new[i].name == old.name
-                                          for i in self._scope_members(parent_new)):
+        return parent_new is not None and any(self.new[i].name == old.name
+                                              for i in self._scope_members(parent_new))
+
+    def _delete(self, old) -> None:
+        if self._kept_in_new_scope(old):
             return
         try:
             scope = self._live_scope(self.old, old)
@@ -1551,9 +2032,10 @@ class Patch:
             if (isinstance(old_value, types.FunctionType)
                     and isinstance(new_value, types.FunctionType)):
                 old_code = old_value.__code__
-                _core.commit([(old_value, new_value.__code__, new_value.__closure__,
-                               new_value.__defaults__, new_value.__kwdefaults__,
-                               dict(new_value.__annotations__), new_value.__doc__)])
+                _core.commit([_function_update(
+                    old_value, new_value.__code__, closure=new_value.__closure__,
+                    defaults=new_value.__defaults__, kwdefaults=new_value.__kwdefaults__,
+                    annotations=dict(new_value.__annotations__), doc=new_value.__doc__)])
                 function_index.move(old_code, new_value.__code__)
                 _bind(scope_object, name, old_value)
             elif (isinstance(old_value, type) and isinstance(new_value, type)
@@ -1727,3 +2209,75 @@ def _slice_bytes(text: str, start: int, end: Optional[int]) -> str:
     """Slice a line by the UTF-8 byte columns the source model reports."""
     data = text.encode("utf-8")
     return data[start:end].decode("utf-8", errors="replace")
+
+
+def _function_update(function, code, *, closure=..., defaults=..., kwdefaults=...,
+                     annotations=..., doc=...) -> tuple:
+    """One update for `_core.commit`, by field name; Ellipsis keeps a field, None
+    clears it. (A tuple: the bound FunctionUpdate refuses None fields.)"""
+    return (function, code, closure, defaults, kwdefaults, annotations, doc)
+
+
+def _bindable(scope_object, name: str) -> bool:
+    """Whether `_core.commit` can bind `name` in `scope_object` running no Python code
+    (a module dict, or a plain heap class whose metaclass sets attributes as `type`
+    does); anything else is bound live, after the commit."""
+    if isinstance(scope_object, dict):
+        return type(scope_object) is dict
+    if not isinstance(scope_object, type):
+        return False
+    meta = type(scope_object)
+    if meta.__setattr__ is not type.__setattr__ or meta.__delattr__ is not type.__delattr__:
+        return False
+    flags = scope_object.__flags__
+    if not flags & (1 << 9) or flags & (1 << 8):  # Py_TPFLAGS_HEAPTYPE, IMMUTABLETYPE
+        return False
+    for base in meta.__mro__:
+        if name in base.__dict__:
+            return not hasattr(type(base.__dict__[name]), "__set__")
+    return True
+
+
+_CO_OPTIMIZED = 0x1
+
+
+def _names_in(code: types.CodeType, top: bool = True, everything: bool = False) -> Set[str]:
+    """The names `code` reads or binds when it runs: its own (unless `top` is False)
+    and those of the code it runs right away (class bodies, comprehensions, PEP 695
+    type-parameter scopes), not function bodies, which run later (with `everything`,
+    those too)."""
+    names = set(code.co_names) if top else set()
+    for const in code.co_consts:
+        if not isinstance(const, types.CodeType):
+            continue
+        runs_now = (not const.co_flags & _CO_OPTIMIZED or const.co_name in _TRANSIENT
+                    or const.co_name.startswith("<generic parameters of"))
+        if everything or runs_now:
+            names |= _names_in(const, True, everything)
+    return names
+
+
+def _only_defines(statement) -> bool:
+    """Whether a class-body statement only defines something (see `_defines_only`)."""
+    import ast
+
+    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Pass,
+                              ast.Assign, ast.AnnAssign)):
+        return True
+    if isinstance(statement, ast.ClassDef):
+        return all(_only_defines(inner) for inner in statement.body)
+    return isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+
+
+def _import_statements(lines: List[str]) -> Optional[list]:
+    """The `import`/`from ... import` statements the text is made of, or None if it
+    holds anything else."""
+    import ast
+
+    try:
+        tree = ast.parse("\n".join(lines) + "\n")
+    except (SyntaxError, ValueError):
+        return None
+    if not tree.body or not all(isinstance(s, (ast.Import, ast.ImportFrom)) for s in tree.body):
+        return None
+    return tree.body

@@ -9,6 +9,7 @@ after the preceding item of the patch, and nothing it does not mention is remove
 
 from __future__ import annotations
 
+import functools
 import inspect
 import linecache
 import os
@@ -22,7 +23,7 @@ from typing import List, Optional, Tuple
 
 from . import _core
 from .parsing import parse_source
-from .patcher import SourceFile
+from .patcher import SourceFile, apply_lock
 from .registry import registry
 
 _FUNCTION_KINDS = ("function", "async function")
@@ -37,6 +38,17 @@ class OutOfSyncException(Exception):
 class StaleFileError(OutOfSyncException):
     """The file changed on disk, and that change is not running: committing would
     overwrite it."""
+
+
+def _under_apply_lock(method):
+    """Run a Recoder method under the process-wide apply lock: the watcher thread
+    applies no save between the recoder reading what runs and applying (or writing)
+    its patch over it."""
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with apply_lock:
+            return method(self, *args, **kwargs)
+    return locked
 
 
 class Recoder:
@@ -77,6 +89,7 @@ class Recoder:
 
     # -- the API --------------------------------------------------------------------
 
+    @_under_apply_lock
     def patch(self, new_code: str) -> None:
         """Replace the focused definition by `new_code`, written as it stands in its
         class (indentation is adjusted). Refuses code that defines anything else. With
@@ -108,6 +121,7 @@ class Recoder:
             raise LookupError(f"{self.name} is not defined in {self.file.path} any more")
         self._apply(source)
 
+    @_under_apply_lock
     def patch_module(self, new_code: str) -> None:
         """Merge `new_code` into the module: definitions replace the same-named ones
         (a class is merged member by member), statements not already there and new
@@ -117,18 +131,21 @@ class Recoder:
         code = textwrap.dedent(new_code).strip("\n") + "\n"
         self._apply(self._merge(self.file.source, code))
 
+    @_under_apply_lock
     def repatch(self) -> None:
         """Apply the last patch again (after something else changed the definition)."""
         if self._last_patch is not None:
             method, code = self._last_patch
             getattr(self, method)(code)
 
+    @_under_apply_lock
     def revert(self) -> None:
         """Go back to the last committed text (or the original one). Definitions the
         patch added are removed; statements it ran stay run."""
         self._apply(self.committed)
         self._patched = self._based_on = None
 
+    @_under_apply_lock
     def commit(self) -> None:
         """Write what runs to the file, atomically, leaving every other byte as it was.
         Raises OutOfSyncException if the definition was changed by something else since

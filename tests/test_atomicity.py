@@ -1,0 +1,140 @@
+"""End to end: a save (or files saved together) becomes visible to other threads in
+one step. A real `jurigged` process runs a program whose threads call the patched
+code without pause while the test saves hundreds of versions; the program counts
+every NameError and every answer mixing two versions, and prints the counts with
+each new answer, so the test sees them grow the moment they do."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+APP = """\
+import sys, threading, time
+{imports}
+errors = [0]   # NameErrors raised in the other threads
+mixed = [0]    # answers (or namespaces) mixing two versions of a save
+def hammer():
+    while True:
+        try:
+{check}
+        except NameError:
+            errors[0] += 1
+for _ in range(2):
+    threading.Thread(target=hammer, daemon=True).start()
+print("ready", flush=True)
+last = None
+for _ in range(100000):
+    value = ({probe}, errors[0], mixed[0])
+    if value != last:
+        sys.stdout.write(f"R {{value!r}}\\n"); sys.stdout.flush()
+        last = value
+    time.sleep(0.002)
+"""
+
+
+def start(run_jurigged, folder: Path, files: dict, imports: str, check: str, probe: str,
+          *args):
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    (folder / "app.py").write_text(APP.format(
+        imports=imports, check=textwrap.indent(textwrap.dedent(check), " " * 12),
+        probe=probe))
+    process = run_jurigged("-v", *args, "app.py", cwd=folder)
+    process.expect("ready")
+    return process
+
+
+def no_errors_reported(process) -> None:
+    errors = [line for line in process.lines["err"] if "jurigged:" in line]
+    assert not errors, "\n".join(errors)
+
+
+def test_added_function_is_there_when_the_new_caller_runs(run_jurigged, tmp_path):
+    # Even versions: b() calls c(), which the same save adds. Odd versions: b() no
+    # longer calls c(), which the save deletes.
+    def lib(version: int) -> str:
+        if version % 2:
+            return f"def b():\n    return ({version}, {version})\n"
+        return (f"def b():\n    return ({version}, c())\n\n\n"
+                f"def c():\n    return {version}\n")
+
+    check = """\
+    first, second = lib.b()
+    if first != second:
+        mixed[0] += 1
+    """
+    p = start(run_jurigged, tmp_path, {"lib.py": lib(0)}, "import lib", check, "lib.b()",
+              "-d", "0")
+    p.expect("R ((0, 0), 0, 0)", stream="out")
+    for version in range(1, 201):
+        (tmp_path / "lib.py").write_text(lib(version))
+        p.expect(f"R (({version}, {version}), 0, 0)", stream="out")
+    no_errors_reported(p)
+
+
+def test_files_saved_together_import_each_others_new_names(run_jurigged, tmp_path):
+    # Forward: a.py imports new_name, which b.py adds in the same batch, and a.use()
+    # calls it. Back: both go away. Other threads must never see a.use() calling a
+    # name that is missing (NameError) or left from an earlier version (mixed).
+    def a(version: int) -> str:
+        if version % 2:
+            return f"def use():\n    return ({version}, {version})\n"
+        return (f"from b import new_name\n\n\n"
+                f"def use():\n    return ({version}, new_name())\n")
+
+    def b(version: int) -> str:
+        text = "def other():\n    return 0\n"
+        if version % 2 == 0:
+            text += f"\n\ndef new_name():\n    return {version}\n"
+        return text
+
+    check = """\
+    first, second = a.use()
+    if first != second:
+        mixed[0] += 1
+    """
+    events = tmp_path / "events.jsonl"
+    p = start(run_jurigged, tmp_path, {"a.py": a(1), "b.py": b(1)}, "import a, b", check,
+              "a.use()", "--events", str(events))
+    p.expect("R ((1, 1), 0, 0)", stream="out")
+    saves = 40
+    for version in range(2, 2 + saves):
+        (tmp_path / "a.py").write_text(a(version))  # the importer first: the hard order
+        (tmp_path / "b.py").write_text(b(version))
+        p.expect(f"R (({version}, {version}), 0, 0)", stream="out")
+    no_errors_reported(p)
+    p.kill()
+    batches = [event["files"] for event in map(json.loads, events.read_text().splitlines())
+               if event["event"] == "batch"]
+    together = [files for files in batches if len(files) == 2]
+    assert len(together) == saves, batches  # each pair was one batch, applied as one
+
+
+def test_rename_is_seen_in_one_step(run_jurigged, tmp_path):
+    # Each save renames the helper (one name deleted, the other added) and changes
+    # the caller to use the new name: no thread ever sees the caller calling a name
+    # that is gone or an old helper, nor the module without either name. (Both names
+    # may be seen for a moment: the deleted one stays bound while a call that started
+    # in the old caller may still read it.)
+    def lib(version: int) -> str:
+        helper = "new_name" if version % 2 else "old_name"
+        return (f"def b():\n    return ({version}, {helper}())\n\n\n"
+                f"def {helper}():\n    return {version}\n")
+
+    check = """\
+    names = lib.__dict__.copy()  # one C call: a consistent view of the module
+    if "old_name" not in names and "new_name" not in names:
+        mixed[0] += 1
+    first, second = lib.b()
+    if first != second:
+        mixed[0] += 1
+    """
+    p = start(run_jurigged, tmp_path, {"lib.py": lib(0)}, "import lib", check, "lib.b()",
+              "-d", "0")
+    p.expect("R ((0, 0), 0, 0)", stream="out")
+    for version in range(1, 151):
+        (tmp_path / "lib.py").write_text(lib(version))
+        p.expect(f"R (({version}, {version}), 0, 0)", stream="out")
+    no_errors_reported(p)
