@@ -68,12 +68,13 @@ def _settle(program: Program) -> float:
 
 
 def _edit(program: Program, workdir: Workdir, name: str, text: str, kind: str,
-          expected: str, timeout: float, run: EditRun, latencies: List[float]) -> bool:
+          expected: str, timeout: float, run: EditRun, latencies: List[float],
+          rename: bool = False) -> bool:
     """Write `text`, wait until the program reports `kind` == `expected`; record the
     latency in `latencies` and the longest stall in run.stalls."""
     start_index = len(program.lines)
     run.attempted += 1
-    written = workdir.write(name, text)
+    written = workdir.write(name, text, rename=rename)
     hit = program.wait_for(lambda k, t, rest: k == kind and rest == expected, timeout,
                            start=start_index)
     if hit is None:
@@ -92,13 +93,17 @@ def _edit(program: Program, workdir: Workdir, name: str, text: str, kind: str,
     return True
 
 
-def edit_latency(tool: Tool, lines: int, edits: int, timeout: float) -> EditRun:
+def edit_latency(tool: Tool, lines: int, edits: int, timeout: float,
+                 rename: bool = False, sleeping: bool = False) -> EditRun:
     """Workloads 1 and 2: `edits` one-function edits of a `lines`-line module while
-    the program calls target() in a tight loop: save->live latency and stalls."""
+    the program calls target() in a tight loop (or, `sleeping`, sleeps 0.1 ms between
+    calls): save->live latency and stalls. `rename`: saved by renaming a new file
+    into place instead of writing in place."""
     run = EditRun()
     text = gen.module(lines, value=0)
     with Workdir("loop.py", [(f"{MODULE}.py", text)]) as workdir:
-        program = _start(tool, workdir, (MODULE, "0", "0"), run)
+        args = (MODULE, "0", "0") + (("sleep",) if sleeping else ())
+        program = _start(tool, workdir, args, run)
         if program is None:
             return run
         with program:
@@ -111,7 +116,7 @@ def edit_latency(tool: Tool, lines: int, edits: int, timeout: float) -> EditRun:
             failures_in_a_row = 0
             for value in range(1, edits + 1):
                 ok = _edit(program, workdir, f"{MODULE}.py", gen.set_target(text, value),
-                           "ans", str(value), timeout, run, run.latencies)
+                           "ans", str(value), timeout, run, run.latencies, rename)
                 failures_in_a_row = 0 if ok else failures_in_a_row + 1
                 if failures_in_a_row >= MAX_FAILURES:
                     break

@@ -1,5 +1,5 @@
-// The debounce, the wait for complete saves and the content judgement behind every
-// backend (see tracker.hpp).
+// The wait for complete saves, the optional debounce and the content judgement behind
+// every backend (see tracker.hpp).
 #include "watch/tracker.hpp"
 
 #include "common/hash.hpp"
@@ -236,6 +236,15 @@ void Tracker::set_sync(std::function<void()> sync) {
     sync_ = std::move(sync);
 }
 
+void Tracker::run_sync() {
+    std::function<void()> sync;
+    {
+        std::lock_guard sync_lock(sync_mutex_);
+        sync = sync_;
+    }
+    if (sync) sync();
+}
+
 void Tracker::extend_quiet_period(int poll_interval_ms) {
     std::lock_guard lock(mutex_);
     quiet_period_ = debounce_ + std::chrono::milliseconds(poll_interval_ms);
@@ -293,6 +302,15 @@ void Tracker::settle_thread() {
 void Tracker::settle_loop() {
     std::unique_lock lock(mutex_);
     while (!closed_) {
+        // A batch that is due first takes in every event the kernel has already queued
+        // (the rest of one read of the event buffer: a checkout, "save all"), so files
+        // saved together arrive together without waiting on a timer.
+        if (batch_has_ready_ && Clock::now() >= batch_deadline()) {
+            lock.unlock();
+            run_sync();
+            lock.lock();
+            if (closed_) break;
+        }
         auto wake = Clock::time_point::max();
         auto due = take_due(Clock::now(), wake);
         if (!due.empty()) {
@@ -355,15 +373,10 @@ void Tracker::settle(std::unique_lock<std::mutex>& lock, std::vector<Due> due) {
             readings.push_back(Reading::failed(item.path, std::string("internal error: ") + error.what()));
         }
     }
-    std::function<void()> sync;
-    {
-        std::lock_guard sync_lock(sync_mutex_);
-        sync = sync_;
-    }
     // Events the kernel queued while we read are handled now: a save begun meanwhile
     // makes that reading stale before it is judged. (A truncate empties the file a
     // moment before its event is queued: believe() covers that.)
-    if (sync) sync();
+    run_sync();
     lock.lock();
     std::vector<Event> batch;
     for (std::size_t i = 0; i < due.size(); ++i) judge(due[i], readings[i], batch);

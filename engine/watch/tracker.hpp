@@ -1,7 +1,8 @@
 // Decides what a batch holds: backends only say "this file may have changed" and how
-// (still being written, or complete); a file is read once its save is complete and the
-// watcher has been quiet for the debounce period, judged by content (never mtime), and
-// the resulting events are handed to wait().
+// (still being written, or complete); a file is read as soon as its save is complete
+// (after the events already queued are taken in, and after the debounce if one was
+// asked for), judged by content (never mtime), and the resulting events are handed to
+// wait().
 #pragma once
 
 #include "watch/process_thread.hpp"
@@ -87,6 +88,7 @@ private:
 
     void make_pending(const std::string& path, File& file, Touch how);  // with mutex_ held
     void settle_thread();
+    void run_sync();  // without mutex_ held
     void settle_loop();
     std::vector<Due> take_due(Clock::time_point now, Clock::time_point& wake);  // with mutex_ held
     void settle(std::unique_lock<std::mutex>& lock, std::vector<Due> due);

@@ -228,7 +228,7 @@ static void bind_watcher(nb::module_& m) {
     watcher_main_thread_ident =
         nb::cast<unsigned long>(nb::module_::import_("threading").attr("main_thread")().attr("ident"));
     nb::class_<Watcher>(m, "Watcher",
-                        "Watches files on a native thread and reports, in debounced batches, "
+                        "Watches files on a native thread and reports, in batches, "
                         "those whose content changed, disappeared or became unreadable, "
                         "each once its save is complete.")
         .def(
@@ -241,7 +241,7 @@ static void bind_watcher(nb::module_& m) {
                 options.max_file_size = max_file_size;
                 new (self) Watcher(options);
             },
-            nb::arg("debounce_ms") = 50, nb::arg("poll_ms") = 0,
+            nb::arg("debounce_ms") = 0, nb::arg("poll_ms") = 0,
             nb::arg("max_file_size") = jurigged::watch::Options{}.max_file_size)
         .def(
             "add",

@@ -10,7 +10,7 @@ with a notice, unless --trust-shared or JURIGGED_TRUST_SHARED is given (its own
     [tool.jurigged]
     watch = ["src", "scripts/*.py"]   # like -w, repeatable
     exclude = ["src/generated"]       # like --exclude
-    debounce = 0.05                   # like -d
+    debounce = 0.1                    # like -d (default 0: no extra wait)
     poll = 1.0                        # like --poll
     verbose = true                    # like -v
     trust_shared = true               # like --trust-shared
@@ -47,7 +47,7 @@ class ConfigError(Exception):
 class Settings:
     watch: List[str] = field(default_factory=list)
     exclude: List[str] = field(default_factory=list)
-    debounce: float = 0.05
+    debounce: float = 0.0
     poll: Optional[float] = None
     verbose: bool = False
     trust_shared: bool = False

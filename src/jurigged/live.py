@@ -36,7 +36,7 @@ class Watcher:
     One native thread (in the C++ engine) sees the saves; one Python daemon thread
     waits for its batches (without holding the GIL) and applies them."""
 
-    def __init__(self, registry: Registry, *, debounce: float = 0.05,
+    def __init__(self, registry: Registry, *, debounce: float = 0.0,
                  poll: Optional[float] = None, manual: bool = False,
                  max_file_size: int = 16 * 1024 * 1024):
         self.registry = registry
@@ -260,7 +260,7 @@ def _as_filter(pattern: Pattern, exclude: Iterable[str]) -> Callable[[str], bool
 
 
 def watch(pattern: Pattern = None, *, exclude: Iterable[str] = (),
-          debounce: float = 0.05, poll: Optional[float] = None,
+          debounce: float = 0.0, poll: Optional[float] = None,
           verbose: bool = True, autostart: bool = True, manual: bool = False,
           trust_shared: bool = False, max_file_size: int = 16 * 1024 * 1024,
           registry: Optional[Registry] = None, children: Optional[bool] = None) -> Watcher:
