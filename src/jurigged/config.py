@@ -33,10 +33,15 @@ from typing import List, Optional
 from . import trust
 from .logs import logger
 
-if os.sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - depends on the interpreter
-    import tomli as tomllib
+
+
+def _toml():
+    # Imported only when a pyproject.toml is there to read.
+    if os.sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - depends on the interpreter
+        import tomli as tomllib
+    return tomllib
 
 
 class ConfigError(Exception):
@@ -140,6 +145,7 @@ def load(cwd: Optional[Path] = None, environ=None, trust_shared: bool = False) -
             logger.notice(f"ignoring {pyproject}: {reason}; {trust.HINT}", str(pyproject))
             pyproject = None
     if pyproject is not None:
+        tomllib = _toml()
         try:
             with open(pyproject, "rb") as f:
                 table = tomllib.load(f).get("tool", {}).get("jurigged", {})
