@@ -201,6 +201,7 @@ void Tracker::make_pending(const std::string& path, File& file, Touch how) {
         file.last_write = now;
     } else if (how == Touch::Done) {
         file.writing = false;
+        file.saved = true;
     }
     pending_.insert(path);
     // Any event re-arms the quiet period, a write still in progress included: files
@@ -407,8 +408,13 @@ void Tracker::judge(const Due& due, Reading& reading, std::vector<Event>& out) {
         file.error.clear();
         file.too_big = false;
         file.present = true;
+        bool saved = std::exchange(file.saved, false);
         auto hash = content_hash(reading.content);
-        if (hash == file.hash) return;
+        if (hash == file.hash) {
+            // Said so, since hooks (0.6.1's prerun/postrun) run on every save.
+            if (saved) out.push_back(Event{Event::Kind::Unchanged, due.path, {}, {}});
+            return;
+        }
         file.hash = hash;
         out.push_back(Event{Event::Kind::Changed, due.path, std::move(reading.content), {}});
         return;
@@ -458,13 +464,20 @@ bool Tracker::believe(const std::string& path, File& file, const Reading& readin
 
 void Tracker::deliver(std::vector<Event> batch) {
     if (batch.empty()) return;
+    auto about_content = [](Event::Kind kind) {
+        return kind == Event::Kind::Changed || kind == Event::Kind::Deleted || kind == Event::Kind::Unchanged;
+    };
     for (auto& event : batch) {
         // Saves queued while nobody waited are coalesced: only a file's latest content
-        // (or its deletion) is handed over.
-        if (event.kind == Event::Kind::Changed || event.kind == Event::Kind::Deleted) {
+        // (or its deletion) is handed over; an unchanged save adds nothing to a queued one.
+        if (event.kind == Event::Kind::Unchanged) {
+            bool queued = std::any_of(ready_.begin(), ready_.end(), [&](const Event& e) {
+                return e.path == event.path && about_content(e.kind);
+            });
+            if (queued) continue;
+        } else if (event.kind == Event::Kind::Changed || event.kind == Event::Kind::Deleted) {
             std::erase_if(ready_, [&](const Event& queued) {
-                return queued.path == event.path &&
-                       (queued.kind == Event::Kind::Changed || queued.kind == Event::Kind::Deleted);
+                return queued.path == event.path && about_content(queued.kind);
             });
         }
         ready_.push_back(std::move(event));

@@ -73,6 +73,7 @@ private:
         bool too_big = false;    // its size Error was delivered; cleared once it is read
         std::string error;       // the Error last delivered, so it is not repeated
         bool writing = false;    // written and not yet closed
+        bool saved = false;      // a writer finished with it since it was last read
         Clock::time_point last_write{};
         std::uint64_t touches = 0;  // a reading taken before the latest touch is stale
         bool doubted = false;         // read empty or missing: read again before believing it

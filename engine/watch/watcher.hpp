@@ -43,6 +43,8 @@ inline constexpr const char* force_poll_fallback_env = "JURIGGED_FORCE_POLL_FALL
 struct Event {
     enum class Kind : std::uint8_t {
         Changed,  // content differs from the last content delivered (or the baseline)
+        Unchanged,  // a complete save (closed after writing, renamed into place) that
+                    // left the content as it was: a touch, a save without edits
         Deleted,  // the file is gone (after the quiet period: not a rename-save)
         Error,    // the file cannot be read (or the watcher itself failed: path may be empty)
         Notice,   // not about one file (a fallback to polling, a rescan); path may be empty

@@ -365,6 +365,7 @@ static const char* watch_event_kind(jurigged::watch::Event::Kind kind) {
     using Kind = jurigged::watch::Event::Kind;
     switch (kind) {
     case Kind::Changed: return "changed";
+    case Kind::Unchanged: return "unchanged";
     case Kind::Deleted: return "deleted";
     case Kind::Error: return "error";
     case Kind::Notice: return "notice";

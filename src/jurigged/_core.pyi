@@ -94,7 +94,8 @@ class Watcher:
     def wait(self, timeout_ms: int = -1) -> list[tuple[str, str, bytes, str]]:
         """Block (GIL released) until a batch is ready, the timeout passes or close()
         is called. Each event is (kind, path, content, message) with kind in
-        "changed", "deleted", "error", "notice". Batches settled while nobody was
+        "changed", "unchanged" (a complete save that left the content as it was: a
+        touch, a save without edits; no content), "deleted", "error", "notice". Batches settled while nobody was
         waiting are returned together. In the main thread it wakes every 200 ms so that
         Ctrl-C can interrupt it; elsewhere it sleeps until something happens."""
     def close(self) -> None: ...

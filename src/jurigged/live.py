@@ -12,7 +12,7 @@ from typing import Callable, Iterable, List, Optional, Union
 
 from . import _core, trust
 from .logs import logger
-from .patcher import SourceFile, apply_batch
+from .patcher import SourceFile
 from .registry import Registry, registry as default_registry
 
 Pattern = Union[str, Iterable[str], Callable[[str], bool], None]
@@ -20,7 +20,9 @@ Callback = Callable[..., None]
 
 
 class Hook(list):
-    """Callbacks run before (`prerun`) or after (`postrun`) each file is refreshed.
+    """Callbacks run before (`prerun`) or after (`postrun`) each save of a watched file
+    is applied; as in 0.6.1 they also run for a save that changed nothing (a touch, a
+    save without edits), which applies nothing.
     Each is called as `callback(path, file)` (jurigged 0.6.1's form; `file` is the
     SourceFile) or `callback(path)` if it takes one argument. `register` adds one
     and returns it, so it works as a decorator."""
@@ -166,9 +168,12 @@ class Watcher:
         events = trust.without_untrusted_saves(events, self.registry.trust_shared)
         order = {path: rank for rank, path in enumerate(self.registry.files)}
         changed = []
+        resaved = []  # saved without a change: only the hooks run, as in 0.6.1
         for kind, path, content, message in events:
             if kind == "changed":
                 changed.append((order.get(path, len(order)), path, content))
+            elif kind == "unchanged":
+                resaved.append(path)
             elif kind == "deleted":
                 logger.notice(f"{path} was deleted; its code keeps running", path)
             elif kind == "error":
@@ -180,15 +185,22 @@ class Watcher:
             logger.batch([path for _, path, _ in changed])
         saves = [(self.registry.files[path], content) for _, path, content in changed
                  if path in self.registry.files]
-        if not saves:
-            return
-        for file, _ in saves:
-            self._emit(self.prerun, file.path, file)
-        # One unit: files saved together (a git checkout) see each other's new code,
-        # and failed statements of every watched file are retried.
-        apply_batch(saves, list(self.registry.files.values()))
-        for file, _ in saves:
-            self._emit(self.postrun, file.path, file)
+        if saves:
+            for file, _ in saves:
+                self._emit(self.prerun, file.path, file)
+            # One unit: files saved together (a git checkout) see each other's new
+            # code, and failed statements of every watched file are retried.
+            from .patcher import apply_batch
+
+            apply_batch(saves, list(self.registry.files.values()))
+            for file, _ in saves:
+                self._emit(self.postrun, file.path, file)
+        applied = {path for _, path, _ in changed}
+        for path in resaved:
+            file = self.registry.files.get(path)
+            if file is not None and path not in applied:
+                self._emit(self.prerun, path, file)
+                self._emit(self.postrun, path, file)
 
     @staticmethod
     def _emit(callbacks: List[Callback], path: str, file: SourceFile) -> None:
@@ -215,9 +227,12 @@ def _takes_two_arguments(callback: Callback) -> bool:
 
 
 def _latest_per_file(events) -> list:
-    """Of several queued events for one file, only the last one matters."""
+    """Of several queued events for one file, only the last one matters (a save that
+    changed nothing adds nothing to an earlier queued one)."""
     latest = {}
     for event in events:
+        if event[0] == "unchanged" and event[1] in latest:
+            continue
         latest.pop(event[1], None)
         latest[event[1]] = event
     return list(latest.values())
