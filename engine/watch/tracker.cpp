@@ -159,6 +159,7 @@ Tracker::Tracker(const Options& options)
       unclosed_wait_(std::max(0, options.unclosed_write_wait_ms)),
       confirm_empty_(std::max(0, options.confirm_empty_ms)),
       max_file_size_(options.max_file_size),
+      report_unchanged_(options.report_unchanged),
       quiet_period_(debounce_),
       settler_([this] { settle_thread(); }) {}
 
@@ -412,7 +413,7 @@ void Tracker::judge(const Due& due, Reading& reading, std::vector<Event>& out) {
         auto hash = content_hash(reading.content);
         if (hash == file.hash) {
             // Said so, since hooks (0.6.1's prerun/postrun) run on every save.
-            if (saved) out.push_back(Event{Event::Kind::Unchanged, due.path, {}, {}});
+            if (saved && report_unchanged_) out.push_back(Event{Event::Kind::Unchanged, due.path, {}, {}});
             return;
         }
         file.hash = hash;

@@ -104,6 +104,7 @@ private:
     const std::chrono::milliseconds unclosed_wait_;
     const std::chrono::milliseconds confirm_empty_;
     const std::uint64_t max_file_size_;
+    const bool report_unchanged_;
     std::chrono::milliseconds quiet_period_;  // guarded by mutex_
 
     mutable std::mutex mutex_;

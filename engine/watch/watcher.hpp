@@ -34,6 +34,8 @@ struct Options {
     // Bigger files are never read (so never allocated): one Error, then nothing until
     // the file is back under the limit.
     std::uint64_t max_file_size = 16 * 1024 * 1024;
+    // Also report a complete save that left the content as it was (Unchanged).
+    bool report_unchanged = false;
 };
 
 // Environment variable read when a Watcher is created: "1" makes it behave as if inotify

@@ -412,16 +412,19 @@ static void bind_watcher(nb::module_& m) {
                         "each once its save is complete.")
         .def(
             "__init__",
-            [](Watcher* self, int debounce_ms, int poll_ms, std::uint64_t max_file_size) {
+            [](Watcher* self, int debounce_ms, int poll_ms, std::uint64_t max_file_size,
+               bool report_unchanged) {
                 if (max_file_size == 0) throw nb::value_error("max_file_size must be at least 1 byte");
                 jurigged::watch::Options options;
                 options.debounce_ms = debounce_ms;
                 options.poll_ms = poll_ms;
                 options.max_file_size = max_file_size;
+                options.report_unchanged = report_unchanged;
                 new (self) Watcher(options);
             },
             nb::arg("debounce_ms") = 0, nb::arg("poll_ms") = 0,
-            nb::arg("max_file_size") = jurigged::watch::Options{}.max_file_size)
+            nb::arg("max_file_size") = jurigged::watch::Options{}.max_file_size,
+            nb::arg("report_unchanged") = false)
         .def(
             "add",
             [](Watcher& self, const std::string& path, nb::bytes baseline) {

@@ -85,7 +85,8 @@ class Watcher:
     """
 
     def __init__(self, debounce_ms: int = 0, poll_ms: int = 0,
-                 max_file_size: int = 16 * 1024 * 1024) -> None: ...
+                 max_file_size: int = 16 * 1024 * 1024,
+                 report_unchanged: bool = False) -> None: ...
     def add(self, path: str, baseline: bytes) -> None:
         """Watch `path`; `baseline` is the content already running (not a change).
         The file is read once after the quiet period, so if it already differs from
@@ -94,8 +95,8 @@ class Watcher:
     def wait(self, timeout_ms: int = -1) -> list[tuple[str, str, bytes, str]]:
         """Block (GIL released) until a batch is ready, the timeout passes or close()
         is called. Each event is (kind, path, content, message) with kind in
-        "changed", "unchanged" (a complete save that left the content as it was: a
-        touch, a save without edits; no content), "deleted", "error", "notice". Batches settled while nobody was
+        "changed", "unchanged" (with report_unchanged=True: a complete save that left
+        the content as it was, a touch or a save without edits; no content), "deleted", "error", "notice". Batches settled while nobody was
         waiting are returned together. In the main thread it wakes every 200 ms so that
         Ctrl-C can interrupt it; elsewhere it sleeps until something happens."""
     def close(self) -> None: ...

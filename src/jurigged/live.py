@@ -50,13 +50,17 @@ class Watcher:
         self.prerun = Hook()
         self.postrun = Hook()
         self.max_file_size = max_file_size
-        self._native = _core.Watcher(debounce_ms=int(round(debounce * 1000)),
-                                     poll_ms=int(round((poll or 0) * 1000)),
-                                     max_file_size=max_file_size)
+        self._native = self._make_native()
         self._thread: Optional[threading.Thread] = None
         for file in list(registry.files.values()):
             self._follow(file)
         registry.listeners.append(self._follow)
+
+    def _make_native(self):
+        # Unchanged saves are reported: the hooks run on every save, as in 0.6.1.
+        return _core.Watcher(debounce_ms=int(round(self.debounce * 1000)),
+                             poll_ms=int(round((self.poll or 0) * 1000)),
+                             max_file_size=self.max_file_size, report_unchanged=True)
 
     def _follow(self, file: SourceFile) -> None:
         self._native.add(file.path, file.source)
@@ -98,9 +102,7 @@ class Watcher:
         from the text this process runs. Hooks and settings are kept."""
         self._pending_lock = threading.Lock()
         self._native.close()  # only forgets it here; the parent's keeps working
-        self._native = _core.Watcher(debounce_ms=int(round(self.debounce * 1000)),
-                                     poll_ms=int(round((self.poll or 0) * 1000)),
-                                     max_file_size=self.max_file_size)
+        self._native = self._make_native()
         for file in list(self.registry.files.values()):
             self._follow(file)
         if self._thread is not None:
