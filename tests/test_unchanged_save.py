@@ -75,5 +75,6 @@ def test_saves_without_changes_run_the_hooks_and_apply_nothing(run_jurigged, tmp
     hooks = _hooks_of_one_save(process)
     assert hooks[0] == "PRE lib.py SourceFile" and hooks[-1] == "POST lib.py SourceFile"
     assert any("Update" in line and "lib.f" in line for line in hooks[1:-1]), hooks
-    process.expect("R 2", stream="out")
+    if "R 2" not in hooks:  # the program may see the new code before POST, or after
+        process.expect("R 2", stream="out")
     assert process.lines["out"].count("R 1") == 1  # the saves before applied nothing
