@@ -677,8 +677,11 @@ class Patch:
         module-level statements (keyed by node index, which may have shifted)."""
         if self._changes is None:
             return
+        # Entries the plan changes itself (a failed re-creation is redone) carry nothing.
+        redone = [o for change, o, _ in self.plan if change and o >= 0
+                  and self._changes.unchanged(o)]
         dropped = {(node.qualname, node.line) for node in
-                   map(self.old.__getitem__, self._changes.uncarried_functions)}
+                   map(self.old.__getitem__, [*self._changes.uncarried_functions, *redone])}
         for key, code in self.file.codes.items():
             if key not in dropped:
                 self.new_codes.setdefault(key, code)
