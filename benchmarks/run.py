@@ -63,7 +63,7 @@ class Config:
 FULL = Config(edits=20, heap_sizes=(100_000, 1_000_000, 5_000_000), heap_repeats=5,
               startup_runs=5, idle_seconds=10.0)
 QUICK = Config(edits=5, heap_sizes=(100_000, 1_000_000), heap_repeats=2,
-               startup_runs=3, idle_seconds=3.0, save_edits=4)
+               startup_runs=3, idle_seconds=3.0, save_edits=3)
 
 
 def log(message: str) -> None:
