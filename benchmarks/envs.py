@@ -89,7 +89,8 @@ def ensure_ours(log=print) -> Path:
 
 
 def tools(debounce: float, log=print) -> dict:
-    """{"plain", "original", "ours"} -> Tool. Both reloaders get the same debounce."""
+    """{"plain", "original", "ours", "ours-default"} -> Tool. Both reloaders get the
+    same debounce, except "ours-default" (ours with its default: none)."""
     original, ours = ensure_original(log), ensure_ours(log)
     flags = ["-d", str(debounce)]
     return {
@@ -99,6 +100,8 @@ def tools(debounce: float, log=print) -> dict:
         "original": Tool("original", _python(original),
                          [str(original / "bin" / "jurigged"), *flags]),
         "ours": Tool("ours", _python(ours), [str(ours / "bin" / "jurigged"), *flags]),
+        # Ours as users run it: no debounce (a complete save is applied at once).
+        "ours-default": Tool("ours", _python(ours), [str(ours / "bin" / "jurigged")]),
     }
 
 
@@ -128,6 +131,6 @@ print(" ".join(parts))
 
 
 if __name__ == "__main__":
-    for tool in tools(0.05).values():
+    for tool in list(tools(0.05).values())[:3]:
         print(tool.name, describe(tool))
     sys.exit(0)

@@ -39,13 +39,17 @@ class Workdir:
         for name, text in files:
             self.write(name, text)
 
-    def write(self, name: str, text: str) -> float:
-        """Write in place (truncate + write, like most editors' plain save) and
-        return the CLOCK_MONOTONIC time at which the write was complete."""
+    def write(self, name: str, text: str, rename: bool = False) -> float:
+        """Write in place (truncate + write, like most editors' plain save), or with
+        `rename` into a temporary file then renamed over it (an atomic save), and
+        return the CLOCK_MONOTONIC time at which the save was complete."""
         target = self.path / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        with open(target, "w") as handle:
+        written = target.with_name(target.name + ".~save") if rename else target
+        with open(written, "w") as handle:
             handle.write(text)
+        if rename:
+            os.replace(written, target)
         return clock()
 
     def __enter__(self):

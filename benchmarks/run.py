@@ -23,6 +23,7 @@ and (full runs) to benchmarks/RESULTS.md. Comparison columns are original ÷ our
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from dataclasses import dataclass
@@ -40,7 +41,11 @@ from report import megabytes, ratio, seconds, table  # noqa: E402
 HERE = Path(__file__).resolve().parent
 DEBOUNCE = 0.05
 RELOADERS = ("original", "ours")
-WORKLOADS = ("latency", "heap", "startup", "idle", "attach", "registry")  # stall: with latency
+# Section 0 has many rows: after each edit it waits at most this long for the loop
+# to run without stalls (a loaded machine always shows some), not SETTLE_MAX.
+SAVES_SETTLE_MAX = 1.0
+WORKLOADS = ("saves", "stages", "latency", "heap", "startup", "idle", "attach",
+             "registry")  # stall: with latency
 
 
 @dataclass
@@ -51,12 +56,14 @@ class Config:
     startup_runs: int
     idle_seconds: float
     modules: int = 200
+    save_edits: int = 10
+    save_sizes: Tuple[int, ...] = (50, 1_000, 10_000, 50_000)
 
 
 FULL = Config(edits=20, heap_sizes=(100_000, 1_000_000, 5_000_000), heap_repeats=5,
               startup_runs=5, idle_seconds=10.0)
 QUICK = Config(edits=5, heap_sizes=(100_000, 1_000_000), heap_repeats=2,
-               startup_runs=2, idle_seconds=3.0)
+               startup_runs=3, idle_seconds=3.0, save_edits=3)
 
 
 def log(message: str) -> None:
@@ -98,6 +105,11 @@ def _p90(values) -> float:
 
 def _beyond_debounce(values) -> float:
     return _p50(values) - DEBOUNCE
+
+
+def _compared(tools) -> dict:
+    """plain python and the two reloaders, as every table but section 0 runs them."""
+    return {name: tools[name] for name in ("plain", *RELOADERS)}
 
 
 def _floor(gap) -> str:
@@ -162,6 +174,96 @@ def latency_section(tools, config: Config, notes: List[str]) -> List[str]:
     ]
 
 
+def saves_section(tools, config: Config, notes: List[str]) -> List[str]:
+    """save -> live with ours at its default (no debounce) beside the original at its
+    smallest (0.05 s), for each module size, save style and kind of program."""
+    rows = []
+    for lines in config.save_sizes:
+        for rename in (False, True):
+            for sleeping in (True, False):
+                style = ("rename" if rename else "in place") + (", sleeping" if sleeping else ", busy")
+                runs = {}
+                for name in RELOADERS:
+                    # The original needs seconds per edit of a 50k-line module: one
+                    # save style of it is enough to show that.
+                    if name == "original" and lines >= 50_000 and (rename or sleeping):
+                        continue
+                    edits = config.save_edits if lines < 50_000 or name == "ours" else 2
+                    log(f"[saves] {name}: {edits} edits, {lines}-line module, {style}")
+                    tool = tools["ours-default" if name == "ours" else name]
+                    run = runs[name] = workloads.edit_latency(
+                        tool, lines, edits, _save_timeout(name, lines),
+                        rename=rename, sleeping=sleeping, settle_max=SAVES_SETTLE_MAX,
+                        quiet_window=0.5)
+                    if run.error:
+                        notes.append(f"saves, {lines} lines, {style}, {name}: {run.error}")
+                o, u = runs.get("original"), runs["ours"]
+
+                def cell(run, values, pick):
+                    return "—" if run is None else _value(run, values, pick)
+
+                rows.append([f"{lines:,} lines, {style}",
+                             cell(o, o.latencies if o else [], _p50),
+                             cell(o, o.latencies if o else [], _p90),
+                             cell(u, u.latencies, _p50), cell(u, u.latencies, _p90),
+                             _ratio(o.latencies, u.latencies, _p50) if o else "—",
+                             cell(o, o.stalls if o else [], max), cell(u, u.stalls, max)])
+    return [
+        "### 0. Save → live by module size, save style and program",
+        "",
+        f"As section 1, with ours at its default (`jurigged loop.py`: a complete save "
+        f"is applied at once, no debounce) and the original at its smallest debounce "
+        f"(`-d 0.05`, which it cannot go below). {config.save_edits} one-function edits "
+        f"per row (the original: 2 at 50,000 lines, one style only). \"in place\": "
+        f"truncate and write; \"rename\": write a temporary file and rename it over "
+        f"the module. \"sleeping\": the program sleeps 0.1 ms between calls (the GIL "
+        f"is free); \"busy\": it calls `target()` in a tight loop, so each time our "
+        f"thread needs the GIL it waits up to the 5 ms switch interval. \"longest "
+        f"stall\": the longest gap of the program's loop from the write until the "
+        f"reload was over, worst edit.",
+        "",
+        table(["module, save, program", "original p50", "original p90", "ours p50",
+               "ours p90", "original ÷ ours (p50)", "longest stall, original",
+               "longest stall, ours"], rows),
+    ]
+
+
+def _save_timeout(name: str, lines: int) -> float:
+    """How long one edit may take to go live before it counts as not live."""
+    if name == "original":
+        return 15.0 if lines < 10_000 else 60.0
+    return 15.0
+
+
+def stages_section(tools, config: Config, notes: List[str]) -> List[str]:
+    """One save, stage by stage, in one process of ours (benchmarks/stages.py)."""
+    import subprocess
+
+    columns = {}
+    for lines in (50, 10_000, 50_000):
+        log(f"[stages] ours: {lines}-line module")
+        result = subprocess.run([str(tools["ours"].python), str(HERE / "stages.py"),
+                                 str(lines), "9"], capture_output=True, text=True)
+        if result.returncode != 0:
+            notes.append(f"stages, {lines} lines: {result.stderr.strip()[-300:]}")
+            continue
+        for line in result.stdout.splitlines():
+            value, gil, name = line.split(" ", 2)
+            columns.setdefault((name, gil), {})[lines] = float(value)
+    rows = [[name, gil] + [seconds(values[n]) if n in values else "—"
+                           for n in (50, 10_000, 50_000)]
+            for (name, gil), values in columns.items()]
+    return [
+        "### 0b. Where one save's time goes (ours)",
+        "",
+        "A one-function save of a generated module, stage by stage, in one process "
+        "(benchmarks/stages.py: median of 9 saves; no watcher thread, so no GIL "
+        "waits). \"GIL\" says whether the program's threads run during the stage.",
+        "",
+        table(["stage", "GIL", "50 lines", "10,000 lines", "50,000 lines"], rows),
+    ]
+
+
 def heap_section(tools, config: Config, notes: List[str]) -> List[str]:
     rows = []
     for size in config.heap_sizes:
@@ -219,9 +321,16 @@ def heap_section(tools, config: Config, notes: List[str]) -> List[str]:
 
 
 def startup_section(tools, config: Config, notes: List[str]) -> List[str]:
+    lines = []
+    for modules in (0, config.modules):
+        lines += _startup_table(tools, config, notes, modules)
+    return lines
+
+
+def _startup_table(tools, config: Config, notes: List[str], modules: int) -> List[str]:
     log(f"[startup] plain, original, ours: {config.startup_runs} runs each, "
-        f"{config.modules} modules")
-    results = workloads.startup(tools, config.modules, config.startup_runs)
+        f"{modules} modules")
+    results = workloads.startup(_compared(tools), modules, config.startup_runs)
     walls = {name: median(r.walls) if r.walls else None for name, r in results.items()}
     rss = {name: median(r.peak_rss_mb) if r.peak_rss_mb else None
            for name, r in results.items()}
@@ -244,11 +353,14 @@ def startup_section(tools, config: Config, notes: List[str]) -> List[str]:
         ["peak RSS over plain", "", megabytes(extra(rss, "original")),
          megabytes(extra(rss, "ours")), ratio(extra(rss, "original"), extra(rss, "ours"))],
     ]
+    what = ("An empty script (it imports nothing)" if modules == 0 else
+            f"A script that imports a generated package of {modules} modules (60 lines "
+            f"each, all watched)")
     return [
-        "### 4. Start-up",
+        f"### 4{'a' if modules == 0 else 'b'}. Start-up: "
+        f"{'empty script' if modules == 0 else f'{modules} modules'}",
         "",
-        f"A script that imports a generated package of {config.modules} modules (60 lines "
-        f"each, all watched) and exits, run with plain `python` and under each reloader: "
+        f"{what} and exits, run with plain `python` and under each reloader: "
         f"median over {config.startup_runs} runs (after one warm-up run each) of the "
         f"whole process's wall time (until `wait4` reaped it) and peak RSS (`VmHWM`, "
         f"reported by the program as it ends).",
@@ -259,7 +371,7 @@ def startup_section(tools, config: Config, notes: List[str]) -> List[str]:
 
 def idle_section(tools, config: Config, notes: List[str]) -> List[str]:
     log(f"[idle] plain, original, ours: {config.idle_seconds:g} s each")
-    results = workloads.idle(tools, config.modules, config.idle_seconds)
+    results = workloads.idle(_compared(tools), config.modules, config.idle_seconds)
     for name, r in results.items():
         if r.error:
             notes.append(f"idle, {name}: {r.error}")
@@ -363,6 +475,9 @@ def main() -> int:
     parser.add_argument("--output", type=Path,
                         help="markdown file to write (default: benchmarks/RESULTS.md for "
                              "a full run of every workload, none otherwise)")
+    parser.add_argument("--heap-sizes", default="",
+                        help="comma-separated heap sizes for heap, attach and registry "
+                             "(e.g. 5000000), instead of the mode's")
     options = parser.parse_args()
     chosen = [w.strip() for w in options.only.split(",") if w.strip()]
     unknown = set(chosen) - set(WORKLOADS)
@@ -379,8 +494,12 @@ def main() -> int:
         return status
 
     config = QUICK if options.quick else FULL
+    if options.heap_sizes:
+        config = dataclasses.replace(config, heap_sizes=tuple(
+            int(size) for size in options.heap_sizes.split(",")))
     notes: List[str] = []
-    sections = {"latency": latency_section, "heap": heap_section,
+    sections = {"saves": saves_section, "stages": stages_section,
+                "latency": latency_section, "heap": heap_section,
                 "startup": startup_section, "idle": idle_section,
                 "attach": attach_section, "registry": registry_section}
     body: List[str] = []

@@ -53,12 +53,13 @@ def _start(tool: Tool, workdir: Workdir, args, run: EditRun) -> Optional[Program
     return program
 
 
-def _settle(program: Program) -> float:
+def _settle(program: Program, settle_max: float = SETTLE_MAX) -> float:
     """Wait until the reload has visibly finished: SETTLE_MIN after it applied and no
     loop stall for QUIET seconds (a reloader still working takes the GIL, which the
-    loop sees as gaps). Returns the end of the edit's observation window."""
+    loop sees as gaps), at most `settle_max`. Returns the end of the edit's
+    observation window."""
     time.sleep(SETTLE_MIN)
-    deadline = clock() + SETTLE_MAX
+    deadline = clock() + settle_max
     while clock() < deadline:
         now = clock()
         if not program.gaps(now - QUIET, now):
@@ -68,12 +69,13 @@ def _settle(program: Program) -> float:
 
 
 def _edit(program: Program, workdir: Workdir, name: str, text: str, kind: str,
-          expected: str, timeout: float, run: EditRun, latencies: List[float]) -> bool:
+          expected: str, timeout: float, run: EditRun, latencies: List[float],
+          rename: bool = False, settle_max: float = SETTLE_MAX) -> bool:
     """Write `text`, wait until the program reports `kind` == `expected`; record the
     latency in `latencies` and the longest stall in run.stalls."""
     start_index = len(program.lines)
     run.attempted += 1
-    written = workdir.write(name, text)
+    written = workdir.write(name, text, rename=rename)
     hit = program.wait_for(lambda k, t, rest: k == kind and rest == expected, timeout,
                            start=start_index)
     if hit is None:
@@ -87,18 +89,23 @@ def _edit(program: Program, workdir: Workdir, name: str, text: str, kind: str,
     latencies.append(latency)
     if run.first is None:
         run.first = latency
-    end = _settle(program)
+    end = _settle(program, settle_max)
     run.stalls.append(max(program.gaps(written, end), default=0.0))
     return True
 
 
-def edit_latency(tool: Tool, lines: int, edits: int, timeout: float) -> EditRun:
+def edit_latency(tool: Tool, lines: int, edits: int, timeout: float,
+                 rename: bool = False, sleeping: bool = False,
+                 settle_max: float = SETTLE_MAX, quiet_window: float = 2.0) -> EditRun:
     """Workloads 1 and 2: `edits` one-function edits of a `lines`-line module while
-    the program calls target() in a tight loop: save->live latency and stalls."""
+    the program calls target() in a tight loop (or, `sleeping`, sleeps 0.1 ms between
+    calls): save->live latency and stalls. `rename`: saved by renaming a new file
+    into place instead of writing in place."""
     run = EditRun()
     text = gen.module(lines, value=0)
     with Workdir("loop.py", [(f"{MODULE}.py", text)]) as workdir:
-        program = _start(tool, workdir, (MODULE, "0", "0"), run)
+        args = (MODULE, "0", "0") + (("sleep",) if sleeping else ())
+        program = _start(tool, workdir, args, run)
         if program is None:
             return run
         with program:
@@ -106,12 +113,13 @@ def edit_latency(tool: Tool, lines: int, edits: int, timeout: float) -> EditRun:
                 run.error = "never answered"
                 return run
             quiet_start = clock()
-            time.sleep(2.0)
+            time.sleep(quiet_window)
             run.baseline_stall = max(program.gaps(quiet_start, clock()), default=0.0)
             failures_in_a_row = 0
             for value in range(1, edits + 1):
                 ok = _edit(program, workdir, f"{MODULE}.py", gen.set_target(text, value),
-                           "ans", str(value), timeout, run, run.latencies)
+                           "ans", str(value), timeout, run, run.latencies, rename,
+                           settle_max)
                 failures_in_a_row = 0 if ok else failures_in_a_row + 1
                 if failures_in_a_row >= MAX_FAILURES:
                     break

@@ -211,11 +211,33 @@ def test_a_busy_file_still_arrives_while_it_is_being_written(module):
 
 
 @pytest.mark.main_only
-def test_thirty_files_changed_together_arrive_in_one_batch(workdir):
+def test_thirty_files_saved_one_after_another_each_arrive_with_no_debounce(workdir):
+    # No quiet period: every save is handed over once complete, each file once with
+    # its latest text (however the saves fall into batches).
     paths = [workdir / f"mod{i}.py" for i in range(30)]
     for path in paths:
         path.write_bytes(b"value = 1\n")
     watcher = Watcher()
+    for path in paths:
+        watcher.add(str(path), b"value = 1\n")
+    assert collect(watcher, 0) == []
+    for i, path in enumerate(paths):
+        replace_from_temp(path, b"value = %d\n" % (i + 100))
+    received = {}
+    deadline = time.monotonic() + 30
+    while len(received) < 30 and time.monotonic() < deadline:
+        for kind, path, content, _ in watcher.wait(1000):
+            assert kind == "changed" and path not in received
+            received[path] = content
+    assert received == {str(p): b"value = %d\n" % (i + 100) for i, p in enumerate(paths)}
+    watcher.close()
+
+
+def test_thirty_files_changed_together_arrive_in_one_batch_with_a_debounce(workdir):
+    paths = [workdir / f"mod{i}.py" for i in range(30)]
+    for path in paths:
+        path.write_bytes(b"value = 1\n")
+    watcher = Watcher(debounce_ms=50)
     for path in paths:
         watcher.add(str(path), b"value = 1\n")
     assert collect(watcher, 0) == []

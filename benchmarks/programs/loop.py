@@ -1,10 +1,11 @@
 """The program the latency, stall and heap workloads run under each reloader.
 
-    <reloader> loop.py MODULE HEAP_OBJECTS PROBE
+    <reloader> loop.py MODULE HEAP_OBJECTS PROBE [sleep]
 
 PROBE is 0, 1 (also report probe() lines) or "registry" (call
 MODULE.REGISTRY["target"]() instead of MODULE.target(): a function only a registry
-holds).
+holds). With "sleep", each iteration sleeps SLEEP seconds first: a program that
+mostly waits (the GIL is free), instead of a busy one.
 
 It builds HEAP_OBJECTS gc-tracked objects (kept alive to the end), imports MODULE
 (a watched file in the current directory), then calls MODULE.target() in a tight
@@ -31,6 +32,7 @@ import sys
 import time
 
 GAP_THRESHOLD = 0.001
+SLEEP = 0.0001
 
 clock = time.monotonic  # CLOCK_MONOTONIC on Linux, as the harness uses
 
@@ -79,6 +81,7 @@ def emit(text):
 def main():
     name, heap_objects, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     probing = mode == "1"
+    sleeping = sys.argv[4:] == ["sleep"]
     heap = build_heap(heap_objects)  # noqa: F841 (kept alive on purpose)
     module = importlib.import_module(name)
     if mode == "registry":
@@ -95,6 +98,8 @@ def main():
     emit(f"ready {clock()} {objects}")
     previous = clock()
     while True:
+        if sleeping:
+            time.sleep(SLEEP)
         answer = target()
         now = clock()
         wrote = False

@@ -1,5 +1,5 @@
-// The debounce, the wait for complete saves and the content judgement behind every
-// backend (see tracker.hpp).
+// The wait for complete saves, the optional debounce and the content judgement behind
+// every backend (see tracker.hpp).
 #include "watch/tracker.hpp"
 
 #include "common/hash.hpp"
@@ -159,6 +159,7 @@ Tracker::Tracker(const Options& options)
       unclosed_wait_(std::max(0, options.unclosed_write_wait_ms)),
       confirm_empty_(std::max(0, options.confirm_empty_ms)),
       max_file_size_(options.max_file_size),
+      report_unchanged_(options.report_unchanged),
       quiet_period_(debounce_),
       settler_([this] { settle_thread(); }) {}
 
@@ -201,6 +202,7 @@ void Tracker::make_pending(const std::string& path, File& file, Touch how) {
         file.last_write = now;
     } else if (how == Touch::Done) {
         file.writing = false;
+        file.saved = true;
     }
     pending_.insert(path);
     // Any event re-arms the quiet period, a write still in progress included: files
@@ -234,6 +236,15 @@ void Tracker::report(const std::string& path, const std::string& message) {
 void Tracker::set_sync(std::function<void()> sync) {
     std::lock_guard lock(sync_mutex_);
     sync_ = std::move(sync);
+}
+
+void Tracker::run_sync() {
+    std::function<void()> sync;
+    {
+        std::lock_guard sync_lock(sync_mutex_);
+        sync = sync_;
+    }
+    if (sync) sync();
 }
 
 void Tracker::extend_quiet_period(int poll_interval_ms) {
@@ -293,6 +304,15 @@ void Tracker::settle_thread() {
 void Tracker::settle_loop() {
     std::unique_lock lock(mutex_);
     while (!closed_) {
+        // A batch that is due first takes in every event the kernel has already queued
+        // (the rest of one read of the event buffer: a checkout, "save all"), so files
+        // saved together arrive together without waiting on a timer.
+        if (batch_has_ready_ && Clock::now() >= batch_deadline()) {
+            lock.unlock();
+            run_sync();
+            lock.lock();
+            if (closed_) break;
+        }
         auto wake = Clock::time_point::max();
         auto due = take_due(Clock::now(), wake);
         if (!due.empty()) {
@@ -355,15 +375,10 @@ void Tracker::settle(std::unique_lock<std::mutex>& lock, std::vector<Due> due) {
             readings.push_back(Reading::failed(item.path, std::string("internal error: ") + error.what()));
         }
     }
-    std::function<void()> sync;
-    {
-        std::lock_guard sync_lock(sync_mutex_);
-        sync = sync_;
-    }
     // Events the kernel queued while we read are handled now: a save begun meanwhile
     // makes that reading stale before it is judged. (A truncate empties the file a
     // moment before its event is queued: believe() covers that.)
-    if (sync) sync();
+    run_sync();
     lock.lock();
     std::vector<Event> batch;
     for (std::size_t i = 0; i < due.size(); ++i) judge(due[i], readings[i], batch);
@@ -394,8 +409,13 @@ void Tracker::judge(const Due& due, Reading& reading, std::vector<Event>& out) {
         file.error.clear();
         file.too_big = false;
         file.present = true;
+        bool saved = std::exchange(file.saved, false);
         auto hash = content_hash(reading.content);
-        if (hash == file.hash) return;
+        if (hash == file.hash) {
+            // Said so, since hooks (0.6.1's prerun/postrun) run on every save.
+            if (saved && report_unchanged_) out.push_back(Event{Event::Kind::Unchanged, due.path, {}, {}});
+            return;
+        }
         file.hash = hash;
         out.push_back(Event{Event::Kind::Changed, due.path, std::move(reading.content), {}});
         return;
@@ -445,13 +465,20 @@ bool Tracker::believe(const std::string& path, File& file, const Reading& readin
 
 void Tracker::deliver(std::vector<Event> batch) {
     if (batch.empty()) return;
+    auto about_content = [](Event::Kind kind) {
+        return kind == Event::Kind::Changed || kind == Event::Kind::Deleted || kind == Event::Kind::Unchanged;
+    };
     for (auto& event : batch) {
         // Saves queued while nobody waited are coalesced: only a file's latest content
-        // (or its deletion) is handed over.
-        if (event.kind == Event::Kind::Changed || event.kind == Event::Kind::Deleted) {
+        // (or its deletion) is handed over; an unchanged save adds nothing to a queued one.
+        if (event.kind == Event::Kind::Unchanged) {
+            bool queued = std::any_of(ready_.begin(), ready_.end(), [&](const Event& e) {
+                return e.path == event.path && about_content(e.kind);
+            });
+            if (queued) continue;
+        } else if (event.kind == Event::Kind::Changed || event.kind == Event::Kind::Deleted) {
             std::erase_if(ready_, [&](const Event& queued) {
-                return queued.path == event.path &&
-                       (queued.kind == Event::Kind::Changed || queued.kind == Event::Kind::Deleted);
+                return queued.path == event.path && about_content(queued.kind);
             });
         }
         ready_.push_back(std::move(event));

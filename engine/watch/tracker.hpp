@@ -1,7 +1,8 @@
 // Decides what a batch holds: backends only say "this file may have changed" and how
-// (still being written, or complete); a file is read once its save is complete and the
-// watcher has been quiet for the debounce period, judged by content (never mtime), and
-// the resulting events are handed to wait().
+// (still being written, or complete); a file is read as soon as its save is complete
+// (after the events already queued are taken in, and after the debounce if one was
+// asked for), judged by content (never mtime), and the resulting events are handed to
+// wait().
 #pragma once
 
 #include "watch/process_thread.hpp"
@@ -72,6 +73,7 @@ private:
         bool too_big = false;    // its size Error was delivered; cleared once it is read
         std::string error;       // the Error last delivered, so it is not repeated
         bool writing = false;    // written and not yet closed
+        bool saved = false;      // a writer finished with it since it was last read
         Clock::time_point last_write{};
         std::uint64_t touches = 0;  // a reading taken before the latest touch is stale
         bool doubted = false;         // read empty or missing: read again before believing it
@@ -87,6 +89,7 @@ private:
 
     void make_pending(const std::string& path, File& file, Touch how);  // with mutex_ held
     void settle_thread();
+    void run_sync();  // without mutex_ held
     void settle_loop();
     std::vector<Due> take_due(Clock::time_point now, Clock::time_point& wake);  // with mutex_ held
     void settle(std::unique_lock<std::mutex>& lock, std::vector<Due> due);
@@ -101,6 +104,7 @@ private:
     const std::chrono::milliseconds unclosed_wait_;
     const std::chrono::milliseconds confirm_empty_;
     const std::uint64_t max_file_size_;
+    const bool report_unchanged_;
     std::chrono::milliseconds quiet_period_;  // guarded by mutex_
 
     mutable std::mutex mutex_;

@@ -1,6 +1,6 @@
 // The file watcher: native threads (the process-wide inotify reader, and per Watcher a
 // settle thread, plus a poll thread when polling) that see every save of the watched
-// files, however an editor writes it, and hand them over in debounced batches. A save is
+// files, however an editor writes it, and hand them over in batches. A save is
 // read only once it is complete (its writer closed the file, or it was renamed into
 // place), and no native thread lets an exception escape: it becomes an Error event.
 // Pure C++ (no Python headers); Python waits on it through the binding, GIL released.
@@ -15,10 +15,11 @@
 namespace jurigged::watch {
 
 struct Options {
-    // Quiet period that closes a batch: any event on any watched file re-arms it, so
-    // files saved together arrive together. 0 delivers at once. When polling it is
-    // lengthened by the interval (a file is only known quiet after a round without change).
-    int debounce_ms = 50;
+    // Extra quiet period that closes a batch: any event on any watched file re-arms it.
+    // 0 (the default) delivers a complete save at once, together with whatever the
+    // kernel had already queued. When polling it is lengthened by the interval (a file
+    // is only known quiet after a round without change).
+    int debounce_ms = 0;
     int poll_ms = 0;              // > 0: poll by content at this interval instead of inotify
     int max_delay_ms = 1000;      // files that never stop changing delay a batch at most this long
     int fallback_poll_ms = 1000;  // polling interval when inotify cannot be used
@@ -33,6 +34,8 @@ struct Options {
     // Bigger files are never read (so never allocated): one Error, then nothing until
     // the file is back under the limit.
     std::uint64_t max_file_size = 16 * 1024 * 1024;
+    // Also report a complete save that left the content as it was (Unchanged).
+    bool report_unchanged = false;
 };
 
 // Environment variable read when a Watcher is created: "1" makes it behave as if inotify
@@ -42,6 +45,8 @@ inline constexpr const char* force_poll_fallback_env = "JURIGGED_FORCE_POLL_FALL
 struct Event {
     enum class Kind : std::uint8_t {
         Changed,  // content differs from the last content delivered (or the baseline)
+        Unchanged,  // a complete save (closed after writing, renamed into place) that
+                    // left the content as it was: a touch, a save without edits
         Deleted,  // the file is gone (after the quiet period: not a rename-save)
         Error,    // the file cannot be read (or the watcher itself failed: path may be empty)
         Notice,   // not about one file (a fallback to polling, a rescan); path may be empty

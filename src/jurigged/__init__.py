@@ -8,25 +8,27 @@ pytest loads its plugin (jurigged.pytest_plugin); the marker stops pytest from
 warning that it cannot rewrite the asserts of a package that has none.
 """
 
-from .develoop import loop, loop_on_error, xloop
 from .live import Watcher, apply_pending, watch
-from . import live as _live_module, liveloop as _liveloop
+from . import live as _live_module
 from .logs import logger
 from .registry import registry
-from .ipython import load_ipython_extension, unload_ipython_extension
 from .version import __version__
 from .hooks import Update, on_update
 
-_LAZY = {"OutOfSyncException", "Recoder", "StaleFileError", "make_recoder", "virtual_file"}
+# Loaded on first use: most programs never use them, and every program pays for what
+# is imported here (the develoop alone imports inspect and dataclasses machinery).
+_LAZY = {"OutOfSyncException": "recode", "Recoder": "recode", "StaleFileError": "recode",
+         "make_recoder": "recode", "virtual_file": "recode",
+         "loop": "develoop", "loop_on_error": "develoop", "xloop": "develoop",
+         "load_ipython_extension": "ipython", "unload_ipython_extension": "ipython"}
 
 
 def __getattr__(name):
-    # Recoders (and their tempfile, inspect, tokenize imports) load on first use: most
-    # programs never make one, and every program pays for what is imported here.
-    if name in _LAZY:
-        from . import recode
+    module = _LAZY.get(name)
+    if module is not None:
+        import importlib
 
-        return getattr(recode, name)
+        return getattr(importlib.import_module(f".{module}", __name__), name)
     raise AttributeError(f"module 'jurigged' has no attribute {name!r}")
 
 
@@ -35,7 +37,9 @@ class _LiveModule(type(_live_module)):
     `for x in jurigged.live(items):` runs the latest saved body at each iteration."""
 
     def __call__(self, iterable):
-        return _liveloop.live(iterable, _depth=2)
+        from . import liveloop
+
+        return liveloop.live(iterable, _depth=2)
 
 
 _live_module.__class__ = _LiveModule

@@ -7,6 +7,8 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -22,12 +24,91 @@ namespace source_binding {
 
 namespace src = jurigged::source;
 
-// A parsed tree as Python sees it: the C++ tree plus its nodes as Python objects,
-// built on first access (most callers only pass trees on to diff()).
+// A big tree is freed on a short-lived native thread: thousands of nodes' strings and
+// vectors would otherwise be freed while the program waits for the GIL.
+void free_off_the_gil(src::Tree&& tree) {
+    constexpr std::size_t small = 256;
+    if (tree.nodes.size() < small) return;
+    try {
+        std::thread([doomed = std::move(tree)]() mutable { doomed.nodes.clear(); }).detach();
+    } catch (...) {
+        // no thread to be had: the tree is freed here, as it would have been
+    }
+}
+
+// A parsed tree as Python sees it. Its nodes become Python objects only when read
+// (tree.nodes is a view): a save reads the few nodes that changed, not the file.
+struct ChangesData;
 struct PyTree {
     src::Tree tree;
-    nb::object nodes;
+    // parse(against=old) computed the changes from `old` while the GIL was released
+    std::shared_ptr<ChangesData> early;
+    const PyTree* early_against = nullptr;
+    PyTree(src::Tree&& t) : tree(std::move(t)) {}
+    PyTree(PyTree&&) = default;
+    ~PyTree() { free_off_the_gil(std::move(tree)); }
 };
+
+struct NodeView {
+    PyTree* owner;
+    std::size_t size() const { return owner->tree.nodes.size(); }
+    const src::Node& at(Py_ssize_t index) const {
+        Py_ssize_t n = static_cast<Py_ssize_t>(size());
+        if (index < 0) index += n;
+        if (index < 0 || index >= n) throw nb::index_error("node index out of range");
+        return owner->tree.nodes[static_cast<std::size_t>(index)];
+    }
+};
+
+// The diff restricted to what changed: the entries whose change bits are not zero,
+// with their positions in the whole plan, and per old node what the rest (unchanged
+// entries, never made Python objects) says.
+struct ChangesData;
+struct PyChanges;
+ChangesData compute_changes(const src::Tree& old_tree, const src::Tree& new_tree);
+PyChanges finish_changes(ChangesData&& data);
+
+struct PyChanges {
+    nb::list entries;    // (change, old index, new index), change != 0, in plan order
+    nb::list positions;  // of each entry in the whole plan
+    std::vector<int> new_of_old;     // -1: deleted (or inside a deleted node)
+    std::vector<int> old_of_new;     // -1: added (or inside an added node)
+    std::vector<int> position_of_old;
+    std::vector<std::uint8_t> unchanged_old;
+    std::vector<int> uncarried;  // old functions whose live code a save does not carry
+    int unchanged_count = 0;
+
+    int checked(int old_index) const {
+        if (old_index < 0 || old_index >= static_cast<int>(new_of_old.size()))
+            throw nb::index_error("old node index out of range");
+        return old_index;
+    }
+};
+
+// The GIL-free part of changes(): the plan and the per-node tables.
+struct ChangesData {
+    src::Plan plan;
+    std::vector<int> new_of_old, old_of_new, position_of_old, uncarried;
+    std::vector<std::uint8_t> unchanged_old;
+};
+
+bool is_function(src::Kind kind) {
+    return kind == src::Kind::Function || kind == src::Kind::AsyncFunction;
+}
+
+// An old function's live code is carried to the next tree when its entry is unchanged
+// and it is not nested in a function (nested code is never tracked by name).
+std::vector<int> uncarried_functions(const src::Tree& old_tree, const std::vector<std::uint8_t>& unchanged) {
+    std::vector<int> out;
+    const auto& nodes = old_tree.nodes;
+    std::vector<std::uint8_t> in_function(nodes.size(), 0);
+    for (std::size_t i = 1; i < nodes.size(); ++i) {
+        int parent = nodes[i].parent;
+        if (parent > 0) in_function[i] = in_function[parent] || is_function(nodes[parent].kind);
+        if (is_function(nodes[i].kind) && (in_function[i] || !unchanged[i])) out.push_back(static_cast<int>(i));
+    }
+    return out;
+}
 
 const char* kind_name(src::Kind kind) {
     switch (kind) {
@@ -94,6 +175,54 @@ void fold_identifiers(src::Tree& tree) {
     throw nb::python_error();
 }
 
+ChangesData compute_changes(const src::Tree& old_tree, const src::Tree& new_tree) {
+    ChangesData d;
+    std::size_t old_size = old_tree.nodes.size();
+    d.new_of_old.assign(old_size, -1);
+    d.position_of_old.assign(old_size, -1);
+    d.unchanged_old.assign(old_size, 0);
+    d.old_of_new.assign(new_tree.nodes.size(), -1);
+    d.plan = src::diff(old_tree, new_tree);
+    for (std::size_t position = 0; position < d.plan.entries.size(); ++position) {
+        const src::PlanEntry& e = d.plan.entries[position];
+        if (e.new_index >= 0) d.old_of_new[e.new_index] = e.old_index;
+        if (e.old_index < 0) continue;
+        d.new_of_old[e.old_index] = e.new_index;
+        d.position_of_old[e.old_index] = static_cast<int>(position);
+        d.unchanged_old[e.old_index] = e.change == 0 && e.new_index >= 0;
+    }
+    d.uncarried = uncarried_functions(old_tree, d.unchanged_old);
+    return d;
+}
+
+PyChanges finish_changes(ChangesData&& d) {
+    PyChanges out;
+    for (std::size_t position = 0; position < d.plan.entries.size(); ++position) {
+        const src::PlanEntry& e = d.plan.entries[position];
+        if (e.change == 0) {
+            ++out.unchanged_count;
+            continue;
+        }
+        out.entries.append(nb::make_tuple(e.change, e.old_index, e.new_index));
+        out.positions.append(static_cast<int>(position));
+    }
+    out.new_of_old = std::move(d.new_of_old);
+    out.old_of_new = std::move(d.old_of_new);
+    out.position_of_old = std::move(d.position_of_old);
+    out.unchanged_old = std::move(d.unchanged_old);
+    out.uncarried = std::move(d.uncarried);
+    return out;
+}
+
+bool has_non_ascii_names(const src::Tree& tree) {
+    for (const src::Node& node : tree.nodes) {
+        for (char c : node.qualname) {
+            if (static_cast<unsigned char>(c) >= 0x80) return true;
+        }
+    }
+    return false;
+}
+
 }  // namespace source_binding
 
 static void bind_source(nb::module_& m) {
@@ -121,33 +250,63 @@ static void bind_source(nb::module_& m) {
                    " " + std::to_string(n.span.line) + "-" + std::to_string(n.span.end_line) + ">";
         });
 
+    nb::class_<NodeView>(m, "Nodes", "The nodes of a Tree, made Python objects as they are read.")
+        .def("__len__", &NodeView::size)
+        .def("__getitem__", [](const NodeView& v, Py_ssize_t index) -> const src::Node& { return v.at(index); },
+             nb::rv_policy::reference_internal)
+        .def("__getitem__", [](nb::handle self, nb::slice slice) {
+            const NodeView& v = nb::cast<const NodeView&>(self);
+            auto [start, stop, step, count] = slice.compute(v.size());
+            nb::list out;
+            for (std::size_t k = 0; k < count; ++k, start += step)
+                out.append(nb::cast(v.at(static_cast<Py_ssize_t>(start)), nb::rv_policy::reference_internal, self));
+            return out;
+        });  // iterated through __getitem__ (the sequence protocol)
+
     nb::class_<PyTree>(m, "Tree", "The definition tree of one source; nodes[0] is the module.")
-        .def_prop_ro("nodes", [](PyTree& t) {
-            if (!t.nodes.is_valid()) {
-                nb::list nodes;
-                for (const src::Node& node : t.tree.nodes) nodes.append(nb::cast(node));
-                t.nodes = std::move(nodes);
-            }
-            return t.nodes;
-        })
+        .def_prop_ro("nodes", [](PyTree& t) { return NodeView{&t}; }, nb::rv_policy::move, nb::keep_alive<0, 1>())
         .def_prop_ro("line_count", [](const PyTree& t) { return t.tree.line_count; });
+
+    nb::class_<PyChanges>(m, "Changes", "diff() restricted to the entries that changed (see changes()).")
+        .def_ro("entries", &PyChanges::entries)
+        .def_ro("positions", &PyChanges::positions)
+        .def_ro("uncarried_functions", &PyChanges::uncarried)
+        .def_ro("unchanged_count", &PyChanges::unchanged_count)
+        .def("new_index", [](const PyChanges& c, int o) { return c.new_of_old[c.checked(o)]; }, nb::arg("old"))
+        .def("old_index", [](const PyChanges& c, int n) {
+            if (n < 0 || n >= static_cast<int>(c.old_of_new.size())) throw nb::index_error("new node index out of range");
+            return c.old_of_new[n];
+        }, nb::arg("new"))
+        .def("unchanged", [](const PyChanges& c, int o) { return c.unchanged_old[c.checked(o)] != 0; }, nb::arg("old"))
+        .def("position", [](const PyChanges& c, int o) { return c.position_of_old[c.checked(o)]; }, nb::arg("old"));
 
     m.def(
         "parse",
-        [](nb::bytes source, std::string filename, bool utf8) {
+        [](nb::bytes source, std::string filename, bool utf8, PyTree* against) {
             std::string raw(source.c_str(), source.size());
             src::ParseResult result;
+            std::shared_ptr<ChangesData> early;
             {
+                // One release of the GIL for the parse and, with `against`, the diff.
                 nb::gil_scoped_release unlocked;
                 result = src::parse(raw, utf8);
+                // Names are folded to NFKC in Python: then the diff waits for that.
+                if (against && result.tree && !has_non_ascii_names(*result.tree))
+                    early = std::make_shared<ChangesData>(compute_changes(against->tree, *result.tree));
             }
             if (result.error) raise_syntax_error(*result.error, raw, filename);
             fold_identifiers(*result.tree);
-            return PyTree{std::move(*result.tree), nb::object()};
+            PyTree tree(std::move(*result.tree));
+            tree.early = std::move(early);
+            tree.early_against = tree.early ? against : nullptr;
+            return tree;
         },
         nb::arg("source"), nb::arg("filename") = "<unknown>", nb::kw_only(), nb::arg("utf8") = false,
+        nb::arg("against").none() = nb::none(),
         "Parse Python source bytes into a Tree; raises SyntaxError on invalid source. With\n"
-        "utf8=True the bytes are UTF-8 text already decoded (any coding cookie is ignored).");
+        "utf8=True the bytes are UTF-8 text already decoded (any coding cookie is ignored).\n"
+        "With against=old_tree, changes(old_tree, result) is computed in the same release\n"
+        "of the GIL (and handed over once).");
 
     m.def(
         "diff",
@@ -164,6 +323,25 @@ static void bind_source(nb::module_& m) {
         },
         nb::arg("old"), nb::arg("new"),
         "The change plan from old to new: a list of (change bits, old index, new index).");
+
+    m.def(
+        "changes",
+        [](PyTree& old_tree, PyTree& new_tree) {
+            if (new_tree.early && new_tree.early_against == &old_tree) {
+                auto data = std::move(*new_tree.early);
+                new_tree.early.reset();
+                return finish_changes(std::move(data));
+            }
+            ChangesData data;
+            {
+                nb::gil_scoped_release unlocked;
+                data = compute_changes(old_tree.tree, new_tree.tree);
+            }
+            return finish_changes(std::move(data));
+        },
+        nb::arg("old"), nb::arg("new"),
+        "diff() without its unchanged entries: a Changes holding the changed entries and,\n"
+        "per old node, its new index, whether its entry is unchanged, and its position.");
 
     m.attr("MOVED") = static_cast<int>(src::Moved);
     m.attr("REFORMATTED") = static_cast<int>(src::Reformatted);
@@ -187,6 +365,7 @@ static const char* watch_event_kind(jurigged::watch::Event::Kind kind) {
     using Kind = jurigged::watch::Event::Kind;
     switch (kind) {
     case Kind::Changed: return "changed";
+    case Kind::Unchanged: return "unchanged";
     case Kind::Deleted: return "deleted";
     case Kind::Error: return "error";
     case Kind::Notice: return "notice";
@@ -228,21 +407,24 @@ static void bind_watcher(nb::module_& m) {
     watcher_main_thread_ident =
         nb::cast<unsigned long>(nb::module_::import_("threading").attr("main_thread")().attr("ident"));
     nb::class_<Watcher>(m, "Watcher",
-                        "Watches files on a native thread and reports, in debounced batches, "
+                        "Watches files on a native thread and reports, in batches, "
                         "those whose content changed, disappeared or became unreadable, "
                         "each once its save is complete.")
         .def(
             "__init__",
-            [](Watcher* self, int debounce_ms, int poll_ms, std::uint64_t max_file_size) {
+            [](Watcher* self, int debounce_ms, int poll_ms, std::uint64_t max_file_size,
+               bool report_unchanged) {
                 if (max_file_size == 0) throw nb::value_error("max_file_size must be at least 1 byte");
                 jurigged::watch::Options options;
                 options.debounce_ms = debounce_ms;
                 options.poll_ms = poll_ms;
                 options.max_file_size = max_file_size;
+                options.report_unchanged = report_unchanged;
                 new (self) Watcher(options);
             },
-            nb::arg("debounce_ms") = 50, nb::arg("poll_ms") = 0,
-            nb::arg("max_file_size") = jurigged::watch::Options{}.max_file_size)
+            nb::arg("debounce_ms") = 0, nb::arg("poll_ms") = 0,
+            nb::arg("max_file_size") = jurigged::watch::Options{}.max_file_size,
+            nb::arg("report_unchanged") = false)
         .def(
             "add",
             [](Watcher& self, const std::string& path, nb::bytes baseline) {

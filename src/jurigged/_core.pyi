@@ -67,14 +67,14 @@ DELETED: int
 # watcher
 
 class Watcher:
-    """Watches files on a native thread; reports, in debounced batches, those whose
+    """Watches files on a native thread; reports, in batches, those whose
     content changed, disappeared or became unreadable.
 
     A file is read once its save is complete: its writer closed it, or it was renamed
     or created in place; one written but left open is read 5 s after its last write,
     with a "notice". Of several saves queued before wait() only the latest is returned.
-    debounce_ms: quiet period that closes a batch (0 delivers as soon as a save is
-    complete).
+    debounce_ms: an extra quiet period that closes a batch; 0 (the default) delivers
+    a complete save at once, with whatever events the kernel had already queued.
     poll_ms: > 0 polls by content at this interval instead of using inotify.
     max_file_size: bigger files are not read: one "error" naming the size, then
     nothing until the file is under the limit again.
@@ -84,8 +84,9 @@ class Watcher:
     makes it fall back to polling as if inotify were unavailable (for tests).
     """
 
-    def __init__(self, debounce_ms: int = 50, poll_ms: int = 0,
-                 max_file_size: int = 16 * 1024 * 1024) -> None: ...
+    def __init__(self, debounce_ms: int = 0, poll_ms: int = 0,
+                 max_file_size: int = 16 * 1024 * 1024,
+                 report_unchanged: bool = False) -> None: ...
     def add(self, path: str, baseline: bytes) -> None:
         """Watch `path`; `baseline` is the content already running (not a change).
         The file is read once after the quiet period, so if it already differs from
@@ -94,7 +95,8 @@ class Watcher:
     def wait(self, timeout_ms: int = -1) -> list[tuple[str, str, bytes, str]]:
         """Block (GIL released) until a batch is ready, the timeout passes or close()
         is called. Each event is (kind, path, content, message) with kind in
-        "changed", "deleted", "error", "notice". Batches settled while nobody was
+        "changed", "unchanged" (with report_unchanged=True: a complete save that left
+        the content as it was, a touch or a save without edits; no content), "deleted", "error", "notice". Batches settled while nobody was
         waiting are returned together. In the main thread it wakes every 200 ms so that
         Ctrl-C can interrupt it; elsewhere it sleeps until something happens."""
     def close(self) -> None: ...

@@ -10,7 +10,7 @@ with a notice, unless --trust-shared or JURIGGED_TRUST_SHARED is given (its own
     [tool.jurigged]
     watch = ["src", "scripts/*.py"]   # like -w, repeatable
     exclude = ["src/generated"]       # like --exclude
-    debounce = 0.05                   # like -d
+    debounce = 0.1                    # like -d (default 0: no extra wait)
     poll = 1.0                        # like --poll
     verbose = true                    # like -v
     trust_shared = true               # like --trust-shared
@@ -33,10 +33,15 @@ from typing import List, Optional
 from . import trust
 from .logs import logger
 
-if os.sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - depends on the interpreter
-    import tomli as tomllib
+
+
+def _toml():
+    # Imported only when a pyproject.toml is there to read.
+    if os.sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - depends on the interpreter
+        import tomli as tomllib
+    return tomllib
 
 
 class ConfigError(Exception):
@@ -47,7 +52,7 @@ class ConfigError(Exception):
 class Settings:
     watch: List[str] = field(default_factory=list)
     exclude: List[str] = field(default_factory=list)
-    debounce: float = 0.05
+    debounce: float = 0.0
     poll: Optional[float] = None
     verbose: bool = False
     trust_shared: bool = False
@@ -140,6 +145,7 @@ def load(cwd: Optional[Path] = None, environ=None, trust_shared: bool = False) -
             logger.notice(f"ignoring {pyproject}: {reason}; {trust.HINT}", str(pyproject))
             pyproject = None
     if pyproject is not None:
+        tomllib = _toml()
         try:
             with open(pyproject, "rb") as f:
                 table = tomllib.load(f).get("tool", {}).get("jurigged", {})

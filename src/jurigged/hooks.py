@@ -148,6 +148,8 @@ def _collect(event: dict) -> None:
     kind = event.get("event")
     if kind in ("watch", "batch"):
         _attach()
+        if kind == "batch":  # listing entry points costs ~20 ms: not at start-up
+            _load_entry_points()
         return
     if not _collecting:
         return
@@ -171,7 +173,6 @@ def _attach() -> None:
         if watcher is _attached_to:
             return
         _attached_to = watcher
-        _load_entry_points()
         # Ours go first before the file and last after it, around the user's callbacks.
         watcher.prerun.insert(0, _prerun)
         watcher.postrun.append(_postrun)

@@ -12,7 +12,7 @@ from typing import Callable, Iterable, List, Optional, Union
 
 from . import _core, trust
 from .logs import logger
-from .patcher import SourceFile, apply_batch
+from .patcher import SourceFile
 from .registry import Registry, registry as default_registry
 
 Pattern = Union[str, Iterable[str], Callable[[str], bool], None]
@@ -20,7 +20,9 @@ Callback = Callable[..., None]
 
 
 class Hook(list):
-    """Callbacks run before (`prerun`) or after (`postrun`) each file is refreshed.
+    """Callbacks run before (`prerun`) or after (`postrun`) each save of a watched file
+    is applied; as in 0.6.1 they also run for a save that changed nothing (a touch, a
+    save without edits), which applies nothing.
     Each is called as `callback(path, file)` (jurigged 0.6.1's form; `file` is the
     SourceFile) or `callback(path)` if it takes one argument. `register` adds one
     and returns it, so it works as a decorator."""
@@ -36,7 +38,7 @@ class Watcher:
     One native thread (in the C++ engine) sees the saves; one Python daemon thread
     waits for its batches (without holding the GIL) and applies them."""
 
-    def __init__(self, registry: Registry, *, debounce: float = 0.05,
+    def __init__(self, registry: Registry, *, debounce: float = 0.0,
                  poll: Optional[float] = None, manual: bool = False,
                  max_file_size: int = 16 * 1024 * 1024):
         self.registry = registry
@@ -48,13 +50,17 @@ class Watcher:
         self.prerun = Hook()
         self.postrun = Hook()
         self.max_file_size = max_file_size
-        self._native = _core.Watcher(debounce_ms=int(round(debounce * 1000)),
-                                     poll_ms=int(round((poll or 0) * 1000)),
-                                     max_file_size=max_file_size)
+        self._native = self._make_native()
         self._thread: Optional[threading.Thread] = None
         for file in list(registry.files.values()):
             self._follow(file)
         registry.listeners.append(self._follow)
+
+    def _make_native(self):
+        # Unchanged saves are reported: the hooks run on every save, as in 0.6.1.
+        return _core.Watcher(debounce_ms=int(round(self.debounce * 1000)),
+                             poll_ms=int(round((self.poll or 0) * 1000)),
+                             max_file_size=self.max_file_size, report_unchanged=True)
 
     def _follow(self, file: SourceFile) -> None:
         self._native.add(file.path, file.source)
@@ -100,9 +106,7 @@ class Watcher:
         from the text this process runs. Hooks and settings are kept."""
         self._pending_lock = threading.Lock()
         self._native.close()  # only forgets it here; the parent's keeps working
-        self._native = _core.Watcher(debounce_ms=int(round(self.debounce * 1000)),
-                                     poll_ms=int(round((self.poll or 0) * 1000)),
-                                     max_file_size=self.max_file_size)
+        self._native = self._make_native()
         for file in list(self.registry.files.values()):
             self._follow(file)
         if self._thread is not None:
@@ -168,11 +172,13 @@ class Watcher:
     def apply(self, events) -> None:
         """Apply one batch of (kind, path, content, message) events, in import order."""
         events = trust.without_untrusted_saves(events, self.registry.trust_shared)
-        order = {path: rank for rank, path in enumerate(self.registry.files)}
         changed = []
+        resaved = []  # saved without a change: only the hooks run, as in 0.6.1
         for kind, path, content, message in events:
             if kind == "changed":
-                changed.append((order.get(path, len(order)), path, content))
+                changed.append((self.registry.rank(path), path, content))
+            elif kind == "unchanged":
+                resaved.append(path)
             elif kind == "deleted":
                 logger.notice(f"{path} was deleted; its code keeps running", path)
             elif kind == "error":
@@ -184,15 +190,25 @@ class Watcher:
             logger.batch([path for _, path, _ in changed])
         saves = [(self.registry.files[path], content) for _, path, content in changed
                  if path in self.registry.files]
-        if not saves:
-            return
-        for file, _ in saves:
-            self._emit(self.prerun, file.path, file)
-        # One unit: files saved together (a git checkout) see each other's new code,
-        # and failed statements of every watched file are retried.
-        apply_batch(saves, list(self.registry.files.values()))
-        for file, _ in saves:
-            self._emit(self.postrun, file.path, file)
+        if saves:
+            for file, _ in saves:
+                self._emit(self.prerun, file.path, file)
+            # One unit: files saved together (a git checkout) see each other's new
+            # code, and failed statements of every watched file are retried.
+            from .patcher import apply_batch
+
+            # Only files with failed steps to retry: a save costs the same at 10 or
+            # 10,000 watched files.
+            apply_batch(saves, [file for file in self.registry.files.values()
+                                if file.pending])
+            for file, _ in saves:
+                self._emit(self.postrun, file.path, file)
+        applied = {path for _, path, _ in changed}
+        for path in resaved:
+            file = self.registry.files.get(path)
+            if file is not None and path not in applied:
+                self._emit(self.prerun, path, file)
+                self._emit(self.postrun, path, file)
 
     @staticmethod
     def _emit(callbacks: List[Callback], path: str, file: SourceFile) -> None:
@@ -219,9 +235,12 @@ def _takes_two_arguments(callback: Callback) -> bool:
 
 
 def _latest_per_file(events) -> list:
-    """Of several queued events for one file, only the last one matters."""
+    """Of several queued events for one file, only the last one matters (a save that
+    changed nothing adds nothing to an earlier queued one)."""
     latest = {}
     for event in events:
+        if event[0] == "unchanged" and event[1] in latest:
+            continue
         latest.pop(event[1], None)
         latest[event[1]] = event
     return list(latest.values())
@@ -264,7 +283,7 @@ def _as_filter(pattern: Pattern, exclude: Iterable[str]) -> Callable[[str], bool
 
 
 def watch(pattern: Pattern = None, *, exclude: Iterable[str] = (),
-          debounce: float = 0.05, poll: Optional[float] = None,
+          debounce: float = 0.0, poll: Optional[float] = None,
           verbose: bool = True, autostart: bool = True, manual: bool = False,
           trust_shared: bool = False, max_file_size: int = 16 * 1024 * 1024,
           registry: Optional[Registry] = None, children: Optional[bool] = None) -> Watcher:

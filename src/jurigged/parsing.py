@@ -12,16 +12,19 @@ from . import _core
 _UNKNOWN = "unknown encoding: "
 
 
-def parse_source(source: bytes, path: str) -> _core.Tree:
-    """Parse a module's bytes; raises SyntaxError where CPython's import would."""
+def parse_source(source: bytes, path: str, against=None) -> _core.Tree:
+    """Parse a module's bytes; raises SyntaxError where CPython's import would.
+    `against` (the tree of the running text): the diff from it is computed during
+    the parse, without taking the GIL again (see _core.parse)."""
     try:
-        return _core.parse(source, path)
+        return _core.parse(source, path, against=against)
     except SyntaxError as error:
         if not (error.msg or "").startswith(_UNKNOWN):
             raise
         encoding = error.msg[len(_UNKNOWN):]
     text = _decode(source, encoding, path)
-    return _core.parse(text.encode("utf-8", "surrogatepass"), path, utf8=True)
+    return _core.parse(text.encode("utf-8", "surrogatepass"), path, utf8=True,
+                       against=against)
 
 
 def _decode(source: bytes, encoding: str, path: str) -> str:

@@ -365,7 +365,7 @@ class SourceFile:
     # -- parsing --------------------------------------------------------------------
 
     def _parse(self, source: bytes):
-        tree = parse_source(source, self.path)
+        tree = parse_source(source, self.path, against=self.tree)
         lines = decode_source(source).splitlines()
         return tree, lines
 
@@ -373,7 +373,7 @@ class SourceFile:
         if self.tree is not None:
             return
         self.tree, self.lines = self._parse(self.source)
-        self.nodes = list(self.tree.nodes)
+        self.nodes = self.tree.nodes  # a view: nodes become objects only when read
         for index in self.nodes[0].children:
             node = self.nodes[index]
             if node.kind in ("statement", "block"):
@@ -778,6 +778,35 @@ def _imported_modules(file: SourceFile, lines: List[str]) -> Set[str]:
     return names | parents
 
 
+class _OldToNew:
+    """Old node index -> new node index: the entries of the plan (which may re-pair
+    nodes), then the diff's pairs of the unchanged ones."""
+
+    def __init__(self, changes, plan):
+        self._changes = changes
+        self._planned = {o: n for _, o, n in plan if o >= 0 and n >= 0}
+
+    def get(self, old: int, default=None):
+        if old in self._planned:
+            return self._planned[old]
+        if self._changes is None or old < 0:
+            return default
+        try:
+            new = self._changes.new_index(old)
+        except IndexError:
+            return default
+        return default if new < 0 else new
+
+    def __getitem__(self, old: int) -> int:
+        new = self.get(old)
+        if new is None:
+            raise KeyError(old)
+        return new
+
+    def __contains__(self, old: int) -> bool:
+        return self.get(old) is not None
+
+
 def _pair_same_named_by_position(plan, old_nodes, new_nodes) -> List[tuple]:
     """Same-named functions of one scope (`f` in both branches of an `if` or `try`)
     paired by position, not by similarity: with identical texts, similarity pairs
@@ -869,16 +898,24 @@ class Patch:
         patch over the current text, for retrying failed steps."""
         self.file = file
         self.new_tree = new_tree
-        self.old, self.new = file.nodes, list(new_tree.nodes)
+        self.old, self.new = file.nodes, new_tree.nodes
         self.new_lines = new_lines
         self.namespace = file.namespace
         self.flags = future_flags(self.namespace)
+        # Only the changed entries of the diff are planned (self.plan); the unchanged
+        # ones stay in C++ (self._changes), so a save costs what it changed.
+        self._changes = None
+        self._positions: List[int] = []
         if plan is None:
-            plan = _pair_same_named_by_position(_core.diff(file.tree, new_tree),
-                                                self.old, self.new)
+            self._changes = _core.changes(file.tree, new_tree)
+            self._positions = list(self._changes.positions)
+            plan = list(self._changes.entries)
+            failed = {p.index for p in self.file.pending if p.verb == "replace"}
+            plan = self._with_unchanged(plan, failed)
+            plan = _pair_same_named_by_position(plan, self.old, self.new)
             plan = self._redo_failed_replacements(plan)
         self.plan = plan
-        self.old_to_new = {o: n for _, o, n in self.plan if o >= 0 and n >= 0}
+        self.old_to_new = _OldToNew(self._changes, self.plan)
         self.swaps: List[Swap] = []       # existing functions to update in place
         self.steps: List[Step] = []       # the rest, in file order
         self.replaced: Set[int] = set()   # new class nodes re-created whole
@@ -891,6 +928,34 @@ class Patch:
         self.deferred_codes: Dict[int, types.CodeType] = {}  # deferred swap -> live code
         self.failures: List[Pending] = []  # steps of this save that failed
         self.carried_pending: List[Pending] = []  # earlier failures this save leaves as is
+
+    def _with_unchanged(self, plan: List[tuple], old_indices) -> List[tuple]:
+        """`plan` with the unchanged entries of `old_indices` put back in their place."""
+        extra = [(self._changes.position(o), (0, o, self._changes.new_index(o)))
+                 for o in old_indices if o >= 0 and self._changes.unchanged(o)]
+        if not extra:
+            return plan
+        merged = sorted(list(zip(self._positions, plan)) + extra, key=lambda item: item[0])
+        self._positions = [position for position, _ in merged]
+        return [entry for _, entry in merged]
+
+    def _carry_unchanged(self) -> None:
+        """What unchanged definitions and statements keep: the live code of functions
+        (keyed by name and line, both the same) and the import-time lines of
+        module-level statements (keyed by node index, which may have shifted)."""
+        if self._changes is None:
+            return
+        # Entries the plan changes itself (a failed re-creation is redone) carry nothing.
+        redone = [o for change, o, _ in self.plan if change and o >= 0
+                  and self._changes.unchanged(o)]
+        dropped = {(node.qualname, node.line) for node in
+                   map(self.old.__getitem__, [*self._changes.uncarried_functions, *redone])}
+        for key, code in self.file.codes.items():
+            if key not in dropped:
+                self.new_codes.setdefault(key, code)
+        for old_index, origin in self.file.origins.items():
+            if self._changes.unchanged(old_index):
+                self.new_origins.setdefault(self._changes.new_index(old_index), origin)
 
     def _redo_failed_replacements(self, plan: List[tuple]) -> List[tuple]:
         """A definition whose re-creation failed on an earlier save (a new decorator
@@ -1079,6 +1144,11 @@ class Patch:
     # -- 1. prepare ------------------------------------------------------------------------
 
     def prepare(self) -> None:
+        if self._changes is not None:  # unchanged classes whose members change
+            olds, news = self._restructured_classes()
+            olds = olds | {self._changes.old_index(n) for n in news if n > 0}
+            self.plan = self._with_unchanged(self.plan, {o for o in olds if o > 0})
+        self._carry_unchanged()
         for change, old_index, new_index in self.plan:
             old = self.old[old_index] if old_index >= 0 else None
             new = self.new[new_index] if new_index >= 0 else None

@@ -29,6 +29,11 @@ class Registry:
         self.refused: Set[str] = set()  # files not watched because of that, told once
         self._lock = threading.RLock()
         self._finder: Optional[ImportWatcher] = None
+        self._ranks: Dict[str, int] = {}  # path -> place in import order, kept per file
+
+    def rank(self, path: str) -> int:
+        """The file's place in import order (files never watched come last)."""
+        return self._ranks.get(path, len(self._ranks))
 
     def wants(self, path: str) -> bool:
         return any(accepts(path) for accepts in self.filters)
@@ -84,6 +89,7 @@ class Registry:
             if existing is not None and not replace:
                 return existing
             self.files[file.path] = file
+            self._ranks.setdefault(file.path, len(self._ranks))
         if existing is None:
             logger.watch(file.path)
         for listener in list(self.listeners):

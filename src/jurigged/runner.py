@@ -11,7 +11,6 @@ import importlib.util
 import os
 import sys
 import types
-import zipfile
 from typing import Callable, List, Optional, Tuple
 
 # track(module, path, source) tells the watcher about a module no import hook sees.
@@ -40,7 +39,7 @@ def find_program(target: str, args: List[str], *, as_module: bool) -> Program:
     """The Program for a PATH (`as_module=False`) or a `-m` target. Raises StartError
     when the target plainly cannot run, before anything is imported or watched."""
     if not as_module:
-        if os.path.isdir(target) or zipfile.is_zipfile(target):
+        if os.path.isdir(target) or _is_zipfile(target):
             return _PathEntry(target, args)
         return _Script(target, args)
     module, colon, function = target.partition(":")
@@ -343,3 +342,20 @@ _IMPORTLIB_FOLDER = os.path.dirname(os.path.abspath(importlib.__file__)) + os.se
 def _is_machinery(filename: str) -> bool:
     return (filename == _OWN_FILE or filename.startswith("<frozen importlib")
             or filename.startswith(_IMPORTLIB_FOLDER))
+
+
+def _is_zipfile(path: str) -> bool:
+    # zipfile is imported only when the file's tail holds a zip's end-of-directory
+    # record (a zip application, whatever its name, as python runs it); most runs
+    # never need it.
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - (22 + 65535)))
+            if b"PK\x05\x06" not in handle.read():
+                return False
+    except OSError:
+        return False
+    import zipfile
+
+    return zipfile.is_zipfile(path)
