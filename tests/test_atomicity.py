@@ -96,8 +96,10 @@ def test_files_saved_together_import_each_others_new_names(run_jurigged, tmp_pat
         mixed[0] += 1
     """
     events = tmp_path / "events.jsonl"
+    # Files are one batch when saved within the debounce; with none (the default)
+    # each is applied as soon as its save completes.
     p = start(run_jurigged, tmp_path, {"a.py": a(1), "b.py": b(1)}, "import a, b", check,
-              "a.use()", "--events", str(events))
+              "a.use()", "--events", str(events), "-d", "0.05")
     p.expect("R ((1, 1), 0, 0)", stream="out")
     saves = 40
     for version in range(2, 2 + saves):

@@ -215,6 +215,38 @@ def test_git_checkout_of_an_import_and_its_new_name(run_jurigged, tmp_path):
     assert "failed" not in p.output("err")
 
 
+def test_a_checkout_of_a_chain_of_imports_is_applied_as_one_batch(run_jurigged, tmp_path):
+    # With no debounce (the default), git's files complete milliseconds apart; the
+    # checkout is still one batch (git holds its index lock throughout), so each
+    # module's new statement runs once, after the module it imports from, as a fresh
+    # run: no failure, no retry that would run a side effect twice.
+    g = git_repo(tmp_path)
+    count = 8
+    names = [f"m{i}.py" for i in range(count)]
+    one = {name: "import tally\nvalue = 0\n" for name in names}
+    one["tally.py"] = "hits = []\n"
+    two = {}
+    for i, name in enumerate(names):
+        last = i == count - 1
+        imported = "" if last else f"from m{i + 1} import value as following\n"
+        two[name] = ("import tally\n" + imported
+                     + f"value = (tally.hits.append({i}), {'0' if last else 'following'} + 1)[1]\n")
+    write_files(tmp_path, one)
+    g("init", "-q", "-b", "one")
+    g("add", ".")
+    g("commit", "-q", "-m", "one")
+    g("checkout", "-q", "-b", "two")
+    write_files(tmp_path, two)
+    g("commit", "-q", "-am", "two")
+    g("checkout", "-q", "one")
+    imports = "import tally, " + ", ".join(f"m{i}" for i in range(count))
+    p = start(run_jurigged, tmp_path, {}, imports, "(m0.value, sorted(tally.hits))")
+    p.expect("R (0, [])", stream="out")
+    g("checkout", "-q", "two")
+    assert converges(p, tmp_path) == f"R ({count}, {list(range(count))})"
+    assert "failed" not in p.output("err")
+
+
 def test_a_broken_file_of_a_batch_does_not_stop_the_others(run_jurigged, tmp_path):
     g = git_repo(tmp_path)
     names = ("a.py", "b.py", "c.py")

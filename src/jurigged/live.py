@@ -10,7 +10,7 @@ import time
 import types
 from typing import Callable, Iterable, List, Optional, Union
 
-from . import _core, trust
+from . import _core, checkouts, trust
 from .logs import logger
 from .patcher import SourceFile
 from .registry import Registry, registry as default_registry
@@ -30,6 +30,17 @@ class Hook(list):
     def register(self, callback: Callback) -> Callback:
         self.append(callback)
         return callback
+
+
+# A step that fails in one save may be fixed by a save that completes a moment later
+# (the next file of a checkout or of "save all" with no debounce): its error is printed
+# only if it still fails once the watched files have been quiet this long.
+FAILURE_GRACE_MS = 200
+
+# Saves made while a git command holds the repository's index lock (a checkout,
+# merge, rebase, stash) are held until it ends, at most this long, and applied as one
+# batch: with no debounce, its files would otherwise arrive a few at a time.
+CHECKOUT_HOLD_S = 5.0
 
 
 class Watcher:
@@ -52,6 +63,7 @@ class Watcher:
         self.max_file_size = max_file_size
         self._native = self._make_native()
         self._thread: Optional[threading.Thread] = None
+        self._report_due = False  # failed steps wait for FAILURE_GRACE_MS of quiet
         for file in list(registry.files.values()):
             self._follow(file)
         registry.listeners.append(self._follow)
@@ -132,7 +144,7 @@ class Watcher:
         failures = 0  # in a row, in wait(): each one waits a little longer
         while True:
             try:
-                events = self._native.wait(-1)
+                events = self._native.wait(FAILURE_GRACE_MS if self._report_due else -1)
             except BaseException as exc:
                 if self._native.closed:
                     return
@@ -145,20 +157,35 @@ class Watcher:
             if not events:
                 if self._native.closed:
                     return
+                if self._report_due:
+                    self._report_failures()
                 continue
             try:
-                # A native thread's own failure names no file.
-                for kind, path, _, message in events:
-                    if kind == "error" and not path:
-                        logger.error(message)
-                events = [event for event in events if event[0] != "error" or event[1]]
+                events = self._with_rest_of_checkout(_with_file(events))
                 if self.manual:
                     with self._pending_lock:
                         self._pending.extend(events)
                     continue
-                self.apply(events)
+                self.apply(events, report=False)
             except BaseException as exc:
                 report("applying a change", exc)
+
+    def _with_rest_of_checkout(self, events: list) -> list:
+        if not checkouts.in_progress(event[1] for event in events):
+            return events
+        deadline = time.monotonic() + CHECKOUT_HOLD_S
+        while time.monotonic() < deadline and not self._native.closed:
+            events += _with_file(self._native.wait(10))
+            if not checkouts.in_progress(event[1] for event in events):
+                break
+        events += _with_file(self._native.wait(0))  # queued as the lock went away
+        return _latest_per_file(events)
+
+    def _report_failures(self) -> None:
+        from .patcher import report_failures
+
+        self._report_due = False
+        report_failures([file for file in self.registry.files.values() if file.pending])
 
     def apply_pending(self) -> int:
         """Apply the saves queued in manual mode, on the calling thread. Returns how
@@ -169,8 +196,10 @@ class Watcher:
             self.apply(_latest_per_file(events))
         return len(events)
 
-    def apply(self, events) -> None:
-        """Apply one batch of (kind, path, content, message) events, in import order."""
+    def apply(self, events, *, report: bool = True) -> None:
+        """Apply one batch of (kind, path, content, message) events, in import order.
+        With `report=False`, steps that still fail are reported later, once the
+        watched files are quiet (see FAILURE_GRACE_MS)."""
         events = trust.without_untrusted_saves(events, self.registry.trust_shared)
         changed = []
         resaved = []  # saved without a change: only the hooks run, as in 0.6.1
@@ -195,12 +224,15 @@ class Watcher:
                 self._emit(self.prerun, file.path, file)
             # One unit: files saved together (a git checkout) see each other's new
             # code, and failed statements of every watched file are retried.
-            from .patcher import apply_batch
+            from .patcher import apply_batch, unreported_failures
 
             # Only files with failed steps to retry: a save costs the same at 10 or
             # 10,000 watched files.
-            apply_batch(saves, [file for file in self.registry.files.values()
-                                if file.pending])
+            failing = [file for file in self.registry.files.values() if file.pending]
+            apply_batch(saves, failing, report=report)
+            if not report:
+                failing = [file for file in self.registry.files.values() if file.pending]
+                self._report_due = unreported_failures(failing)
             for file, _ in saves:
                 self._emit(self.postrun, file.path, file)
         applied = {path for _, path, _ in changed}
@@ -232,6 +264,15 @@ def _takes_two_arguments(callback: Callback) -> bool:
     except ValueError:  # no signature (some builtins): use 0.6.1's form
         return True
     return True
+
+
+def _with_file(events) -> list:
+    """The events that name a file; a native thread's own failure names none and is
+    reported here."""
+    for kind, path, _, message in events:
+        if kind == "error" and not path:
+            logger.error(message)
+    return [event for event in events if event[0] != "error" or event[1]]
 
 
 def _latest_per_file(events) -> list:

@@ -441,20 +441,22 @@ STATEMENT_VERBS = ("run",)  # the steps that run statements; every other step bi
 
 
 def apply_batch(changes: List[Tuple[SourceFile, bytes]],
-                watched: Iterable[SourceFile] = ()) -> List[SourceFile]:
+                watched: Iterable[SourceFile] = (), *, report: bool = True) -> List[SourceFile]:
     """Apply files saved together as one unit: every file is validated and compiled
     first (a refused file is reported, the others still apply); then every swap of
     every file, with the definitions, deletions and imports built for it, becomes
     visible in one commit; then the other steps run, statements a module after the
     modules of the batch it imports from. Failed steps of this batch and of earlier
     ones (in `watched` files) are retried at the end. Returns the files whose save
-    was applied."""
+    was applied. With `report=False`, steps that still fail are not reported yet (the
+    watcher first gives the next save of a checkout a moment to fix them): call
+    `report_failures` then."""
     with apply_lock:
-        return _apply_batch(changes, watched)
+        return _apply_batch(changes, watched, report)
 
 
 def _apply_batch(changes: List[Tuple[SourceFile, bytes]],
-                 watched: Iterable[SourceFile]) -> List[SourceFile]:
+                 watched: Iterable[SourceFile], report: bool) -> List[SourceFile]:
     latest: Dict[int, Tuple[SourceFile, bytes]] = {}
     for file, source in changes:  # a file saved twice in one batch: its last text
         latest.pop(id(file), None)
@@ -479,7 +481,7 @@ def _apply_batch(changes: List[Tuple[SourceFile, bytes]],
     files = [file for file, _ in applied]
     files += [file for file in watched if file not in files]
     changed = {name for _, patch in applied for name in getattr(patch, "changed_names", ())}
-    retry_pending(files, changed)
+    retry_pending(files, changed, report=report)
     _clear_stale_caches(applied, files, changed)
     return [file for file, _ in applied]
 
@@ -669,12 +671,15 @@ def _guarded(file: SourceFile, action) -> bool:
         return False
 
 
-def retry_pending(files: List[SourceFile], changed: Optional[Set[str]] = None) -> None:
+def retry_pending(files: List[SourceFile], changed: Optional[Set[str]] = None, *,
+                  report: bool = True) -> None:
     """Run failed steps again, in passes while some succeed (one may need another),
-    then report what still fails. The names of the steps that succeed are added to
-    `changed`."""
+    then report what still fails (unless `report` is False). The names of the steps
+    that succeed are added to `changed`."""
     with apply_lock:
         _retry_pending(files, changed)
+        if report:
+            report_failures(files)
 
 
 def _retry_pending(files: List[SourceFile], changed: Optional[Set[str]]) -> None:
@@ -682,6 +687,16 @@ def _retry_pending(files: List[SourceFile], changed: Optional[Set[str]]) -> None
         importlib.invalidate_caches()  # a module it imports may have been created since
     while any(_retry_file(file, changed) for file in files if file.pending):
         pass
+
+
+def unreported_failures(files: Iterable[SourceFile]) -> bool:
+    """Whether a failed step of these files has not been reported in its latest form."""
+    return any(_failure_text(pending) != pending.reported
+               for file in files for pending in file.pending)
+
+
+def report_failures(files: Iterable[SourceFile]) -> None:
+    """Report each failed step of these files once per distinct error."""
     for file in files:
         for pending in file.pending:
             _report_failure(file, pending)
@@ -715,13 +730,17 @@ def _retry_file(file: SourceFile, changed: Optional[Set[str]] = None) -> bool:
 
 def _report_failure(file: SourceFile, pending: Pending) -> None:
     node = file.nodes[pending.index]
-    text = f"{type(pending.error).__name__}: {pending.error}"
+    text = _failure_text(pending)
     if text == pending.reported:
         return  # said already; it is retried on every save until it works
     pending.reported = text
     what = node.qualname or f"line {node.line}"
     logger.error(f"{file.path}:{node.line}: {pending.verb} {what} failed (retried on the "
                  f"next save)", file.path, node.line, pending.error)
+
+
+def _failure_text(pending: Pending) -> str:
+    return f"{type(pending.error).__name__}: {pending.error}"
 
 
 def _dependency_order(applied: List[Tuple[SourceFile, "Patch"]]

@@ -1,0 +1,49 @@
+# Whether a git command is rewriting the work tree of a saved file: git holds
+# `.git/index.lock` from the start to the end of a checkout, merge, rebase or stash,
+# so the saves it makes can be applied as one batch even though they complete
+# milliseconds apart and no quiet period is waited for.
+
+from __future__ import annotations
+
+import os
+from typing import Dict, Iterable, Optional
+
+_git_dirs: Dict[str, Optional[str]] = {}  # directory -> its repository's git dir
+
+
+def in_progress(paths: Iterable[str]) -> bool:
+    """Whether the repository of any of these files is locked by a git command."""
+    seen = set()
+    for path in paths:
+        git_dir = _git_dir_of(os.path.dirname(path))
+        if git_dir is not None and git_dir not in seen:
+            seen.add(git_dir)
+            if os.path.exists(os.path.join(git_dir, "index.lock")):
+                return True
+    return False
+
+
+def _git_dir_of(directory: str) -> Optional[str]:
+    if directory in _git_dirs:
+        return _git_dirs[directory]
+    git_dir = _read_git_dir(directory)
+    if git_dir is None:
+        parent = os.path.dirname(directory)
+        if parent and parent != directory:
+            git_dir = _git_dir_of(parent)
+    _git_dirs[directory] = git_dir
+    return git_dir
+
+
+def _read_git_dir(directory: str) -> Optional[str]:
+    dot_git = os.path.join(directory, ".git")
+    if os.path.isdir(dot_git):
+        return dot_git
+    try:  # a worktree or submodule: ".git" is a file naming the real git dir
+        with open(dot_git, encoding="utf-8") as file:
+            line = file.readline().strip()
+    except OSError:
+        return None
+    if not line.startswith("gitdir:"):
+        return None
+    return os.path.join(directory, line[len("gitdir:"):].strip())
