@@ -99,6 +99,14 @@ class JuriggedProcess:
             if not self._pump(deadline - time.monotonic()):
                 self.fail(f"no line containing {text!r} within {timeout}s")
 
+    def seen_times(self, text: str, times: int, stream: str = "all",
+                   timeout: float = 10) -> None:
+        """Wait until `times` lines of `stream`, in any order, contain `text`."""
+        deadline = time.monotonic() + timeout
+        while sum(text in line for line in self.lines[stream]) < times:
+            if not self._pump(deadline - time.monotonic()):
+                self.fail(f"fewer than {times} lines containing {text!r} within {timeout}s")
+
     def wait(self, timeout: float = 10) -> int:
         """Wait for the process to end and all its output to be read; return its
         status (negative: killed by that signal)."""

@@ -217,12 +217,19 @@ def test_an_error_met_by_several_processes_is_printed_once(run_jurigged, tmp_pat
     process.expect("R ('old', ['old'], ['old'])", stream="out", timeout=60)
     # Each process applies each save in turn: once all of them run the save after a
     # failing one, all of them have reported (or not) what the failing one did.
+    # A failure is printed once the files have been quiet a moment (a save soon
+    # after may fix it): the next save waits for it.
+    failed = 0
     for answer, text in (("new", FAILING_LIB), ("newer", POOL_LIB),
                          ("again", FAILING_LIB), ("last", POOL_LIB)):
         (tmp_path / "lib.py").write_text(text.replace('"new"', f'"{answer}"')
                                          .replace('"old"', f'"{answer}"'))
         process.expect(f"R ('{answer}', ['{answer}'], ['{answer}'])", stream="out",
                        timeout=60)
+        if text is FAILING_LIB:
+            failed += 1
+            process.seen_times("lib.py:9:", failed, stream="err", timeout=60)
+            process.seen_times("lib.py:10:", failed, stream="err", timeout=60)
     process.expect("done", stream="out", timeout=60)
     assert process.wait(30) == 0
     errors = [line for line in process.lines["err"] if line.startswith("jurigged:")]
