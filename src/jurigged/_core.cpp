@@ -134,20 +134,22 @@ static void bind_source(nb::module_& m) {
 
     m.def(
         "parse",
-        [](nb::bytes source, std::string filename, bool utf8) {
+        [](nb::bytes source, std::string filename, bool utf8, int python_minor) {
             std::string raw(source.c_str(), source.size());
             src::ParseResult result;
             {
                 nb::gil_scoped_release unlocked;
-                result = src::parse(raw, utf8);
+                result = src::parse(raw, utf8, python_minor);
             }
             if (result.error) raise_syntax_error(*result.error, raw, filename);
             fold_identifiers(*result.tree);
             return PyTree{std::move(*result.tree), nb::object()};
         },
         nb::arg("source"), nb::arg("filename") = "<unknown>", nb::kw_only(), nb::arg("utf8") = false,
+        nb::arg("python_minor") = PY_MINOR_VERSION,
         "Parse Python source bytes into a Tree; raises SyntaxError on invalid source. With\n"
-        "utf8=True the bytes are UTF-8 text already decoded (any coding cookie is ignored).");
+        "utf8=True the bytes are UTF-8 text already decoded (any coding cookie is ignored).\n"
+        "python_minor: the Python 3.x whose rules apply where versions differ (default: this one).");
 
     m.def(
         "diff",

@@ -46,11 +46,13 @@ class Tree:
     @property
     def line_count(self) -> int: ...
 
-def parse(source: bytes, filename: str = "<unknown>", *, utf8: bool = False) -> Tree:
+def parse(source: bytes, filename: str = "<unknown>", *, utf8: bool = False,
+          python_minor: int = ...) -> Tree:
     """Parse source bytes; raises SyntaxError (msg, filename, lineno, offset, text).
 
     With utf8=True the bytes are UTF-8 text decoded elsewhere: any coding cookie is ignored
-    (see jurigged.parsing.parse_source for modules in any encoding)."""
+    (see jurigged.parsing.parse_source for modules in any encoding). python_minor is the
+    Python 3.x whose rules apply where versions differ; by default the running one."""
 
 def diff(old: Tree, new: Tree) -> list[tuple[int, int, int]]:
     """The change plan: (change bits, old index or -1, new index or -1) per entry."""
