@@ -5,6 +5,7 @@ import ast
 import functools
 import json
 import os
+import random
 import subprocess
 import sys
 import sysconfig
@@ -798,6 +799,38 @@ def test_parse_follows_the_version_asked_for(python_minor):
         assert isinstance(verdict, list) == accepted_by(case, python_minor), name
     nested = model_verdict(BY_VERSION["continued_line_at_column_0"].source, python_minor=python_minor)
     assert [d[1] for d in nested] == (["f", "f.<locals>.g"] if python_minor <= 9 else ["f", "g"])
+
+
+def random_continued_program(rng):
+    """A few lines, often indented, compound or a lone backslash continuation."""
+    pads = ["", " ", "  ", "    ", "        ", "\t", "\t ", " \t", "\f", "  \f  "]
+    headers = ["if x:", "def g():", "class C:", "for a in b:", "else:", "try:", "except E:", "async def h():"]
+    simple = ["x = 1", "pass", "def f(): pass", "class K: pass", "y = (1,\n2)", "z = 1 \\\n + 2", "# c", "", "return 1"]
+    lines = []
+    for _ in range(rng.randint(1, 7)):
+        choice = rng.random()
+        body = "\\" if choice < 0.3 else rng.choice(headers) if choice < 0.55 else rng.choice(simple)
+        lines.append(rng.choice(pads) + body)
+    return ("\n".join(lines) + rng.choice(["\n", "", "\n\n", "\\\n"])).encode()
+
+
+def test_line_start_continuations_match_this_cpython():
+    from ast_defs_dump import definitions
+    rng = random.Random(39)
+    disagreements, accepted = [], 0
+    for _ in range(5000):
+        source = random_continued_program(rng)
+        try:
+            expected = definitions(ast.parse(source))
+        except (SyntaxError, ValueError):
+            expected = None
+        verdict = model_verdict(source)
+        ours = verdict if isinstance(verdict, list) else None  # None: rejected, like expected
+        accepted += expected is not None
+        if ours != expected:
+            disagreements.append(f"{source!r}: model {verdict!r}, ast {expected!r}")
+    assert accepted > 200
+    assert not disagreements, "\n".join(disagreements[:10])
 
 
 # ---- the troubleshooting command ------------------------------------------------------
