@@ -1,14 +1,19 @@
 """The C++ source model against each installed interpreter's own ast: every definition
 of every stdlib file (and a bounded slice of site-packages), then one small source per
 tricky construct, then invalid sources."""
+import ast
+import functools
 import json
 import os
+import random
 import subprocess
 import sys
 import sysconfig
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -50,6 +55,14 @@ def python_files(root, skip_site_packages=True):
         for name in sorted(files):
             if name.endswith(".py"):
                 yield os.path.join(directory, name)
+
+
+@functools.lru_cache(maxsize=None)
+def python_minor(python):
+    """The 3.x of an interpreter: the model follows its rules where versions differ."""
+    out = subprocess.run([python, "-c", "import sys; print(sys.version_info[1])"],
+                         capture_output=True, text=True, check=True)
+    return int(out.stdout)
 
 
 def stdlib_dir(python):
@@ -96,13 +109,13 @@ def span_like_ast(node):
     return [node.line, node.col, node.end_line, node.end_col]
 
 
-def compare(record):
-    """A description of how the model disagrees with one ast record, or None."""
+def compare(record, minor):
+    """A description of how the model, following 3.`minor`, disagrees with one ast record."""
     path = record["file"]
     with open(path, "rb") as f:
         source = f.read()
     try:
-        tree = _core.parse(source, path)
+        tree = _core.parse(source, path, python_minor=minor)
     except SyntaxError as error:
         if record["error"] is None:
             return f"{path}: rejected ({error.lineno}:{error.offset} {error.msg}), ast accepts it"
@@ -132,15 +145,16 @@ def test_every_definition_matches_ast():
         jobs += [(version, python, files[k:k + BATCH]) for k in range(0, len(files), BATCH)]
     site = bounded_site_packages()
     jobs += [("site-packages", sys.executable, site[k:k + BATCH]) for k in range(0, len(site), BATCH)]
+    minors = {python: python_minor(python) for _, python, _ in jobs}
     assert jobs, "no interpreter found"
 
     mismatches, counts = [], {}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = pool.map(lambda job: (job[0], reference(job[1], job[2])), jobs)
-        for label, records in results:
+        results = pool.map(lambda job: (job[0], job[1], reference(job[1], job[2])), jobs)
+        for label, python, records in results:
             counts[label] = counts.get(label, 0) + len(records)
             for record in records:
-                problem = compare(record)
+                problem = compare(record, minors[python])
                 if problem and record["file"] not in KNOWN_GAPS:
                     mismatches.append(f"[{label}] {problem}")
     print("files compared:", counts)
@@ -153,9 +167,10 @@ def test_every_definition_matches_ast():
 def check_against_ast(source: bytes, tmp_path, python=None):
     path = tmp_path / "case.py"
     path.write_bytes(source)
-    (record,) = reference(python or newest_interpreter(), [str(path)])
+    python = python or newest_interpreter()
+    (record,) = reference(python, [str(path)])
     assert record["error"] is None, record["error"]
-    assert model_definitions(_core.parse(source)) == record["defs"]
+    assert model_definitions(_core.parse(source, python_minor=python_minor(python))) == record["defs"]
     return record["defs"]
 
 
@@ -715,6 +730,107 @@ def test_empty_and_trivial_sources():
     for source in (b"", b"\n", b"# just a comment", b"\xef\xbb\xbf", b"\n\n   \n", b"pass"):
         tree = _core.parse(source)
         assert tree.nodes[0].kind == "module"
+
+
+# ---- where CPython versions disagree, the model follows the running one ----------------
+
+@dataclass(frozen=True)
+class VersionCase:
+    source: bytes
+    accepted_by_39: bool
+    accepted_since_310: bool
+    error: Optional[str] = None  # the message every version gives when it rejects
+
+
+# 3.9 leaves the indentation as it was for a logical line that starts with a backslash
+# continuation; 3.10+ take it from the continued line (the first backslash's column).
+BY_VERSION = {
+    # shrunk from a fuzzer mutant that 3.9 accepts
+    "continued_line_less_indented": VersionCase(b"if x:\n    a = 1\n \\\n   b = 2\n", True, False),
+    "continued_line_at_top": VersionCase(b"a = 1\n \\\nb = 2\n", True, False),
+    "continued_line_more_indented": VersionCase(b"def f():\n    a = 1\n \\\n        b = 2\n", True, False),
+    # both accept, but in 3.9 g is nested in f
+    "continued_line_at_column_0": VersionCase(b"def f():\n    a = 1\n\\\ndef g(): pass\n", True, True),
+    "continued_lines_then_blank": VersionCase(
+        b"def f():\n    pass\n  \\\n\n  \\\nclass K: pass\n", True, False),
+    "continued_first_body_line": VersionCase(b"if x:\n  \\\n    b = 2\n", False, True),
+    "continued_into_end_of_file": VersionCase(b"a = 1\n \\\n", False, False, "unexpected EOF while parsing"),
+    "continued_with_garbage": VersionCase(b"if x:\n    a = 1\n  \\x\n", False, False,
+                                          "unexpected character after line continuation character"),
+}
+
+
+def accepted_by(case, python_minor):
+    return case.accepted_by_39 if python_minor <= 9 else case.accepted_since_310
+
+
+def model_verdict(source, **options):
+    try:
+        return model_definitions(_core.parse(source, **options))
+    except SyntaxError as error:
+        return error
+
+
+@pytest.mark.parametrize("name", sorted(BY_VERSION))
+def test_model_agrees_with_this_cpython_where_versions_differ(name):
+    from ast_defs_dump import definitions
+    case = BY_VERSION[name]
+    try:
+        compile(case.source, "case.py", "exec")
+        expected = definitions(ast.parse(case.source))
+    except SyntaxError as error:
+        expected = error
+    assert isinstance(expected, list) == accepted_by(case, sys.version_info[1])
+    ours = model_verdict(case.source)
+    if isinstance(expected, list):
+        assert ours == expected
+    else:
+        assert isinstance(ours, SyntaxError), f"accepted what this CPython rejects: {expected}"
+        assert (type(ours), ours.lineno) == (type(expected), expected.lineno)
+        if case.error:
+            assert ours.msg == expected.msg == case.error
+            assert ours.offset == expected.offset
+
+
+@pytest.mark.parametrize("python_minor", [9, 10, 13])
+def test_parse_follows_the_version_asked_for(python_minor):
+    for name, case in BY_VERSION.items():
+        verdict = model_verdict(case.source, python_minor=python_minor)
+        assert isinstance(verdict, list) == accepted_by(case, python_minor), name
+    nested = model_verdict(BY_VERSION["continued_line_at_column_0"].source, python_minor=python_minor)
+    assert [d[1] for d in nested] == (["f", "f.<locals>.g"] if python_minor <= 9 else ["f", "g"])
+
+
+def random_continued_program(rng):
+    """A few lines, often indented, compound or a lone backslash continuation."""
+    pads = ["", " ", "  ", "    ", "        ", "\t", "\t ", " \t", "\f", "  \f  "]
+    headers = ["if x:", "def g():", "class C:", "for a in b:", "else:", "try:", "except E:", "async def h():"]
+    simple = ["x = 1", "pass", "def f(): pass", "class K: pass", "y = (1,\n2)", "z = 1 \\\n + 2", "# c", "", "return 1"]
+    lines = []
+    for _ in range(rng.randint(1, 7)):
+        choice = rng.random()
+        body = "\\" if choice < 0.3 else rng.choice(headers) if choice < 0.55 else rng.choice(simple)
+        lines.append(rng.choice(pads) + body)
+    return ("\n".join(lines) + rng.choice(["\n", "", "\n\n", "\\\n"])).encode()
+
+
+def test_line_start_continuations_match_this_cpython():
+    from ast_defs_dump import definitions
+    rng = random.Random(39)
+    disagreements, accepted = [], 0
+    for _ in range(5000):
+        source = random_continued_program(rng)
+        try:
+            expected = definitions(ast.parse(source))
+        except (SyntaxError, ValueError):
+            expected = None
+        verdict = model_verdict(source)
+        ours = verdict if isinstance(verdict, list) else None  # None: rejected, like expected
+        accepted += expected is not None
+        if ours != expected:
+            disagreements.append(f"{source!r}: model {verdict!r}, ast {expected!r}")
+    assert accepted > 200
+    assert not disagreements, "\n".join(disagreements[:10])
 
 
 # ---- the troubleshooting command ------------------------------------------------------

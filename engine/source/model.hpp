@@ -73,9 +73,13 @@ struct ParseResult {
     std::optional<SyntaxError> error;  // set exactly when tree is not
 };
 
+// The newest CPython whose grammar the model follows; where supported versions differ,
+// parse() takes the minor version (3.x) whose rules to apply.
+constexpr int newest_python_minor = 13;
+
 // Parse Python source (bytes as read from disk: BOM, PEP 263 cookie, CRLF/CR handled).
 // With `utf8`, the bytes are UTF-8 text decoded elsewhere: any cookie is ignored.
-ParseResult parse(std::string_view source, bool utf8 = false);
+ParseResult parse(std::string_view source, bool utf8 = false, int python_minor = newest_python_minor);
 
 // What happened to one definition or statement between two trees.
 enum Change : std::uint32_t {

@@ -100,7 +100,8 @@ Prefix parse_prefix(std::string_view word) {
 
 class Tokenizer {
 public:
-    explicit Tokenizer(std::string_view text) : s(text) {}
+    Tokenizer(std::string_view text, int python_minor)
+        : s(text), continuation_keeps_indentation(python_minor <= 9) {}
 
     TokenizeResult run() {
         TokenizeResult result;
@@ -146,6 +147,9 @@ private:
     };
 
     std::string_view s;
+    // 3.9 leaves the indentation as it was for a logical line that begins with a
+    // backslash continuation; 3.10+ reads it from that first physical line
+    bool continuation_keeps_indentation;
     std::size_t pos = 0;
     int line = 1;
     std::size_t line_start = 0;
@@ -212,13 +216,7 @@ private:
                 step_over_char();
                 at_line_start = brackets.empty();
             } else if (c == '\\') {
-                if (peek(1) == '\n') {
-                    ++pos;
-                    step_over_char();
-                    if (at_end()) fail_in_order(line, 0, "unexpected EOF while parsing");
-                } else {
-                    fail(line, col_of(pos) + 1, "unexpected character after line continuation character");
-                }
+                continuation();
             } else if (is_digit(c) || (c == '.' && is_digit(peek(1)))) {
                 number();
             } else if (starts_identifier(c)) {
@@ -261,10 +259,25 @@ private:
         pos = end;
     }
 
+    // Steps over the backslash at pos and the newline after it; false, with CPython's
+    // error, when something else follows the backslash or nothing follows the newline.
+    bool continuation() {
+        int backslash_line = line, after_col = col_of(pos) + 1;
+        if (peek(1) != '\n') {
+            if (at_end(1)) return fail_in_order(backslash_line, after_col, "unexpected EOF while parsing");
+            return fail(line, after_col, "unexpected character after line continuation character");
+        }
+        ++pos;
+        step_over_char();
+        if (at_end()) return fail_in_order(backslash_line, after_col, "unexpected EOF while parsing");
+        return true;
+    }
+
     // Reads the indentation of a new logical line and emits Indent/Dedent tokens.
-    // Returns false for blank and comment-only lines, which do not count.
+    // Returns false for blank and comment-only lines, which do not count, and on error.
     bool indentation() {
         int col = 0, alt = 0;
+        bool continued = false;
         int continued_col = 0;  // where the first backslash continuation was, if not at 0
         while (!at_end()) {
             char c = peek();
@@ -275,12 +288,12 @@ private:
                 ++alt;
             } else if (c == '\f') {
                 col = alt = 0;
-            } else if (c == '\\' && peek(1) == '\n') {
+            } else if (c == '\\') {
                 // since 3.10 a continuation here does not end the indentation; CPython
                 // then takes the column of the first backslash, unless that was 0
                 if (continued_col == 0) continued_col = col;
-                ++pos;
-                step_over_char();
+                continued = true;
+                if (!continuation()) return false;
                 continue;
             } else {
                 break;
@@ -290,6 +303,7 @@ private:
         if (continued_col != 0) col = alt = continued_col;
         char c = peek();
         if (at_end() || c == '#' || c == '\n') return false;
+        if (continued && continuation_keeps_indentation) return true;
         auto tab_error = [&] {
             return fail_in_order(line, col_of(pos), "inconsistent use of tabs and spaces in indentation",
                                  ErrorClass::Tab);
@@ -779,6 +793,8 @@ bool is_keyword(std::string_view name) {
     }
 }
 
-TokenizeResult tokenize(std::string_view text) { return Tokenizer(text).run(); }
+TokenizeResult tokenize(std::string_view text, int python_minor) {
+    return Tokenizer(text, python_minor).run();
+}
 
 }  // namespace jurigged::source

@@ -41,8 +41,9 @@ struct TokenizeResult {
     int line_count = 0;
 };
 
-// `text` must be decoded (see decode.hpp): UTF-8, '\n' line endings.
-TokenizeResult tokenize(std::string_view text);
+// `text` must be decoded (see decode.hpp): UTF-8, '\n' line endings. `python_minor`
+// picks the rules where CPython 3.9-3.13 tokenize differently.
+TokenizeResult tokenize(std::string_view text, int python_minor = newest_python_minor);
 
 bool is_keyword(std::string_view name);
 

@@ -570,14 +570,14 @@ private:
 
 }  // namespace
 
-ParseResult parse(std::string_view source, bool utf8) {
+ParseResult parse(std::string_view source, bool utf8, int python_minor) {
     std::string text;
     SyntaxError decode_error;
     if (utf8)
         normalize_utf8(source, text);
     else if (!decode_source(source, text, decode_error))
         return {std::nullopt, decode_error};
-    TokenizeResult tokens = tokenize(text);
+    TokenizeResult tokens = tokenize(text, python_minor);
     if (!tokens.error) return TreeBuilder(text, tokens.tokens).build(tokens.line_count);
 
     // CPython tokenizes as it parses, so a statement error on a line before the one the

@@ -282,14 +282,14 @@ static void bind_source(nb::module_& m) {
 
     m.def(
         "parse",
-        [](nb::bytes source, std::string filename, bool utf8, PyTree* against) {
+        [](nb::bytes source, std::string filename, bool utf8, PyTree* against, int python_minor) {
             std::string raw(source.c_str(), source.size());
             src::ParseResult result;
             std::shared_ptr<ChangesData> early;
             {
                 // One release of the GIL for the parse and, with `against`, the diff.
                 nb::gil_scoped_release unlocked;
-                result = src::parse(raw, utf8);
+                result = src::parse(raw, utf8, python_minor);
                 // Names are folded to NFKC in Python: then the diff waits for that.
                 if (against && result.tree && !has_non_ascii_names(*result.tree))
                     early = std::make_shared<ChangesData>(compute_changes(against->tree, *result.tree));
@@ -302,11 +302,12 @@ static void bind_source(nb::module_& m) {
             return tree;
         },
         nb::arg("source"), nb::arg("filename") = "<unknown>", nb::kw_only(), nb::arg("utf8") = false,
-        nb::arg("against").none() = nb::none(),
+        nb::arg("against").none() = nb::none(), nb::arg("python_minor") = PY_MINOR_VERSION,
         "Parse Python source bytes into a Tree; raises SyntaxError on invalid source. With\n"
         "utf8=True the bytes are UTF-8 text already decoded (any coding cookie is ignored).\n"
         "With against=old_tree, changes(old_tree, result) is computed in the same release\n"
-        "of the GIL (and handed over once).");
+        "of the GIL (and handed over once). python_minor: the Python 3.x whose rules apply\n"
+        "where versions differ (default: this one).");
 
     m.def(
         "diff",

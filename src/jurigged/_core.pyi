@@ -38,19 +38,43 @@ class Node:
     @property
     def layout_hash(self) -> int: ...
 
+class Nodes:
+    """The nodes of a Tree, made Python objects as they are read."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, index: int) -> Node: ...
+
 class Tree:
     """The definition tree of one source; nodes[0] is the module."""
 
     @property
-    def nodes(self) -> list[Node]: ...
+    def nodes(self) -> Nodes: ...
     @property
     def line_count(self) -> int: ...
 
-def parse(source: bytes, filename: str = "<unknown>", *, utf8: bool = False) -> Tree:
+class Changes:
+    """diff() restricted to the entries that changed; unchanged ones stay in C++."""
+
+    entries: list[tuple[int, int, int]]
+    positions: list[int]
+    uncarried_functions: list[int]
+    unchanged_count: int
+    def new_index(self, old: int) -> int: ...
+    def old_index(self, new: int) -> int: ...
+    def unchanged(self, old: int) -> bool: ...
+    def position(self, old: int) -> int: ...
+
+def changes(old: Tree, new: Tree) -> Changes:
+    """The changed entries of diff(old, new), with the old/new index maps."""
+
+def parse(source: bytes, filename: str = "<unknown>", *, utf8: bool = False,
+          against: Tree | None = None, python_minor: int = ...) -> Tree:
     """Parse source bytes; raises SyntaxError (msg, filename, lineno, offset, text).
 
     With utf8=True the bytes are UTF-8 text decoded elsewhere: any coding cookie is ignored
-    (see jurigged.parsing.parse_source for modules in any encoding)."""
+    (see jurigged.parsing.parse_source for modules in any encoding). With against=old,
+    changes(old, result) is computed in the same release of the GIL. python_minor is the
+    Python 3.x whose rules apply where versions differ; by default the running one."""
 
 def diff(old: Tree, new: Tree) -> list[tuple[int, int, int]]:
     """The change plan: (change bits, old index or -1, new index or -1) per entry."""
