@@ -43,6 +43,15 @@ def edit(tmp_path: Path, name: str, text: str) -> None:
     (tmp_path / name).write_text(textwrap.dedent(text))
 
 
+def fresh_run(run_jurigged) -> str:
+    """The first `R` line of a fresh run of the files as they are now: what the live
+    program must come to serve."""
+    process = run_jurigged("app.py")
+    line = process.expect("R ", stream="out", timeout=30)
+    process.kill()
+    return line
+
+
 FLASK_V1 = """\
 from flask import Flask
 app = Flask(__name__)
@@ -314,6 +323,78 @@ def test_fastapi_routes_of_another_module_see_the_new_model(run_jurigged, tmp_pa
     process.expect("R ((201, ['name', 'price']), 422, (200, [['name', 'price']]), "
                    "['name', 'price'])", stream="out", timeout=30)
     process.seen("fastapi: 2 route(s) refreshed", stream="err")
+
+
+ORDER_MODELS = {
+    "models.py": """\
+        from pydantic import BaseModel
+
+        class Item(BaseModel):
+            name: str
+
+        class Order(BaseModel):  # uses Item from its own module
+            item: Item
+        """,
+    "orders.py": """\
+        from typing import List, Optional
+        from pydantic import BaseModel
+        from models import Item, Order
+
+        class Cart(BaseModel):  # another module, Item inside generics, and an Order
+            items: List[Item]
+            first: Optional[Order] = None
+        """,
+    "api.py": """\
+        from fastapi import FastAPI
+        from models import Order
+
+        app = FastAPI()
+
+        @app.post("/orders")
+        def create(order: Order):
+            return order
+        """,
+}
+
+ORDER_SETUP = """\
+import api, models, orders
+from fastapi.testclient import TestClient
+client = TestClient(api.app)
+def valid(model, data):
+    try:
+        return sorted(model.model_validate(data).model_dump(exclude_none=True))
+    except Exception as exc:
+        return type(exc).__name__
+def post(data):
+    response = client.post('/orders', json=data)
+    return response.status_code
+"""
+
+
+def test_pydantic_models_using_a_recreated_model_validate_with_it(run_jurigged,
+                                                                  tmp_path):
+    pytest.importorskip("fastapi")
+    pytest.importorskip("httpx")
+    old, new = {"name": "n"}, {"name": "n", "price": 2}
+    probe = (f"(valid(models.Order, {{'item': {old}}}), "
+             f"valid(models.Order, {{'item': {new}}}), "
+             f"valid(orders.Cart, {{'items': [{old}]}}), "
+             f"valid(orders.Cart, {{'items': [], 'first': {{'item': {old}}}}}), "
+             f"post({{'item': {old}}}), post({{'item': {new}}}))")
+    process = start(run_jurigged, tmp_path, ORDER_MODELS, ORDER_SETUP, probe)
+    process.expect("R (['item'], ['item'], ['items'], ['first', 'items'], 200, 200)",
+                   stream="out", timeout=30)
+    edit(tmp_path, "models.py", textwrap.dedent(ORDER_MODELS["models.py"]).replace(
+        "    name: str\n", "    name: str\n    price: int\n"))
+    # Item gains a required field: Order, Cart (and through Cart's Optional[Order])
+    # and the route taking an Order refuse an item without it, as a fresh run does.
+    expected = fresh_run(run_jurigged)
+    assert expected == ("R ('ValidationError', ['item'], 'ValidationError', "
+                        "'ValidationError', 422, 200)")
+    process.expect(expected, stream="out", timeout=30)
+    process.seen("rebuilt the models that use them (Cart, Order)", stream="err")
+    process.seen("route(s) refreshed", stream="err")
+    assert "Traceback" not in process.output("err")
 
 
 def test_on_update_tells_what_changed_for_the_matching_module(run_jurigged, tmp_path):
