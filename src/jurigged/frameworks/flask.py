@@ -9,8 +9,16 @@ that check is switched off on the app object itself. Clearing the app's
 it again. A decorator change re-creates the view function and registers it again
 under the same endpoint, which Flask refuses (and the old rule would stay): during the
 apply, `add_url_rule` on the app first drops the endpoint's old rules when the old view
-came from the module being applied. Blueprints are reopened too, but routes they gain
-after being registered on an app do not reach it yet."""
+came from the module being applied.
+
+Blueprints are reopened too. A blueprint only records its routes (deferred functions,
+run on each app at `register_blueprint`), so after the apply the routes it recorded
+meanwhile are run on every live app (of a watched module) it is registered on, with a
+setup state like that registration's: its URL prefix, subdomain and URL defaults are
+read back from a rule the registration made (Flask keeps no registration options).
+An endpoint recorded again replaces its old rules, one whose view the save deleted or
+unrouted is dropped, and the blueprint forgets their old records, so that it registers
+on a new app as a fresh run's would."""
 
 from __future__ import annotations
 
@@ -20,6 +28,7 @@ from typing import Dict, List, Set
 
 from ..hooks import Update, on_update
 from ..logs import logger
+from . import watched_modules
 
 
 @dataclass
@@ -30,6 +39,17 @@ class _Reopened:
     module_name: str
     registered: Set[str] = field(default_factory=set)  # endpoints added meanwhile
     moved: Set[str] = field(default_factory=set)  # endpoints whose old rules went
+    recorded: int = 0  # a blueprint's deferred functions before the apply
+
+
+@dataclass
+class _Route:
+    """What one deferred function of a blueprint registers (its `add_url_rule`)."""
+
+    rule: str
+    endpoint: str
+    view_func: object
+    options: dict
 
 
 _reopened: Dict[str, List[_Reopened]] = {}  # module name -> apps opened for its apply
@@ -62,6 +82,8 @@ def _before(path: str, module_name: str, module) -> None:
         app._check_setup_finished = _setup_allowed  # shadows the method
         if _is_app(app):
             app.add_url_rule = _replacing_add_url_rule(record, app.add_url_rule)
+        else:
+            record.recorded = len(app.deferred_functions)
         reopened.append(record)
     _reopened[module_name] = reopened
 
@@ -157,17 +179,18 @@ def _close(module_name: str) -> List[_Reopened]:
 
 
 def _after(update: Update) -> None:
-    added = [name.rsplit(".", 1)[-1] for name in update.added
-             if name.startswith(update.module_name + ".")]
-    moved, removed = set(), []
+    moved, removed, registered = set(), [], set()
     for record in _close(update.module_name):
         if not _is_app(record.app):
+            _blueprint_after(record, update)
             continue
         moved |= record.moved
+        registered |= record.registered
         for endpoint in _stale_endpoints(record, update):
             _drop_endpoint(record.app, endpoint)
             removed.append(endpoint)
-    if added and _apps_in(update.module):
+    added = sorted(registered - moved)
+    if added:
         logger.notice(f"flask: routes of {update.module_name} registered on the live "
                       f"app ({', '.join(added)})", update.path)
     if moved:
@@ -176,6 +199,133 @@ def _after(update: Update) -> None:
     if removed:
         logger.notice(f"flask: routes of {update.module_name} removed from the live "
                       f"app ({', '.join(sorted(removed))})", update.path)
+
+
+class _RouteRecorder:
+    """Stands in for a setup state to learn what a deferred function would register;
+    a deferred function that is not a route fails on the missing `app`."""
+
+    def __init__(self):
+        self.routes: List[_Route] = []
+
+    def add_url_rule(self, rule, endpoint=None, view_func=None, **options):
+        if endpoint is None:
+            endpoint = getattr(view_func, "__name__", None)
+        self.routes.append(_Route(rule, endpoint, view_func, options))
+
+
+def _routes_of(deferred) -> List[_Route]:
+    recorder = _RouteRecorder()
+    try:
+        deferred(recorder)
+    except Exception:
+        return []
+    return recorder.routes
+
+
+def _blueprint_after(record: _Reopened, update: Update) -> None:
+    blueprint = record.app
+    old = blueprint.deferred_functions[:record.recorded]
+    new = blueprint.deferred_functions[record.recorded:]
+    old_routes = [(deferred, _routes_of(deferred)) for deferred in old]
+    new_routes = [route for deferred in new for route in _routes_of(deferred)]
+    new_endpoints = {route.endpoint for route in new_routes}
+    replaced = {route.endpoint for _, routes in old_routes for route in routes
+                if route.endpoint in new_endpoints}
+    stale = {route.endpoint for _, routes in old_routes for route in routes
+             if route.endpoint not in new_endpoints and _unrouted(route.view_func, update)}
+    if not (new_routes or stale):
+        return
+    registrations = _registrations(blueprint, update.module)
+    for app, name in registrations:
+        state = blueprint.make_setup_state(
+            app, _registration_options(app, name, old_routes), False)
+        for endpoint in stale:
+            _drop_endpoint(app, f"{name}.{endpoint}")
+        for route in new_routes:
+            full = f"{name}.{route.endpoint}"
+            if route.endpoint in replaced and full in app.view_functions:
+                _drop_rules(app.url_map, full)
+                app.view_functions[full] = route.view_func  # no gap, and no clash
+        _run_on(app, [deferred for deferred in new if _routes_of(deferred)], state)
+    # The blueprint forgets the records the save replaced or removed.
+    gone = replaced | stale
+    blueprint.deferred_functions[:] = [
+        deferred for deferred, routes in old_routes
+        if not any(route.endpoint in gone for route in routes)] + new
+    told = []
+    if new_endpoints:
+        told.append(f"registered ({', '.join(sorted(new_endpoints))})")
+    if stale:
+        told.append(f"removed ({', '.join(sorted(stale))})")
+    where = (f"on {len(registrations)} live app registration(s)" if registrations
+             else "(not registered on a live app)")
+    logger.notice(f"flask: routes of blueprint {blueprint.name} in "
+                  f"{update.module_name} {' and '.join(told)} {where}", update.path)
+
+
+def _run_on(app, deferreds: list, state) -> None:
+    """Run a blueprint's route records on an app that may have served requests."""
+    shadowed = "_check_setup_finished" in vars(app)
+    app._check_setup_finished = _setup_allowed
+    try:
+        for deferred in deferreds:
+            deferred(state)
+    finally:
+        if not shadowed:
+            vars(app).pop("_check_setup_finished", None)
+
+
+def _unrouted(view, update: Update) -> bool:
+    """Whether the save deleted a view of its module or re-created it unrouted."""
+    if not _defined_in(view, update.module_name):
+        return False
+    qualname = f"{update.module_name}.{getattr(view, '__qualname__', '')}"
+    if qualname in update.deleted:
+        return True
+    return qualname in update.updated and not _still_bound(update.module, view)
+
+
+def _registrations(blueprint, module) -> list:
+    """(app, registered name) for each registration of the blueprint on an app of a
+    watched module (a blueprint can be registered twice, under two names)."""
+    flask = sys.modules.get("flask")
+    found, seen = [], set()
+    for each in watched_modules(module):
+        for app in list(vars(each).values()):
+            if not isinstance(app, flask.Flask) or id(app) in seen:
+                continue
+            seen.add(id(app))
+            found.extend((app, name) for name, value in list(app.blueprints.items())
+                         if value is blueprint)
+    return found
+
+
+def _registration_options(app, name: str, old_routes) -> dict:
+    """The options of the registration named `name`, read back from a rule it made:
+    Flask joins the URL prefix and the route's rule with one slash."""
+    prefix, _, own = name.rpartition(".")
+    options = {"name": own, "name_prefix": prefix}
+    rules = getattr(app.url_map, "_rules_by_endpoint", {})
+    for _, routes in old_routes:
+        for route in routes:
+            for rule in rules.get(f"{name}.{route.endpoint}", []):
+                tail = route.rule.lstrip("/")
+                if not route.rule:
+                    url_prefix = rule.rule
+                elif rule.rule.endswith("/" + tail):
+                    url_prefix = rule.rule[:len(rule.rule) - len(tail) - 1]
+                else:
+                    continue
+                options["url_prefix"] = url_prefix
+                if "subdomain" not in route.options:
+                    options["subdomain"] = rule.subdomain or None
+                own_defaults = route.options.get("defaults") or {}
+                options["url_defaults"] = {key: value for key, value in
+                                           (rule.defaults or {}).items()
+                                           if key not in own_defaults}
+                return options
+    return options
 
 
 def register() -> None:

@@ -20,6 +20,7 @@ from typing import List
 
 from ..hooks import Update, on_update
 from ..logs import logger
+from . import watched_modules as _watched_modules
 
 _PYDANTIC_MADE = ("__pydantic", "model_", "__class_vars__", "__private_attributes__",
                   "__signature__", "__abstractmethods__", "_abc_impl", "__weakref__",
@@ -148,20 +149,6 @@ def _mentions(hint, classes: list) -> bool:
     if isinstance(hint, type) or not isinstance(args, tuple):
         return False
     return any(_mentions(arg, classes) for arg in args)
-
-
-def _watched_modules(first) -> List[types.ModuleType]:
-    """`first`, then the modules of the watched files (where apps and the modules that
-    import a model live), each once."""
-    modules, seen = [], set()
-    live = sys.modules.get("jurigged.live")
-    watcher = getattr(live, "_watcher", None)
-    files = list(watcher.registry.files.values()) if watcher is not None else []
-    for module in [first] + [file.module for file in files]:
-        if isinstance(module, types.ModuleType) and id(module) not in seen:
-            seen.add(id(module))
-            modules.append(module)
-    return modules
 
 
 def _rebind_in_watched_modules(old: type, new: type) -> None:
