@@ -232,6 +232,67 @@ def test_flask_blueprint_routes_follow_the_module_after_registration(run_jurigge
     assert "Traceback" not in process.output("err")
 
 
+VIEW_CLASSES = """\
+from flask.views import MethodView, View
+
+class Items(MethodView):
+    def get(self):
+        return "get1"
+
+class Page(View):
+    def dispatch_request(self):
+        return "page1"
+"""
+
+VIEW_CLASSES_APP = """\
+from flask import Flask
+import views
+app = Flask(__name__)
+app.add_url_rule("/items", view_func=views.Items.as_view("items"))
+app.add_url_rule("/page", view_func=views.Page.as_view("page"))
+"""
+
+VIEW_CLASSES_SETUP = FLASK_SETUP + """\
+def post(url):
+    response = client.post(url)
+    return response.get_data(as_text=True) if response.status_code == 200 else \\
+        response.status_code
+"""
+
+
+def test_flask_class_based_views_edited_and_registered_again(run_jurigged, tmp_path):
+    pytest.importorskip("flask")
+    files = {"views.py": VIEW_CLASSES, "web.py": VIEW_CLASSES_APP}
+    probe = ("(body('/items'), post('/items'), body('/page'), body('/things'), "
+             "post('/things'), body('/leaf'))")
+    process = start(run_jurigged, tmp_path, files, VIEW_CLASSES_SETUP, probe)
+    process.expect("R ('get1', 405, 'page1', 404, 404, 404)", stream="out", timeout=30)
+    # The methods of the view classes edited, and a method added to the MethodView:
+    # it answers POST, as a fresh run's would.
+    with_post = VIEW_CLASSES.replace('        return "get1"\n', '        return "get2"\n\n'
+                                     '    def post(self):\n        return "post1"\n')
+    edit(tmp_path, "views.py", with_post.replace("page1", "page2"))
+    expected = fresh_run(run_jurigged)
+    assert expected == "R ('get2', 'post1', 'page2', 404, 404, 404)"
+    process.expect(expected, stream="out", timeout=30)
+    process.seen("flask: view class methods of views updated (Items: GET, POST) on 1 "
+                 "endpoint(s)", stream="err")
+    # The app module's rules re-run: an endpoint of a class of another module
+    # registered again (at a new URL), and a second endpoint of a class.
+    edit(tmp_path, "web.py", VIEW_CLASSES_APP.replace('"/items"', '"/things"')
+         + 'app.add_url_rule("/leaf", view_func=views.Page.as_view("leaf"))\n')
+    expected = fresh_run(run_jurigged)
+    assert expected == "R (404, 404, 'page2', 'get2', 'post1', 'page2')"
+    process.expect(expected, stream="out", timeout=30)
+    # And the method removed again.
+    edit(tmp_path, "views.py", VIEW_CLASSES.replace("get1", "get3"))
+    expected = fresh_run(run_jurigged)
+    assert expected == "R (404, 404, 'page1', 'get3', 405, 'page1')"
+    process.expect(expected, stream="out", timeout=30)
+    assert "Traceback" not in process.output("err")
+    assert "overwriting an existing endpoint" not in process.output("err")
+
+
 DJANGO_FILES = {
     "settings.py": """\
         SECRET_KEY = "test"

@@ -18,10 +18,19 @@ setup state like that registration's: its URL prefix, subdomain and URL defaults
 read back from a rule the registration made (Flask keeps no registration options).
 An endpoint recorded again replaces its old rules, one whose view the save deleted or
 unrouted is dropped, and the blueprint forgets their old records, so that it registers
-on a new app as a fresh run's would."""
+on a new app as a fresh run's would.
+
+Class-based views (`Cls.as_view(name)`): the view function keeps its class and the
+HTTP methods the class had when it was made (a MethodView computes them when the
+class is created). After a save of the class's module, each endpoint's view gets the
+class now bound under its name, and, when the methods a fresh class would have differ,
+those methods, and its rules are made again with them. A view of a class registered
+again under its endpoint (the app's rules re-run) replaces the old one, wherever the
+class is defined."""
 
 from __future__ import annotations
 
+import ast
 import sys
 from dataclasses import dataclass, field
 from typing import Dict, List, Set
@@ -95,7 +104,8 @@ def _replacing_add_url_rule(record: _Reopened, original):
         name = endpoint if endpoint is not None else getattr(view_func, "__name__", None)
         if name is not None and name not in record.registered:
             views = record.app.view_functions
-            if _defined_in(views.get(name), record.module_name):
+            old = views.get(name)
+            if _defined_in(old, record.module_name) or _same_view_class(old, view_func):
                 _drop_rules(record.app.url_map, name)
                 # Replaced, not removed: requests served meanwhile find a view.
                 if view_func is not None:
@@ -107,6 +117,16 @@ def _replacing_add_url_rule(record: _Reopened, original):
         return original(rule, endpoint, view_func, **options)
 
     return add_url_rule
+
+
+def _same_view_class(old, new) -> bool:
+    """Whether two views were made by `as_view` of the same class (or of its
+    re-creation): registering the class again under its endpoint is no clash."""
+    old_class = getattr(old, "view_class", None)
+    new_class = getattr(new, "view_class", None)
+    return (isinstance(old_class, type) and isinstance(new_class, type)
+            and (old_class.__module__, old_class.__qualname__)
+            == (new_class.__module__, new_class.__qualname__))
 
 
 def _defined_in(view, module_name: str) -> bool:
@@ -189,6 +209,7 @@ def _after(update: Update) -> None:
         for endpoint in _stale_endpoints(record, update):
             _drop_endpoint(record.app, endpoint)
             removed.append(endpoint)
+    _refresh_view_classes(update)
     added = sorted(registered - moved)
     if added:
         logger.notice(f"flask: routes of {update.module_name} registered on the live "
@@ -326,6 +347,103 @@ def _registration_options(app, name: str, old_routes) -> dict:
                                            if key not in own_defaults}
                 return options
     return options
+
+
+def _refresh_view_classes(update: Update) -> None:
+    """The views of the module's view classes, on every live app, get the class bound
+    now and the methods a fresh run's class would have (and rules with them)."""
+    flask = sys.modules.get("flask")
+    views = sys.modules.get("flask.views")
+    if flask is None or views is None or update.module is None:
+        return
+    changed, endpoints = [], 0
+    for each in watched_modules(update.module):
+        for app in list(vars(each).values()):
+            if not isinstance(app, flask.Flask):
+                continue
+            for endpoint, view in list(app.view_functions.items()):
+                cls = getattr(view, "view_class", None)
+                if not isinstance(cls, type) or cls.__module__ != update.module_name:
+                    continue
+                now = _bound_class(update.module, cls)
+                if now is not cls:
+                    view.view_class = now
+                methods = _fresh_methods(now, views, update.path)
+                if methods is None or set(methods) == set(view.methods or ()):
+                    continue
+                old = {method.upper() for method in view.methods or ()}
+                view.methods = now.methods = methods
+                if _remake_rules(app.url_map, endpoint, old, methods):
+                    endpoints += 1
+                    label = f"{now.__qualname__}: {', '.join(sorted(methods))}"
+                    if label not in changed:
+                        changed.append(label)
+    if changed:
+        logger.notice(f"flask: view class methods of {update.module_name} updated "
+                      f"({'; '.join(changed)}) on {endpoints} endpoint(s)", update.path)
+
+
+def _bound_class(module, cls):
+    now = module
+    for part in cls.__qualname__.split("."):
+        now = getattr(now, part, None)
+    return now if isinstance(now, type) and now.__name__ == cls.__name__ else cls
+
+
+def _fresh_methods(cls, views, path: str):
+    """The methods MethodView gives a class when it is created (from its bases'
+    methods and the HTTP method functions it has), or None if the class is no
+    MethodView or names its methods in its body."""
+    if not issubclass(cls, views.MethodView) or _sets_methods(cls, path):
+        return None
+    methods = set()
+    for base in cls.__bases__:
+        methods.update(getattr(base, "methods", None) or ())
+    methods.update(key.upper() for key in views.http_method_funcs if hasattr(cls, key))
+    return methods or None
+
+
+def _sets_methods(cls, path: str) -> bool:
+    try:
+        with open(path, encoding="utf-8") as source:
+            tree = ast.parse(source.read())
+    except (OSError, SyntaxError, ValueError):
+        return True  # unknown: the methods are left as they are
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name == cls.__name__:
+            for statement in node.body:
+                targets = (statement.targets if isinstance(statement, ast.Assign)
+                           else [statement.target] if isinstance(statement, ast.AnnAssign)
+                           else [])
+                if any(isinstance(target, ast.Name) and target.id == "methods"
+                       for target in targets):
+                    return True
+    return False
+
+
+def _remake_rules(url_map, endpoint: str, old: Set[str], methods) -> bool:
+    """Make the endpoint's rules again with `methods` in place of `old`, the methods
+    the view had (a rule given its own `methods=` keeps them)."""
+    rules = list(getattr(url_map, "_rules_by_endpoint", {}).get(endpoint, []))
+    extra = {"HEAD", "OPTIONS"}
+    if not any(old <= set(rule.methods or ()) <= old | extra for rule in rules):
+        return False
+    fresh = []
+    for rule in rules:
+        kwargs = dict(rule.get_empty_kwargs())
+        current = set(rule.methods or ())
+        if old <= current <= old | extra:
+            # HEAD comes back from werkzeug with GET; OPTIONS is Flask's own
+            kwargs["methods"] = ({method.upper() for method in methods}
+                                 | (current - old - {"HEAD"}))
+        copy = type(rule)(rule.rule, **kwargs)
+        if hasattr(rule, "provide_automatic_options"):
+            copy.provide_automatic_options = rule.provide_automatic_options
+        fresh.append(copy)
+    _drop_rules(url_map, endpoint)
+    for rule in fresh:
+        url_map.add(rule)
+    return True
 
 
 def register() -> None:
