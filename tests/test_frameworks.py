@@ -497,20 +497,23 @@ def post(data):
 """
 
 
+@pytest.mark.parametrize("future", [False, True], ids=["annotations", "string-annotations"])
 def test_pydantic_models_using_a_recreated_model_validate_with_it(run_jurigged,
-                                                                  tmp_path):
+                                                                  tmp_path, future):
     pytest.importorskip("fastapi")
     pytest.importorskip("httpx")
+    prefix = "from __future__ import annotations\n" if future else ""
+    files = {name: prefix + textwrap.dedent(text) for name, text in ORDER_MODELS.items()}
     old, new = {"name": "n"}, {"name": "n", "price": 2}
     probe = (f"(valid(models.Order, {{'item': {old}}}), "
              f"valid(models.Order, {{'item': {new}}}), "
              f"valid(orders.Cart, {{'items': [{old}]}}), "
              f"valid(orders.Cart, {{'items': [], 'first': {{'item': {old}}}}}), "
              f"post({{'item': {old}}}), post({{'item': {new}}}))")
-    process = start(run_jurigged, tmp_path, ORDER_MODELS, ORDER_SETUP, probe)
+    process = start(run_jurigged, tmp_path, files, ORDER_SETUP, probe)
     process.expect("R (['item'], ['item'], ['items'], ['first', 'items'], 200, 200)",
                    stream="out", timeout=30)
-    edit(tmp_path, "models.py", textwrap.dedent(ORDER_MODELS["models.py"]).replace(
+    edit(tmp_path, "models.py", files["models.py"].replace(
         "    name: str\n", "    name: str\n    price: int\n"))
     # Item gains a required field: Order, Cart (and through Cart's Optional[Order])
     # and the route taking an Order refuse an item without it, as a fresh run does.

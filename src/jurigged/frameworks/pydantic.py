@@ -134,9 +134,18 @@ def _refresh_fields(cls, rebuilt: list) -> bool:
         try:
             cls.model_rebuild(force=True)
         except Exception as exc:
-            logger.error(f"pydantic: cannot rebuild {cls.__qualname__}: {exc}")
+            path, line = _where(cls)
+            logger.error(f"{path}:{line}: pydantic: cannot rebuild {cls.__qualname__}: "
+                         f"{exc}", path, line, exc)
             return False
     return stale
+
+
+def _where(cls):
+    try:
+        return inspect.getsourcefile(cls) or "", inspect.getsourcelines(cls)[1]
+    except (OSError, TypeError):
+        return getattr(sys.modules.get(cls.__module__), "__file__", "") or "", 0
 
 
 def _mentions(hint, classes: list) -> bool:
