@@ -168,11 +168,14 @@ def test_flask_route_moved_in_a_views_module_of_the_app(run_jurigged, tmp_path):
 
 
 BLUEPRINT_APP = """\
-from flask import Flask
+from flask import Blueprint, Flask
 import views
 app = Flask(__name__)
 app.register_blueprint(views.bp, url_prefix="/p")
 app.register_blueprint(views.bp, url_prefix="/q/", name="again")  # a second registration
+outer = Blueprint("outer", __name__, url_prefix="/n")  # and one nested in another
+outer.register_blueprint(views.bp, url_prefix="/k")
+app.register_blueprint(outer)
 """
 
 BLUEPRINT_VIEWS = """\
@@ -206,28 +209,28 @@ def test_flask_blueprint_routes_follow_the_module_after_registration(run_jurigge
                                                                      tmp_path):
     pytest.importorskip("flask")
     files = {"web.py": BLUEPRINT_APP, "views.py": BLUEPRINT_VIEWS}
-    urls = ("/p/a", "/p/b", "/p/z", "/p/c", "/q/a", "/q/z", "/q/c")
+    urls = ("/p/a", "/p/b", "/p/z", "/p/c", "/q/a", "/q/z", "/q/c", "/n/k/a", "/n/k/c")
     # With how many routes the blueprint would register on a new app.
     probe = (f"tuple(body(url) for url in {urls!r}) + "
              "(len(web.views.bp.deferred_functions),)")
     process = start(run_jurigged, tmp_path, files, FLASK_SETUP, probe)
-    process.expect("R ('a1', 'b1', 404, 404, 'a1', 404, 404, 2)", stream="out",
+    process.expect("R ('a1', 'b1', 404, 404, 'a1', 404, 404, 'a1', 404, 2)", stream="out",
                    timeout=30)
     # After requests were served: a moves, b goes, c comes, under both registrations.
     edit(tmp_path, "views.py", BLUEPRINT_VIEWS_MOVED)
     expected = fresh_run(run_jurigged)
-    assert expected == "R (404, 404, 'a2', 'c1', 404, 'a2', 'c1', 2)"
+    assert expected == "R (404, 404, 'a2', 'c1', 404, 'a2', 'c1', 404, 'c1', 2)"
     process.expect(expected, stream="out", timeout=30)
     process.seen("flask: routes of blueprint views in views registered (a, c) and "
-                 "removed (b) on 2 live app registration(s)", stream="err")
+                 "removed (b) on 3 live app registration(s)", stream="err")
     # A route decorator removed: the function stays, its URLs go.
     edit(tmp_path, "views.py", BLUEPRINT_VIEWS_MOVED.replace('@bp.route("/c")\n', ""))
     expected = fresh_run(run_jurigged)
-    assert expected == "R (404, 404, 'a2', 404, 404, 'a2', 404, 1)"
+    assert expected == "R (404, 404, 'a2', 404, 404, 'a2', 404, 404, 404, 1)"
     process.expect(expected, stream="out", timeout=30)
     # And back: the blueprint's records are those of the file, not a history.
     edit(tmp_path, "views.py", BLUEPRINT_VIEWS)
-    process.expect("R ('a1', 'b1', 404, 404, 'a1', 404, 404, 2)", stream="out",
+    process.expect("R ('a1', 'b1', 404, 404, 'a1', 404, 404, 'a1', 404, 2)", stream="out",
                    timeout=30)
     assert "Traceback" not in process.output("err")
 
