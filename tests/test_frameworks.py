@@ -43,6 +43,15 @@ def edit(tmp_path: Path, name: str, text: str) -> None:
     (tmp_path / name).write_text(textwrap.dedent(text))
 
 
+def fresh_run(run_jurigged) -> str:
+    """The first `R` line of a fresh run of the files as they are now: what the live
+    program must come to serve."""
+    process = run_jurigged("app.py")
+    line = process.expect("R ", stream="out", timeout=30)
+    process.kill()
+    return line
+
+
 FLASK_V1 = """\
 from flask import Flask
 app = Flask(__name__)
@@ -156,6 +165,135 @@ def test_flask_route_moved_in_a_views_module_of_the_app(run_jurigged, tmp_path):
     process.expect("R (404, 'a1')", stream="out", timeout=30)
     process.seen("flask: routes of views registered again with their new rules (a)",
                  stream="err")
+
+
+BLUEPRINT_APP = """\
+from flask import Blueprint, Flask
+import views
+app = Flask(__name__)
+app.register_blueprint(views.bp, url_prefix="/p")
+app.register_blueprint(views.bp, url_prefix="/q/", name="again")  # a second registration
+outer = Blueprint("outer", __name__, url_prefix="/n")  # and one nested in another
+outer.register_blueprint(views.bp, url_prefix="/k")
+app.register_blueprint(outer)
+"""
+
+BLUEPRINT_VIEWS = """\
+from flask import Blueprint
+bp = Blueprint("views", __name__)
+
+@bp.route("/a")
+def a():
+    return "a1"
+
+@bp.route("/b")
+def b():
+    return "b1"
+"""
+
+BLUEPRINT_VIEWS_MOVED = """\
+from flask import Blueprint
+bp = Blueprint("views", __name__)
+
+@bp.route("/z")
+def a():
+    return "a2"
+
+@bp.route("/c")
+def c():
+    return "c1"
+"""
+
+
+def test_flask_blueprint_routes_follow_the_module_after_registration(run_jurigged,
+                                                                     tmp_path):
+    pytest.importorskip("flask")
+    files = {"web.py": BLUEPRINT_APP, "views.py": BLUEPRINT_VIEWS}
+    urls = ("/p/a", "/p/b", "/p/z", "/p/c", "/q/a", "/q/z", "/q/c", "/n/k/a", "/n/k/c")
+    # With how many routes the blueprint would register on a new app.
+    probe = (f"tuple(body(url) for url in {urls!r}) + "
+             "(len(web.views.bp.deferred_functions),)")
+    process = start(run_jurigged, tmp_path, files, FLASK_SETUP, probe)
+    process.expect("R ('a1', 'b1', 404, 404, 'a1', 404, 404, 'a1', 404, 2)", stream="out",
+                   timeout=30)
+    # After requests were served: a moves, b goes, c comes, under both registrations.
+    edit(tmp_path, "views.py", BLUEPRINT_VIEWS_MOVED)
+    expected = fresh_run(run_jurigged)
+    assert expected == "R (404, 404, 'a2', 'c1', 404, 'a2', 'c1', 404, 'c1', 2)"
+    process.expect(expected, stream="out", timeout=30)
+    process.seen("flask: routes of blueprint views in views registered (a, c) and "
+                 "removed (b) on 3 live app registration(s)", stream="err")
+    # A route decorator removed: the function stays, its URLs go.
+    edit(tmp_path, "views.py", BLUEPRINT_VIEWS_MOVED.replace('@bp.route("/c")\n', ""))
+    expected = fresh_run(run_jurigged)
+    assert expected == "R (404, 404, 'a2', 404, 404, 'a2', 404, 404, 404, 1)"
+    process.expect(expected, stream="out", timeout=30)
+    # And back: the blueprint's records are those of the file, not a history.
+    edit(tmp_path, "views.py", BLUEPRINT_VIEWS)
+    process.expect("R ('a1', 'b1', 404, 404, 'a1', 404, 404, 'a1', 404, 2)", stream="out",
+                   timeout=30)
+    assert "Traceback" not in process.output("err")
+
+
+VIEW_CLASSES = """\
+from flask.views import MethodView, View
+
+class Items(MethodView):
+    def get(self):
+        return "get1"
+
+class Page(View):
+    def dispatch_request(self):
+        return "page1"
+"""
+
+VIEW_CLASSES_APP = """\
+from flask import Flask
+import views
+app = Flask(__name__)
+app.add_url_rule("/items", view_func=views.Items.as_view("items"))
+app.add_url_rule("/page", view_func=views.Page.as_view("page"))
+"""
+
+VIEW_CLASSES_SETUP = FLASK_SETUP + """\
+def post(url):
+    response = client.post(url)
+    return response.get_data(as_text=True) if response.status_code == 200 else \\
+        response.status_code
+"""
+
+
+def test_flask_class_based_views_edited_and_registered_again(run_jurigged, tmp_path):
+    pytest.importorskip("flask")
+    files = {"views.py": VIEW_CLASSES, "web.py": VIEW_CLASSES_APP}
+    probe = ("(body('/items'), post('/items'), body('/page'), body('/things'), "
+             "post('/things'), body('/leaf'))")
+    process = start(run_jurigged, tmp_path, files, VIEW_CLASSES_SETUP, probe)
+    process.expect("R ('get1', 405, 'page1', 404, 404, 404)", stream="out", timeout=30)
+    # The methods of the view classes edited, and a method added to the MethodView:
+    # it answers POST, as a fresh run's would.
+    with_post = VIEW_CLASSES.replace('        return "get1"\n', '        return "get2"\n\n'
+                                     '    def post(self):\n        return "post1"\n')
+    edit(tmp_path, "views.py", with_post.replace("page1", "page2"))
+    expected = fresh_run(run_jurigged)
+    assert expected == "R ('get2', 'post1', 'page2', 404, 404, 404)"
+    process.expect(expected, stream="out", timeout=30)
+    process.seen("flask: view class methods of views updated (Items: GET, POST) on 1 "
+                 "endpoint(s)", stream="err")
+    # The app module's rules re-run: an endpoint of a class of another module
+    # registered again (at a new URL), and a second endpoint of a class.
+    edit(tmp_path, "web.py", VIEW_CLASSES_APP.replace('"/items"', '"/things"')
+         + 'app.add_url_rule("/leaf", view_func=views.Page.as_view("leaf"))\n')
+    expected = fresh_run(run_jurigged)
+    assert expected == "R (404, 404, 'page2', 'get2', 'post1', 'page2')"
+    process.expect(expected, stream="out", timeout=30)
+    # And the method removed again.
+    edit(tmp_path, "views.py", VIEW_CLASSES.replace("get1", "get3"))
+    expected = fresh_run(run_jurigged)
+    assert expected == "R (404, 404, 'page1', 'get3', 405, 'page1')"
+    process.expect(expected, stream="out", timeout=30)
+    assert "Traceback" not in process.output("err")
+    assert "overwriting an existing endpoint" not in process.output("err")
 
 
 DJANGO_FILES = {
@@ -314,6 +452,81 @@ def test_fastapi_routes_of_another_module_see_the_new_model(run_jurigged, tmp_pa
     process.expect("R ((201, ['name', 'price']), 422, (200, [['name', 'price']]), "
                    "['name', 'price'])", stream="out", timeout=30)
     process.seen("fastapi: 2 route(s) refreshed", stream="err")
+
+
+ORDER_MODELS = {
+    "models.py": """\
+        from pydantic import BaseModel
+
+        class Item(BaseModel):
+            name: str
+
+        class Order(BaseModel):  # uses Item from its own module
+            item: Item
+        """,
+    "orders.py": """\
+        from typing import List, Optional
+        from pydantic import BaseModel
+        from models import Item, Order
+
+        class Cart(BaseModel):  # another module, Item inside generics, and an Order
+            items: List[Item]
+            first: Optional[Order] = None
+        """,
+    "api.py": """\
+        from fastapi import FastAPI
+        from models import Order
+
+        app = FastAPI()
+
+        @app.post("/orders")
+        def create(order: Order):
+            return order
+        """,
+}
+
+ORDER_SETUP = """\
+import api, models, orders
+from fastapi.testclient import TestClient
+client = TestClient(api.app)
+def valid(model, data):
+    try:
+        return sorted(model.model_validate(data).model_dump(exclude_none=True))
+    except Exception as exc:
+        return type(exc).__name__
+def post(data):
+    response = client.post('/orders', json=data)
+    return response.status_code
+"""
+
+
+@pytest.mark.parametrize("future", [False, True], ids=["annotations", "string-annotations"])
+def test_pydantic_models_using_a_recreated_model_validate_with_it(run_jurigged,
+                                                                  tmp_path, future):
+    pytest.importorskip("fastapi")
+    pytest.importorskip("httpx")
+    prefix = "from __future__ import annotations\n" if future else ""
+    files = {name: prefix + textwrap.dedent(text) for name, text in ORDER_MODELS.items()}
+    old, new = {"name": "n"}, {"name": "n", "price": 2}
+    probe = (f"(valid(models.Order, {{'item': {old}}}), "
+             f"valid(models.Order, {{'item': {new}}}), "
+             f"valid(orders.Cart, {{'items': [{old}]}}), "
+             f"valid(orders.Cart, {{'items': [], 'first': {{'item': {old}}}}}), "
+             f"post({{'item': {old}}}), post({{'item': {new}}}))")
+    process = start(run_jurigged, tmp_path, files, ORDER_SETUP, probe)
+    process.expect("R (['item'], ['item'], ['items'], ['first', 'items'], 200, 200)",
+                   stream="out", timeout=30)
+    edit(tmp_path, "models.py", files["models.py"].replace(
+        "    name: str\n", "    name: str\n    price: int\n"))
+    # Item gains a required field: Order, Cart (and through Cart's Optional[Order])
+    # and the route taking an Order refuse an item without it, as a fresh run does.
+    expected = fresh_run(run_jurigged)
+    assert expected == ("R ('ValidationError', ['item'], 'ValidationError', "
+                        "'ValidationError', 422, 200)")
+    process.expect(expected, stream="out", timeout=30)
+    process.seen("rebuilt the models that use them (Cart, Order)", stream="err")
+    process.seen("route(s) refreshed", stream="err")
+    assert "Traceback" not in process.output("err")
 
 
 def test_on_update_tells_what_changed_for_the_matching_module(run_jurigged, tmp_path):

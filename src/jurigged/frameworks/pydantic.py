@@ -4,7 +4,10 @@ to use the new class.
 
 A model whose annotations no longer match its fields is rebuilt as a new class from
 its current namespace (pydantic builds fields only when the class is created), bound
-in place of the old one; dependants then get `model_rebuild(force=True)`."""
+in place of the old one. A model of any watched module whose fields name a model that
+was re-created (`item: Item`, `List[Item]`), or name a model rebuilt so, gets the new
+class in its fields and `model_rebuild(force=True)`, as a fresh run would build it; it
+keeps its identity, so the FastAPI routes that use it are refreshed too."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from typing import List
 
 from ..hooks import Update, on_update
 from ..logs import logger
+from . import watched_modules as _watched_modules
 
 _PYDANTIC_MADE = ("__pydantic", "model_", "__class_vars__", "__private_attributes__",
                   "__signature__", "__abstractmethods__", "_abc_impl", "__weakref__",
@@ -70,34 +74,90 @@ def _models_changed(update: Update) -> None:
         setattr(update.module, name, fresh)
         _rebind_in_watched_modules(cls, fresh)  # `from models import Item` elsewhere
         rebuilt.append(name)
-    for value in list(vars(update.module).values()):
-        if rebuilt and isinstance(value, type) and issubclass(value, pydantic.BaseModel):
-            try:
-                value.model_rebuild(force=True)
-            except Exception:
-                pass
-    routes = sum(_refresh_fastapi_routes(app) for app in _fastapi_apps(update.module))
-    if not rebuilt:
-        if routes:  # the classes were re-created by the patcher itself
-            logger.notice(f"fastapi: {routes} route(s) refreshed", update.path)
-        return
-    logger.notice(f"pydantic: rebuilt {', '.join(rebuilt)}"
-                  + (f"; {routes} FastAPI route(s) refreshed" if routes else ""),
-                  update.path)
+    dependants = _rebuild_dependants(update.module, pydantic.BaseModel)
+    routes = sum(_refresh_fastapi_routes(app, dependants)
+                 for app in _fastapi_apps(update.module))
+    told = []
+    if rebuilt:
+        told.append(f"pydantic: rebuilt {', '.join(rebuilt)}")
+    if dependants:
+        told.append(("" if rebuilt else "pydantic: ") + "rebuilt the models that use "
+                    f"them ({', '.join(sorted(cls.__qualname__ for cls in dependants))})")
+    if routes:  # without a rebuild, the classes were re-created by the patcher itself
+        told.append(("FastAPI" if told else "fastapi:") + f" {routes} route(s) refreshed")
+    if told:
+        logger.notice("; ".join(told), update.path)
 
 
-def _watched_modules(first) -> List[types.ModuleType]:
-    """`first`, then the modules of the watched files (where apps and the modules that
-    import a model live), each once."""
-    modules, seen = [], set()
-    live = sys.modules.get("jurigged.live")
-    watcher = getattr(live, "_watcher", None)
-    files = list(watcher.registry.files.values()) if watcher is not None else []
-    for module in [first] + [file.module for file in files]:
-        if isinstance(module, types.ModuleType) and id(module) not in seen:
-            seen.add(id(module))
-            modules.append(module)
-    return modules
+def _models_of_watched_modules(first, base) -> list:
+    models, seen = [], set()
+    for module in _watched_modules(first):
+        for value in list(vars(module).values()):
+            if (isinstance(value, type) and issubclass(value, base) and value is not base
+                    and value.__module__ == module.__name__ and id(value) not in seen):
+                seen.add(id(value))
+                models.append(value)
+    return models
+
+
+def _rebuild_dependants(first, base) -> list:
+    """Models whose fields name a re-created model (or a model rebuilt here, until
+    none is left): the stale class in their fields is replaced by the current one and
+    the model rebuilt in place (pydantic copies a nested model's schema into the
+    schema of the model that uses it, so that one is rebuilt too)."""
+    rebuilt: list = []
+    pending = _models_of_watched_modules(first, base)
+    changed = True
+    while changed:
+        changed = False
+        for cls in [cls for cls in pending if cls not in rebuilt]:
+            if _refresh_fields(cls, rebuilt):
+                rebuilt.append(cls)
+                changed = True
+    return rebuilt
+
+
+def _refresh_fields(cls, rebuilt: list) -> bool:
+    fields = getattr(cls, "__pydantic_fields__", None) or cls.model_fields
+    annotations = cls.__dict__.get("__annotations__", {})
+    stale = False
+    for name, info in fields.items():
+        fresh = _fresh_hint(info.annotation)
+        if fresh is not None:
+            info.annotation = fresh
+            if name in annotations and not isinstance(annotations[name], str):
+                annotations[name] = _fresh_hint(annotations[name]) or annotations[name]
+            stale = True
+        elif _mentions(info.annotation, rebuilt):
+            stale = True
+    if stale:
+        try:
+            cls.model_rebuild(force=True)
+        except Exception as exc:
+            path, line = _where(cls)
+            logger.error(f"{path}:{line}: pydantic: cannot rebuild {cls.__qualname__}: "
+                         f"{exc}", path, line, exc)
+            return False
+    return stale
+
+
+def _where(cls):
+    try:
+        return inspect.getsourcefile(cls) or "", inspect.getsourcelines(cls)[1]
+    except (OSError, TypeError):
+        return getattr(sys.modules.get(cls.__module__), "__file__", "") or "", 0
+
+
+def _mentions(hint, classes: list) -> bool:
+    """Whether a type hint is, or holds (inside generics), one of `classes`."""
+    if not classes:
+        return False
+    if isinstance(hint, type) and hint in classes:
+        return True
+    args = getattr(hint, "__args__", None)
+    if isinstance(hint, type) or not isinstance(args, tuple):
+        return False
+    return any(_mentions(arg, classes) for arg in args)
 
 
 def _rebind_in_watched_modules(old: type, new: type) -> None:
@@ -123,10 +183,11 @@ def _fastapi_apps(module) -> list:
     return apps
 
 
-def _refresh_fastapi_routes(app) -> int:
+def _refresh_fastapi_routes(app, rebuilt: list) -> int:
     """Routes hold the model in their dependant and response field, made when the
     route was added: a route whose endpoint or response model names a model class
-    that was since re-created is made again from its endpoint and its options."""
+    that was since re-created, or one of the models `rebuilt` in place, is made again
+    from its endpoint and its options."""
     from fastapi.routing import APIRoute
 
     count = 0
@@ -139,7 +200,10 @@ def _refresh_fastapi_routes(app) -> int:
         stale = {key: _fresh_hint(hint) for key, hint in hints.items()}
         stale = {key: now for key, now in stale.items() if now is not None}
         response_model = _fresh_hint(route.response_model)
-        if not stale and response_model is None and not _stale_dependant(route.dependant):
+        if (not stale and response_model is None
+                and not _stale_dependant(route.dependant, rebuilt)
+                and not _mentions(route.response_model, rebuilt)
+                and not any(_mentions(hint, rebuilt) for hint in hints.values())):
             continue
         hints.update(stale)
         options = _route_options(route, type(route))  # a custom route_class kept
@@ -153,7 +217,7 @@ def _refresh_fastapi_routes(app) -> int:
     return count
 
 
-def _stale_dependant(dependant) -> bool:
+def _stale_dependant(dependant, rebuilt: list) -> bool:
     """Whether a parameter of the route (or of its dependencies) was built from an old
     model: an endpoint with string annotations (`from __future__ import annotations`)
     names its models only through its globals, which the re-created class is bound in."""
@@ -162,10 +226,10 @@ def _stale_dependant(dependant) -> bool:
     for group in groups:
         for parameter in getattr(dependant, group, None) or []:
             annotation = getattr(getattr(parameter, "field_info", None), "annotation", None)
-            if _fresh_hint(annotation) is not None:
+            if _fresh_hint(annotation) is not None or _mentions(annotation, rebuilt):
                 return True
-    return any(_stale_dependant(inner) for inner in getattr(dependant, "dependencies", None)
-               or [])
+    return any(_stale_dependant(inner, rebuilt)
+               for inner in getattr(dependant, "dependencies", None) or [])
 
 
 def _route_options(route, route_class) -> dict:
