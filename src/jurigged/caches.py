@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import types
 import weakref
-from typing import Dict, Iterable, Iterator, List, Sequence, Set
+from typing import Dict, Iterable, Iterator, List, Collection, Set
 
 _CACHE_TYPE = type(functools.lru_cache(maxsize=None)(lambda: None))
 _DEPTH = 6  # how far wrappers and calls are followed
@@ -34,7 +34,7 @@ class CacheIndex:
             self.by_module.pop(name, None)
         self.scanned.add(id(namespace))
 
-    def update(self, saved: Iterable[dict], watched: Sequence) -> None:
+    def update(self, saved: Iterable[dict], watched: Collection) -> None:
         """`watched`: the watched files (objects with a `namespace`, None when the
         module is not imported)."""
         for namespace in saved:
@@ -58,7 +58,7 @@ class CacheIndex:
 index = CacheIndex()
 
 
-def clear_stale(saved: Iterable[dict], watched: Sequence, changed: Set[str]) -> int:
+def clear_stale(saved: Iterable[dict], watched: Collection, changed: Set[str]) -> int:
     """Forget the results of every known cache whose function uses a name in `changed`
     (names a save redefined, re-ran or deleted). Returns how many were cleared."""
     if not changed:

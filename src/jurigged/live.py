@@ -229,7 +229,8 @@ class Watcher:
             # Only files with failed steps to retry: a save costs the same at 10 or
             # 10,000 watched files.
             failing = [file for file in self.registry.files.values() if file.pending]
-            apply_batch(saves, failing, report=report)
+            apply_batch(saves, failing, report=report,
+                        every_file=self.registry.files.values())
             if not report:
                 failing = [file for file in self.registry.files.values() if file.pending]
                 self._report_due = unreported_failures(failing)

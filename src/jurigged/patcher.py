@@ -37,7 +37,7 @@ from collections.abc import MutableMapping
 import dataclasses
 from dataclasses import dataclass
 from importlib.util import decode_source
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
+from typing import Callable, Collection, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from . import _core, caches, classes, cpython
 from .function_index import FunctionIndex
@@ -441,7 +441,8 @@ STATEMENT_VERBS = ("run",)  # the steps that run statements; every other step bi
 
 
 def apply_batch(changes: List[Tuple[SourceFile, bytes]],
-                watched: Iterable[SourceFile] = (), *, report: bool = True) -> List[SourceFile]:
+                watched: Iterable[SourceFile] = (), *, report: bool = True,
+                every_file: Optional[Collection[SourceFile]] = None) -> List[SourceFile]:
     """Apply files saved together as one unit: every file is validated and compiled
     first (a refused file is reported, the others still apply); then every swap of
     every file, with the definitions, deletions and imports built for it, becomes
@@ -450,13 +451,15 @@ def apply_batch(changes: List[Tuple[SourceFile, bytes]],
     ones (in `watched` files) are retried at the end. Returns the files whose save
     was applied. With `report=False`, steps that still fail are not reported yet (the
     watcher first gives the next save of a checkout a moment to fix them): call
-    `report_failures` then."""
+    `report_failures` then. `every_file`: all watched files, where the caches the
+    batch may make stale are looked for (by default the batch's and `watched`)."""
     with apply_lock:
-        return _apply_batch(changes, watched, report)
+        return _apply_batch(changes, watched, report, every_file)
 
 
 def _apply_batch(changes: List[Tuple[SourceFile, bytes]],
-                 watched: Iterable[SourceFile], report: bool) -> List[SourceFile]:
+                 watched: Iterable[SourceFile], report: bool,
+                 every_file: Optional[Collection[SourceFile]]) -> List[SourceFile]:
     latest: Dict[int, Tuple[SourceFile, bytes]] = {}
     for file, source in changes:  # a file saved twice in one batch: its last text
         latest.pop(id(file), None)
@@ -482,11 +485,11 @@ def _apply_batch(changes: List[Tuple[SourceFile, bytes]],
     files += [file for file in watched if file not in files]
     changed = {name for _, patch in applied for name in getattr(patch, "changed_names", ())}
     retry_pending(files, changed, report=report)
-    _clear_stale_caches(applied, files, changed)
+    _clear_stale_caches(applied, files if every_file is None else every_file, changed)
     return [file for file, _ in applied]
 
 
-def _clear_stale_caches(applied, files: List[SourceFile], changed: Set[str]) -> None:
+def _clear_stale_caches(applied, files: Collection[SourceFile], changed: Set[str]) -> None:
     """Cached results computed from what the batch changed are forgotten."""
     try:
         caches.clear_stale([file.namespace for file, _ in applied if file.namespace is not None],
