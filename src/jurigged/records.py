@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
 
 if TYPE_CHECKING:
-    from .patcher import BatchCommit
+    from .commit import BatchCommit
 
 
 FUNCTION_KINDS = ("function", "async function")
