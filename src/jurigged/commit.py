@@ -1,0 +1,531 @@
+# The one commit of a save (or a batch of saves): swaps, closures made before, and the
+# steps that can be built without binding anything, published in one `_core.commit`.
+
+from __future__ import annotations
+
+import functools
+import importlib
+import sys
+import threading
+import time
+import types
+from typing import Dict, Iterable, List, Optional, Set, Tuple
+
+from . import _core, classes, cpython
+from .logs import logger
+from .liveobjects import (
+    _bindable, closure_for, _code_doc, _conform_method, function_index, _function_update,
+    _held, _layers, _nested_codes, Scope,
+)
+from .records import CommitPart, Prebuilt, Progress, STATEMENT_VERBS, Swap, _TRANSIENT
+
+
+# How long a deleted name may stay bound for calls still running the old code that
+# reads it (then it is unbound anyway: such a call runs for long, as a loop would).
+_UNUSED_WAIT = 0.5
+
+
+def _commit_when_unused(updates: list, bindings: list, unbound: List[Tuple[dict, object]]
+                        ) -> None:
+    """`_core.commit(updates, bindings)`, except for the names it unbinds that a call
+    running in another thread still reads. Such a call started before the commit and
+    goes on running the old code (`c()` in the old `b()`, whose `c` the save
+    deletes): unbinding the name under it would raise NameError in a program that
+    never saw two versions mixed. So those names stay bound to their old values until
+    no running call reads them (no call can start reading them after the commit: its
+    functions run the new code), then are unbound in a second commit. `unbound` pairs
+    the module namespace whose code reads each name with its UNBIND binding.
+
+    No other thread runs between a check of the running calls and the commit after
+    it: the check comes right after this thread takes the GIL back (`time.sleep`
+    gives it up), and CPython's GIL (3.9-3.13) lets a thread that just took it run a
+    whole switch interval (5 ms by default) before another may ask for it, far longer
+    than the check takes. (A free-threaded build has no such guarantee.)"""
+    if not unbound:
+        _core.commit(updates, bindings=bindings)
+        return
+    me = threading.get_ident()
+    time.sleep(0)
+    in_use = _names_in_use(unbound, me)
+    held = [(namespace, binding) for namespace, binding in unbound
+            if (id(namespace), binding.name) in in_use]
+    if not held:
+        _core.commit(updates, bindings=bindings)
+        return
+    held_ids = {id(binding) for _, binding in held}
+    old_values = {id(binding): _held(binding.namespace, binding.name) for _, binding in held}
+    _core.commit(updates, bindings=[b for b in bindings if id(b) not in held_ids])
+    deadline = time.monotonic() + _UNUSED_WAIT
+    while held:
+        time.sleep(0.001)
+        in_use = (_names_in_use(held, me) if time.monotonic() < deadline else set())
+        ready = [binding for namespace, binding in held
+                 if (id(namespace), binding.name) not in in_use
+                 # unless a step bound the name again meanwhile (none runs here yet)
+                 and _held(binding.namespace, binding.name) is old_values[id(binding)]]
+        held = [(namespace, binding) for namespace, binding in held
+                if (id(namespace), binding.name) in in_use]
+        _core.commit([], bindings=ready)
+
+
+def _names_in_use(unbound: List[Tuple[dict, object]], me: int) -> Set[Tuple[int, str]]:
+    """The (namespace id, name) pairs of `unbound` that code running in a thread other
+    than `me` (at any depth of its stack) reads from its globals or attributes."""
+    names: Dict[int, Set[str]] = {}
+    for namespace, binding in unbound:
+        names.setdefault(id(namespace), set()).add(binding.name)
+    found: Set[Tuple[int, str]] = set()
+    for thread, frame in sys._current_frames().items():
+        if thread == me:
+            continue
+        while frame is not None:
+            wanted = names.get(id(frame.f_globals))
+            if wanted:
+                found.update((id(frame.f_globals), name)
+                             for name in wanted.intersection(frame.f_code.co_names))
+            frame = frame.f_back
+    return found
+
+
+class BatchCommit:
+    """What the files of a batch share while their commit is built: the values built
+    but not bound yet, by namespace (later definitions and imports of the batch read
+    them, as they would in a fresh run), and the names that steps run after the
+    commit bind later, by module."""
+
+    def __init__(self, modules: Iterable[str]):
+        self.modules = set(modules)
+        self._scratch: Dict[int, Scope] = {}
+        self._owners: Dict[int, object] = {}  # keeps each id valid while in use
+        self._later: Dict[str, Set[str]] = {}
+
+    def scratch(self, scope_object) -> Scope:
+        """The scope a definition of `scope_object` (a module dict or a class) is made
+        in: reads see the batch's unbound values first, writes stay unbound."""
+        key = id(scope_object)
+        found = self._scratch.get(key)
+        if found is None:
+            read = {} if isinstance(scope_object, dict) else scope_object.__dict__
+            found = self._scratch[key] = Scope(read)
+            self._owners[key] = scope_object
+        return found
+
+    def bind(self, scope_object, name: str, value) -> None:
+        self.scratch(scope_object)[name] = value
+
+    def unbind(self, scope_object, name: str) -> None:
+        scratch = self.scratch(scope_object)
+        scratch.writes.pop(name, None)
+        scratch.deleted.add(name)
+
+    def unbound_names(self, scope_object) -> Set[str]:
+        scratch = self._scratch.get(id(scope_object))
+        return set(scratch.writes) if scratch is not None else set()
+
+    def value(self, namespace: dict, name: str):
+        """What `namespace[name]` is once the batch commits (UNBIND: nothing)."""
+        scratch = self._scratch.get(id(namespace))
+        if scratch is not None:
+            if name in scratch.writes:
+                return scratch.writes[name]
+            if name in scratch.deleted:
+                return _core.UNBIND
+        return namespace.get(name, _core.UNBIND)
+
+    def settle(self, module_name: str, later: Set[str]) -> None:
+        self._later[module_name] = later
+
+    def settled(self, module_name: str, name: str) -> bool:
+        """Whether the commit fixes what `name` of the module is: it is not in the
+        batch, or its share is built and no step after the commit binds `name`."""
+        if module_name not in self.modules:
+            return True
+        return module_name in self._later and name not in self._later[module_name]
+
+
+_CO_OPTIMIZED = 0x1
+
+
+def _names_in(code: types.CodeType, top: bool = True, everything: bool = False) -> Set[str]:
+    """The names `code` reads or binds when it runs: its own (unless `top` is False)
+    and those of the code it runs right away (class bodies, comprehensions, PEP 695
+    type-parameter scopes), not function bodies, which run later (with `everything`,
+    those too)."""
+    names = set(code.co_names) if top else set()
+    for const in code.co_consts:
+        if not isinstance(const, types.CodeType):
+            continue
+        runs_now = (not const.co_flags & _CO_OPTIMIZED or const.co_name in _TRANSIENT
+                    or const.co_name.startswith("<generic parameters of"))
+        if everything or runs_now:
+            names |= _names_in(const, True, everything)
+    return names
+
+
+def _only_defines(statement) -> bool:
+    """Whether a class-body statement only defines something (see `_defines_only`)."""
+    import ast
+
+    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Pass,
+                              ast.Assign, ast.AnnAssign)):
+        return True
+    if isinstance(statement, ast.ClassDef):
+        return all(_only_defines(inner) for inner in statement.body)
+    return isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+
+
+def _import_statements(lines: List[str]) -> Optional[list]:
+    """The `import`/`from ... import` statements the text is made of, or None if it
+    holds anything else."""
+    import ast
+
+    try:
+        tree = ast.parse("\n".join(lines) + "\n")
+    except (SyntaxError, ValueError):
+        return None
+    if not tree.body or not all(isinstance(s, (ast.Import, ast.ImportFrom)) for s in tree.body):
+        return None
+    return tree.body
+
+
+class PatchCommit:
+    """Part of `Patch`: this file's share of the batch's commit, and what follows it."""
+
+    # -- 2. commit -----------------------------------------------------------------------
+
+    def _swap_updates(self, swap: Swap) -> list:
+        updates = []
+        cls = None
+        try:
+            scope = self._live_scope(self.new, swap.new)
+            cls = scope if isinstance(scope, type) else None
+        except LookupError:
+            pass
+        signature = swap.signature
+        for function in swap.functions:
+            closure, _ = closure_for(function, swap.code, cls)
+            if signature is None:
+                updates.append(_function_update(function, swap.code, closure=closure,
+                                                    doc=_code_doc(swap.code)))
+            else:
+                updates.append(_function_update(
+                    function, swap.code, closure=closure, defaults=signature.defaults,
+                    kwdefaults=signature.kwdefaults, annotations=signature.annotations,
+                    doc=_code_doc(swap.code)))
+        return updates
+
+    def build_commit(self, batch: "BatchCommit") -> CommitPart:
+        """This file's share of the batch's one commit: every swap (with the closures
+        made before), then the steps that can be built without binding anything.
+        Nothing is visible to other threads until the commit."""
+        part = CommitPart()
+        nested_map: Dict[types.CodeType, types.CodeType] = {}
+        for swap in self.swaps:
+            part.updates.extend(self._swap_updates(swap))
+            if swap.closures:
+                old_nested = _nested_codes(swap.old_code)
+                new_nested = _nested_codes(swap.code)
+                for key, code in old_nested.items():
+                    # Comprehension code never outlives its call, and identical code
+                    # needs no swap: only real changes cost the heap scan.
+                    if (key in new_nested and code.co_name not in _TRANSIENT
+                            and new_nested[key] != code):
+                        nested_map[code] = new_nested[key]
+        lost = []
+        if nested_map:
+            for function in _core.functions_using(list(nested_map)):
+                code = nested_map[function.__code__]
+                closure, missing = closure_for(function, code, None)
+                if missing:
+                    lost.append((function, missing))
+                part.updates.append(_function_update(function, code, closure=closure))
+        part.finishers.append(lambda: self._finish_swaps(lost))
+        self._prebuild_steps(batch, part)
+        return part
+
+    def commit(self) -> bool:
+        """This save's commit on its own (outside a batch). False (nothing changed) if
+        the engine refused it."""
+        part = self.build_commit(BatchCommit([self.file.module_name]))
+        try:
+            _core.commit(part.updates, bindings=part.bindings)
+        except (TypeError, ValueError) as exc:
+            self.refused(exc)
+            return False
+        self.finish_commit(part)
+        return True
+
+    def refused(self, exc: BaseException) -> None:
+        logger.error(f"{self.file.path}: could not update the live functions ({exc}); "
+                     f"nothing applied", self.file.path, 0)
+        self.swaps = []
+
+    def finish_commit(self, part: CommitPart) -> None:
+        """What follows the commit: index, log and hooks of what it published."""
+        for finish in part.finishers:
+            finish()
+
+    def _finish_swaps(self, lost) -> None:
+        for function, missing in lost:
+            line = function.__code__.co_firstlineno
+            logger.notice(f"{self.file.path}:{line}: existing closure {function.__qualname__} "
+                          f"has no value for new free variable(s) {', '.join(missing)} (made "
+                          f"before it used them); it raises NameError until it is made "
+                          f"again", self.file.path, line)
+        for swap in self.swaps:
+            self._finish_swap(swap)
+
+    # -- steps built for the commit ---------------------------------------------------
+
+    def _prebuild_steps(self, batch: "BatchCommit", part: CommitPart) -> None:
+        """Build the steps at the head of the file (those no statement of the save
+        comes before: a fresh run makes them in that same order) for the commit.
+        The first step that cannot be built so (a statement, a class whose body runs
+        code for its effects, a re-created class or decorator change) and every step
+        after it are run live after the commit, in file order as today: building a
+        later one first would run its decorators before code the file runs above it.
+        Deletions run no code and always go into the commit."""
+        head = True
+        for step in self.steps:
+            if step.prebuild is None or not (head or step.verb == "delete"):
+                head = head and step.verb == "delete"
+                continue
+            try:
+                built = step.prebuild(batch)
+            except (NameError, KeyError):
+                # Most likely a name of this batch that a scratch build cannot see
+                # (read through the module's globals by a decorator's own code), or a
+                # definition that bound no name of its own: made live after the
+                # commit instead (its code then runs twice; one that fails for real
+                # fails there again, and is reported and retried).
+                built = None
+            except Exception as exc:
+                # It fails in a fresh run too: reported and retried as a live step is.
+                step.prebuilt = True
+                self._step_failed(step, exc)
+                continue
+            if built is None:
+                head = head and step.verb == "delete"
+                continue
+            step.prebuilt = True
+            part.bindings.extend(built.bindings)
+            part.updates.extend(built.updates)
+            part.finishers.append(built.finish)
+            part.unbound.extend(built.unbound)
+        batch.settle(self.file.module_name, self._names_bound_after_commit())
+
+    def _names_bound_after_commit(self) -> Set[str]:
+        """The names that steps run after the commit may bind (a statement's every
+        name, conservatively): an import of them in another file of the batch must
+        wait for those steps, as it does today."""
+        names: Set[str] = set()
+        for step in self.steps:
+            if step.prebuilt:
+                continue
+            if step.node.name:
+                names.add(step.node.name)
+            if step.verb in STATEMENT_VERBS and step.code is not None:
+                names |= _names_in(step.code, everything=True)
+        return names
+
+    def _under_replaced_class(self, node) -> bool:
+        replaced = {step.index for step in self.steps
+                    if step.verb == "replace" and self.new[step.index].kind == "class"}
+        return bool(replaced.intersection(self._ancestor_indices(self.new, node)))
+
+    def _prebuild_definition(self, new, code: types.CodeType,
+                             batch: "BatchCommit") -> Optional[Prebuilt]:
+        """An added function or class, made in a scratch scope that sees the batch's
+        earlier unbound values, as a fresh run makes it; the commit binds it."""
+        if self._under_replaced_class(new):
+            return None
+        scope_object = self._live_scope(self.new, new)
+        if not _bindable(scope_object, new.name):
+            return None
+        if new.kind == "class" and not self._defines_only(new):
+            return None
+        module_level = self._module_level(self.new, new)
+        scope_code = code if module_level else self._scope_code(code, new)
+        # Code that reads the module's names through its globals (a class body, a
+        # type-parameter scope) would not see those the batch has not bound yet.
+        through_globals = _names_in(scope_code, top=not module_level)
+        if through_globals & batch.unbound_names(self.namespace):
+            return None
+        scratch = batch.scratch(scope_object)
+        if module_level:
+            exec(code, self.namespace, scratch)
+        else:
+            exec(scope_code, self.namespace, scratch,
+                 **cpython.exec_closure(scope_code, scope_object))
+            if scratch.classcell is not None:
+                scratch.classcell.cell_contents = scope_object
+                scratch.classcell = None
+        value = scratch.writes[new.name]
+        if not module_level:
+            set_name = getattr(type(value), "__set_name__", None)
+            if set_name is not None:
+                set_name(value, scope_object, new.name)
+
+        def finish() -> None:
+            logger.add(self._qualname(new), self.file.path, new.line)
+            if isinstance(scope_object, type):
+                self.touched_classes.add(new.parent)  # an ABC may have a new abstract
+            Progress.tick()
+
+        return Prebuilt([_core.Binding(scope_object, new.name, value)], [], finish)
+
+    def _defines_only(self, new) -> bool:
+        """Whether a class body only defines (methods, attributes, nested such
+        classes, a docstring). A body with statements run for their effect (a call, a
+        loop, an import) is run live after the commit, so its effects come in file
+        order among the save's other live steps, as in a fresh run."""
+        import ast
+        import textwrap
+
+        text = "\n".join(self.new_lines[new.line - 1: new.end_line])
+        try:
+            tree = ast.parse(textwrap.dedent(text))
+        except SyntaxError:
+            return False
+        return all(_only_defines(statement) for statement in tree.body)
+
+    def _prebuild_delete(self, old, batch: "BatchCommit") -> Optional[Prebuilt]:
+        """A deleted definition's name, unbound by the commit."""
+        if self._kept_in_new_scope(old):
+            return Prebuilt()
+        try:
+            scope = self._live_scope(self.old, old)
+        except LookupError:
+            return Prebuilt()
+        if not _bindable(scope, old.name):
+            return None
+        held = _held(scope, old.name)
+        batch.unbind(scope, old.name)
+
+        def finish() -> None:
+            if held is not None and _conform_method(held):
+                _conform_method(held)(None)
+            logger.delete(self._qualname(old), self.file.path, old.line)
+            Progress.tick()
+
+        binding = _core.Binding(scope, old.name, _core.UNBIND)
+        return Prebuilt([binding], [], finish, [(self.namespace, binding)])
+
+    def _prebuild_import(self, new, origin, batch: "BatchCommit") -> Optional[Prebuilt]:
+        """A module-level statement of only imports from modules already imported is
+        resolved without running it (no import runs: each name is what the module
+        holds, or will hold once the batch commits), so the names it binds become
+        visible together with the functions that use them."""
+        if new.parent != 0 or new.kind != "statement" or self.new[0].kind != "module":
+            return None
+        if origin is not None and any(origin[0] <= line <= origin[1]
+                                      for line in self._running_lines()):
+            return None
+        statements = _import_statements(self.new_lines[new.line - 1: new.end_line])
+        if statements is None:
+            return None
+        values = []
+        for statement in statements:
+            for alias in statement.names:
+                found = self._resolve_import(statement, alias, batch)
+                if found is None:
+                    return None
+                values.append(found)
+        for name, value in values:
+            batch.bind(self.namespace, name, value)
+
+        def finish() -> None:
+            self._log_run(new)
+            Progress.tick()
+
+        return Prebuilt([_core.Binding(self.namespace, name, value) for name, value in values],
+                        [], finish)
+
+    def _resolve_import(self, statement, alias, batch: "BatchCommit"
+                        ) -> Optional[Tuple[str, object]]:
+        """(name, value) that one imported name of `statement` binds, or None when
+        only running the import can tell (a module not imported yet, `*`, a module's
+        own `__getattr__`, a name a live step of the batch binds later)."""
+        import ast
+
+        if isinstance(statement, ast.Import):
+            module = sys.modules.get(alias.name)
+            if module is None:
+                return None
+            if alias.asname:
+                return alias.asname, module
+            top = sys.modules.get(alias.name.partition(".")[0])
+            return (alias.name.partition(".")[0], top) if top is not None else None
+        if statement.module == "__future__" or alias.name == "*":
+            return None
+        try:
+            full = importlib.util.resolve_name("." * statement.level + (statement.module or ""),
+                                               self.namespace.get("__package__") or "")
+        except (ImportError, ValueError):
+            return None
+        module = sys.modules.get(full)
+        if module is None or not batch.settled(full, alias.name):
+            return None
+        value = batch.value(module.__dict__, alias.name)
+        if value is _core.UNBIND:
+            value = sys.modules.get(f"{full}.{alias.name}", _core.UNBIND)
+        if value is _core.UNBIND:
+            return None
+        return alias.asname or alias.name, value
+
+    def _finish_swap(self, swap: Swap) -> None:
+        """After a swap is committed: index, remember and report it, and hand the new
+        function to `__conform__` objects."""
+        function_index.move(swap.old_code, swap.code)
+        self.new_codes[(swap.new.qualname, swap.new.line)] = swap.code
+        self._conform(swap)
+        if swap.log:
+            logger.update(self._qualname(swap.new), self.file.path, swap.new.line)
+
+    def _conform(self, swap: Swap) -> None:
+        """Objects that manage a function's code themselves (the `__conform__`
+        protocol) get a new function instead of a code swap; caches of the function's
+        results are emptied."""
+        self._clear_caches(swap.new)
+        if not swap.conformers:
+            return
+        new = swap.new
+        scope = self._live_scope(self.new, new)
+        cls = scope if isinstance(scope, type) else None
+        model = swap.functions[0] if swap.functions else None
+        closure = None
+        if swap.code.co_freevars:
+            cells = {"__class__": types.CellType(cls)} if cls is not None else {}
+            closure = tuple(cells.get(n, types.CellType()) for n in swap.code.co_freevars)
+        signature = swap.signature
+        defaults = (signature.defaults if signature is not None
+                    else model.__defaults__ if model else None)
+        function = types.FunctionType(swap.code, self.namespace, new.name, defaults, closure)
+        function.__kwdefaults__ = (signature.kwdefaults if signature is not None
+                                   else model.__kwdefaults__ if model else None)
+        function.__qualname__ = new.qualname
+        for conformer in swap.conformers:
+            try:
+                _conform_method(conformer)(function)
+            except Exception as exc:
+                logger.error(f"{self.file.path}:{new.line}: __conform__ of "
+                             f"{new.qualname} failed", self.file.path, new.line, exc)
+
+    def _clear_caches(self, new) -> None:
+        """`functools.lru_cache`/`cache` wrappers of an updated function forget the
+        results of its old code."""
+        try:
+            scope = self._live_scope(self.new, new)
+        except LookupError:
+            return
+        for layer in _layers(_held(scope, new.name)):
+            clear = getattr(layer, "cache_clear", None)
+            if callable(clear) and "__wrapped__" in getattr(layer, "__dict__", {}):
+                clear()
+            if isinstance(layer, functools.cached_property) and isinstance(scope, type):
+                classes.forget_cached(scope, layer.attrname or new.name)
+
+    def _deferred_swap(self, swap: Swap) -> None:
+        swap.signature = self._evaluate_signature(swap.new, swap.deferred)
+        _core.commit(self._swap_updates(swap))
+        self._finish_swap(swap)

@@ -1,0 +1,120 @@
+# The typed records a save is planned and applied with (swaps, steps, the commit's
+# parts, failed steps kept for retry), and the node kinds they are about.
+
+from __future__ import annotations
+
+import types
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
+
+if TYPE_CHECKING:
+    from .commit import BatchCommit
+
+
+FUNCTION_KINDS = ("function", "async function")
+_TRANSIENT = ("<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>")
+DEFINITION_KINDS = FUNCTION_KINDS + ("class",)
+_KEEP = "__jurigged_keep__"  # stands in for decorators when only the bare function is wanted
+
+
+class PatchError(Exception):
+    """A save that cannot be applied at all (nothing was changed)."""
+
+    def __init__(self, message: str, line: int = 0, cause: Optional[BaseException] = None):
+        super().__init__(message)
+        self.line = line
+        self.cause = cause
+
+
+@dataclass
+class Pending:
+    """A step of an applied save that failed (a statement, an added definition, a
+    deferred signature update): retried on every later save until it succeeds or its
+    text changes, so the live module ends up as a fresh import of the file."""
+
+    index: int                 # its node in the file's current tree
+    verb: str                  # "run", "add", "update" or "replace"
+    error: BaseException
+    action: Optional[Callable[[], None]] = None  # "replace": the step, as prepared
+    old_code: Optional[types.CodeType] = None  # "update": what the functions still run
+    reported: str = ""         # the error text last shown, so a retry repeats no news
+    failed_at: int = 0         # Progress.count when it last failed
+
+
+@dataclass
+class Signature:
+    """A new definition's values that live outside its code, evaluated where Python
+    evaluates them (the enclosing scope, at definition time)."""
+
+    defaults: Optional[tuple]
+    kwdefaults: Optional[dict]
+    annotations: dict
+
+
+@dataclass
+class Swap:
+    """An existing function (and its existing closures) given the new code in place."""
+
+    old: object                    # its node in the old tree
+    new: object                    # and in the new tree
+    code: types.CodeType           # the new code
+    old_code: types.CodeType       # what the live functions run now
+    functions: list                # the live functions to update
+    conformers: list               # objects told through `__conform__` instead
+    log: bool                      # worth an "Update" line (more than a move)
+    closures: bool                 # closures made before get their new code too
+    signature: Optional[Signature] = None  # None: keep defaults and annotations
+    deferred: Optional[types.CodeType] = None  # the context compile, when its signature
+                                               # waits for statements of the save
+
+
+@dataclass
+class Prebuilt:
+    """What a step of a save publishes in the batch's one commit (its bindings and
+    trampolines), and what it does once they are live (log, index, hooks)."""
+
+    bindings: list = dataclasses.field(default_factory=list)
+    updates: list = dataclasses.field(default_factory=list)
+    finish: Callable[[], None] = lambda: None
+    unbound: List[Tuple[dict, object]] = dataclasses.field(default_factory=list)
+
+
+@dataclass
+class Step:
+    """A step of a save after the swaps: define, delete, re-create or run a node."""
+
+    index: int                     # its node in the new tree, -1 for a deletion
+    node: object
+    verb: str                      # "add", "delete", "replace", "update" or "run"
+    run: Callable[[], None]        # do it live, after the commit
+    # Build it without binding anything, for the batch's commit; None: cannot be.
+    prebuild: Optional[Callable[["BatchCommit"], Optional[Prebuilt]]] = None
+    prebuilt: bool = False         # it went into the commit: not run again
+    code: Optional[types.CodeType] = None  # its context compile, if it has one
+
+
+@dataclass
+class CommitPart:
+    """One file's share of a batch's commit."""
+
+    updates: list = dataclasses.field(default_factory=list)
+    bindings: list = dataclasses.field(default_factory=list)
+    finishers: List[Callable[[], None]] = dataclasses.field(default_factory=list)
+    # (module namespace, name) of the names it unbinds, for `_commit_when_unused`.
+    unbound: List[Tuple[dict, object]] = dataclasses.field(default_factory=list)
+
+
+class Progress:
+    """Counts what changed the live program (batches, steps run): a failed step is
+    worth retrying only once something happened after it failed (a retry right away
+    would repeat its side effects for nothing)."""
+
+    count = 0
+
+    @classmethod
+    def tick(cls) -> None:
+        cls.count += 1
+
+
+STATEMENT_VERBS = ("run",)  # the steps that run statements; every other step binds names
