@@ -595,6 +595,9 @@ def main() -> int:
     parser.add_argument("--heap-sizes", default="",
                         help="comma-separated heap sizes for heap, attach and registry "
                              "(e.g. 5000000), instead of the mode's")
+    parser.add_argument("--save-sizes", default="",
+                        help="comma-separated module sizes in lines for saves "
+                             "(e.g. 50,1000), instead of the mode's")
     options = parser.parse_args()
     chosen = [w.strip() for w in options.only.split(",") if w.strip()]
     unknown = set(chosen) - set(WORKLOADS)
@@ -614,6 +617,9 @@ def main() -> int:
     if options.heap_sizes:
         config = dataclasses.replace(config, heap_sizes=tuple(
             int(size) for size in options.heap_sizes.split(",")))
+    if options.save_sizes:
+        config = dataclasses.replace(config, save_sizes=tuple(
+            int(size) for size in options.save_sizes.split(",")))
     notes: List[str] = []
     sections = {"saves": saves_section, "stages": stages_section,
                 "latency": latency_section, "heap": heap_section,
