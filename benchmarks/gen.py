@@ -154,3 +154,12 @@ def package(modules: int, lines_each: int = 60) -> List[Tuple[str, str]]:
     for i in range(modules):
         files.append((f"pkg/m{i:03d}.py", module(lines_each, value=i)))
     return files
+
+
+def flat_package(modules: int, lines_each: int = 20) -> List[Tuple[str, str]]:
+    """(relative path, text) for a package `pkg` of `modules` small modules named
+    m0000.., every target() returning 0: the watched-files workloads' package."""
+    files = [("pkg/__init__.py", '"""Generated benchmark package."""\n')]
+    for i in range(modules):
+        files.append((f"pkg/m{i:04d}.py", module(lines_each, value=0)))
+    return files

@@ -24,6 +24,9 @@ HERE = Path(__file__).resolve().parent
 PROGRAMS = HERE / "programs"
 clock = time.monotonic  # CLOCK_MONOTONIC, the clock the programs report in
 
+IN_PLACE, RENAME, RENAME_OUTSIDE = "in place", "rename", "rename from outside"
+SAVE_STYLES = (IN_PLACE, RENAME, RENAME_OUTSIDE)
+
 
 class Workdir:
     """A fresh temporary directory holding the watched files and a copy of the
@@ -32,23 +35,40 @@ class Workdir:
     so never watched)."""
 
     def __init__(self, program: str, files: Sequence[Tuple[str, str]] = ()):
-        self.path = Path(tempfile.mkdtemp(prefix="jurigged-bench-"))
+        # root/work is the watched directory; root/save, outside it and on the same
+        # file system, holds the temporary files of "outside" rename saves.
+        self.root = Path(tempfile.mkdtemp(prefix="jurigged-bench-"))
+        self.path = self.root / "work"
+        self.saves = self.root / "save"
+        self.path.mkdir()
+        self.saves.mkdir()
         for source in PROGRAMS.glob("*.py"):
             shutil.copy(source, self.path / source.name)
         self.program = program
         for name, text in files:
             self.write(name, text)
 
-    def write(self, name: str, text: str, rename: bool = False) -> float:
-        """Write in place (truncate + write, like most editors' plain save), or with
-        `rename` into a temporary file then renamed over it (an atomic save), and
-        return the CLOCK_MONOTONIC time at which the save was complete."""
+    def write(self, name: str, text: str, rename: str = IN_PLACE) -> float:
+        """Save `text` as `name` in one of the SAVE_STYLES and return the
+        CLOCK_MONOTONIC time at which the save was complete:
+        - IN_PLACE: truncate + write (most editors' plain save);
+        - RENAME: a temporary file beside it, renamed over it (an atomic save; a
+          watcher sees a move from the temporary name to the module's);
+        - RENAME_OUTSIDE: the temporary file in a directory nobody watches, renamed
+          over it (a watcher sees only the module's name arrive)."""
         target = self.path / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        written = target.with_name(target.name + ".~save") if rename else target
+        if rename == IN_PLACE:
+            written = target
+        elif rename == RENAME:
+            written = target.with_name(target.name + ".~save")
+        elif rename == RENAME_OUTSIDE:
+            written = self.saves / target.name
+        else:
+            raise ValueError(f"unknown save style {rename!r}")
         with open(written, "w") as handle:
             handle.write(text)
-        if rename:
+        if written != target:
             os.replace(written, target)
         return clock()
 
@@ -56,7 +76,7 @@ class Workdir:
         return self
 
     def __exit__(self, *exc):
-        shutil.rmtree(self.path, ignore_errors=True)
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 class Program:
@@ -176,9 +196,17 @@ class Program:
 
 
 def peak_rss_kb(pid: int) -> Optional[int]:
+    return _status_kb(pid, "VmHWM")
+
+
+def current_rss_kb(pid: int) -> Optional[int]:
+    return _status_kb(pid, "VmRSS")
+
+
+def _status_kb(pid: int, field: str) -> Optional[int]:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     except OSError:
         pass

@@ -10,11 +10,11 @@ from __future__ import annotations
 import signal
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import gen
 from envs import Tool
-from harness import Program, Workdir, clock
+from harness import IN_PLACE, Program, Workdir, clock, current_rss_kb
 
 MODULE = "target_mod"  # the watched module's name in the workdir
 STARTUP_TIMEOUT = 120.0  # building 5M objects takes a while on a shared machine
@@ -70,12 +70,23 @@ def _settle(program: Program, settle_max: float = SETTLE_MAX) -> float:
 
 def _edit(program: Program, workdir: Workdir, name: str, text: str, kind: str,
           expected: str, timeout: float, run: EditRun, latencies: List[float],
-          rename: bool = False, settle_max: float = SETTLE_MAX) -> bool:
+          rename: str = IN_PLACE, settle_max: float = SETTLE_MAX) -> bool:
     """Write `text`, wait until the program reports `kind` == `expected`; record the
     latency in `latencies` and the longest stall in run.stalls."""
+    return _edit_files(program, workdir, [(name, text)], kind, expected, timeout, run,
+                       latencies, rename, settle_max)
+
+
+def _edit_files(program: Program, workdir: Workdir, files: Sequence[Tuple[str, str]],
+                kind: str, expected: str, timeout: float, run: EditRun,
+                latencies: List[float], rename: str = IN_PLACE,
+                settle_max: float = SETTLE_MAX) -> bool:
+    """Save every (name, text) of `files` one after the other, as fast as possible;
+    the latency runs from the end of the last save."""
     start_index = len(program.lines)
     run.attempted += 1
-    written = workdir.write(name, text, rename=rename)
+    for name, text in files:
+        written = workdir.write(name, text, rename=rename)
     hit = program.wait_for(lambda k, t, rest: k == kind and rest == expected, timeout,
                            start=start_index)
     if hit is None:
@@ -95,12 +106,12 @@ def _edit(program: Program, workdir: Workdir, name: str, text: str, kind: str,
 
 
 def edit_latency(tool: Tool, lines: int, edits: int, timeout: float,
-                 rename: bool = False, sleeping: bool = False,
+                 rename: str = IN_PLACE, sleeping: bool = False,
                  settle_max: float = SETTLE_MAX, quiet_window: float = 2.0) -> EditRun:
     """Workloads 1 and 2: `edits` one-function edits of a `lines`-line module while
     the program calls target() in a tight loop (or, `sleeping`, sleeps 0.1 ms between
-    calls): save->live latency and stalls. `rename`: saved by renaming a new file
-    into place instead of writing in place."""
+    calls): save->live latency and stalls. `rename`: the save style (one of
+    harness.SAVE_STYLES)."""
     run = EditRun()
     text = gen.module(lines, value=0)
     with Workdir("loop.py", [(f"{MODULE}.py", text)]) as workdir:
@@ -125,6 +136,59 @@ def edit_latency(tool: Tool, lines: int, edits: int, timeout: float,
                     break
         run.peak_rss_mb = program.peak_rss_mb
     return run
+
+
+@dataclass
+class FilesRun:
+    """One program watching many modules: saves of some of them, and its memory."""
+
+    edit: EditRun = field(default_factory=EditRun)
+    rss_mb: Optional[float] = None  # VmRSS once imported and settled, before edits
+    rss_after_mb: Optional[float] = None  # VmRSS after the edits
+
+
+def watched_files(tool: Tool, count: int, edited: int, edits: int, timeout: float,
+                  settle_max: float = SETTLE_MAX, measure_only: bool = False) -> FilesRun:
+    """Workloads 8 and 9: a program imports `count` small watched modules (one
+    package, one directory) and loops over target() of the first `edited`; each of
+    `edits` rounds saves those `edited` files at once (in place, one after the
+    other) with a new return value, until the program sees all of them live, after
+    one uncounted warm-up round (ours reads its baseline of a file at the first
+    save; the figures are of the saves after it).
+    `measure_only` (plain python): no edits, only the memory of the same program."""
+    result = FilesRun()
+    run = result.edit
+    package = gen.flat_package(count)
+    with Workdir("files.py", package) as workdir:
+        program = _start(tool, workdir, (str(count), str(edited)), run)
+        if program is None:
+            return result
+        with program:
+            result.rss_mb = _rss_mb(program)
+            if measure_only:
+                return result
+            if program.wait_for(lambda k, t, rest: k == "ans" and rest == "0", 10) is None:
+                run.error = "never answered"
+                return result
+            sources = dict(package[1:edited + 1])
+            failures_in_a_row = 0
+            for value in range(0, edits + 1):
+                files = [(name, gen.set_target(text, value + 1000))
+                         for name, text in sources.items()]
+                latencies = run.latencies if value else []  # 0: the warm-up round
+                ok = _edit_files(program, workdir, files, "ans", str(value + 1000),
+                                 timeout, run, latencies, settle_max=settle_max)
+                failures_in_a_row = 0 if ok else failures_in_a_row + 1
+                if failures_in_a_row >= MAX_FAILURES:
+                    break
+            result.rss_after_mb = _rss_mb(program)
+        run.peak_rss_mb = program.peak_rss_mb
+    return result
+
+
+def _rss_mb(program: Program) -> Optional[float]:
+    kb = current_rss_kb(program.process.pid)
+    return kb / 1024 if kb is not None else None
 
 
 @dataclass
