@@ -232,8 +232,8 @@ class Watcher:
             apply_batch(saves, failing, report=report,
                         every_file=self.registry.files.values())
             if not report:
-                failing = [file for file in self.registry.files.values() if file.pending]
-                self._report_due = unreported_failures(failing)
+                # Only the batch's files and those that were failing can fail now.
+                self._report_due = unreported_failures(failing + [file for file, _ in saves])
             for file, _ in saves:
                 self._emit(self.postrun, file.path, file)
         applied = {path for _, path, _ in changed}
