@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import List, TextIO
 
 from . import _core
-from .parsing import parse_source
+from .parsing import parse_source, source_lines
 
 _FUNCTION_KINDS = ("function", "async function")
 _DEFINITION_KINDS = _FUNCTION_KINDS + ("class",)
@@ -37,7 +37,7 @@ def explain(old: bytes, new: bytes, path: str) -> List[PlannedStep]:
     valid Python)."""
     old_tree, new_tree = parse_source(old, path), parse_source(new, path)
     old_nodes, new_nodes = list(old_tree.nodes), list(new_tree.nodes)
-    new_lines = new.decode("utf-8", errors="replace").splitlines()
+    new_lines = source_lines(new)
     compile(new, path, "exec", dont_inherit=True)  # refused as a whole, as when saved
     steps: List[PlannedStep] = []
     statement_seen = False  # after a re-run statement, definitions wait for it

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from .logs import logger
+from .parsing import source_lines
 
 _CO_OPTIMIZED = 0x1  # a function frame: its locals live in fast slots, not a dict
 _ITEM = "__jurigged_live_item__"
@@ -171,7 +172,7 @@ class _LiveLoop:
         except ValueError as error:
             logger.error(f"{self.path}: cannot read the live loop's file: {error}")
             return
-        text = source.decode("utf-8", errors="replace").splitlines()
+        text = source_lines(source)
         loop = self._find(tree)
         if loop is None:
             if not first:

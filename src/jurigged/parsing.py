@@ -6,6 +6,8 @@ when it imports the file, and the model then reads the UTF-8 text (so its column
 UTF-8 byte columns of the decoded text, like everywhere else).
 """
 import codecs
+from importlib.util import decode_source
+from typing import List
 
 from . import _core
 
@@ -50,3 +52,13 @@ def _syntax_error(message: str, path: str, source: bytes = b"", at: int = 0) -> 
     line = len((before + b"x").splitlines())
     line_start = max(before.rfind(b"\n"), before.rfind(b"\r")) + 1
     return SyntaxError(message, (path, line, at - line_start + 1, None))
+
+
+def source_lines(source: bytes) -> List[str]:
+    """The module's lines as CPython numbers them: decoded by its cookie, split at
+    newlines only. `str.splitlines` also splits at form feeds and other separators
+    that CPython keeps inside a line, which would shift every later line number."""
+    lines = decode_source(source).split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines

@@ -34,7 +34,6 @@ import os
 import sys
 import threading
 import types
-from importlib.util import decode_source
 from typing import Collection, Dict, Iterable, List, Optional, Set, Tuple
 
 from . import caches
@@ -43,7 +42,7 @@ from .commit import BatchCommit, _commit_when_unused, PatchCommit
 from .context import PatchContext
 from .liveobjects import function_index  # noqa: F401 (imported from here by callers and tests)
 from .logs import logger
-from .parsing import parse_source
+from .parsing import parse_source, source_lines
 from .plan import PatchPlan
 from .records import CommitPart, PatchError, Pending, Progress
 
@@ -90,7 +89,7 @@ class SourceFile:
 
     def _parse(self, source: bytes):
         tree = parse_source(source, self.path, against=self.tree)
-        lines = decode_source(source).splitlines()
+        lines = source_lines(source)
         return tree, lines
 
     def _ensure_baseline(self) -> None:
