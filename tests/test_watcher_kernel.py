@@ -155,6 +155,55 @@ def test_fork_leaves_the_parent_watcher_working(workdir):
     ]
 
 
+FORK_DURING_ADD_SCRIPT = """
+import os, sys, threading, time
+from jurigged._core import Watcher
+
+folder, forks = sys.argv[1], int(sys.argv[2])
+watcher = Watcher()
+running = True
+
+def keep_adding():  # as a thread importing modules does, with the GIL released
+    number = 0
+    while running:
+        watcher.add(os.path.join(folder, f"m{number % 20}.py"), b"x = 1\\n")
+        number += 1
+
+adder = threading.Thread(target=keep_adding)
+adder.start()
+hung = 0
+for _ in range(forks):
+    pid = os.fork()
+    if pid == 0:
+        watcher.close()  # what a forked child does with the watcher it inherited
+        watcher.closed
+        os._exit(0)
+    deadline = time.monotonic() + 3
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            hung += 1
+            break
+        time.sleep(0.001)
+running = False
+adder.join()
+print("hung", hung, flush=True)
+"""
+
+
+@pytest.mark.main_only
+def test_fork_while_another_thread_adds_files(workdir):
+    """A child forked while another thread was inside add() inherits the watcher's
+    locks held for ever: closing the inherited watcher there must not wait for them
+    (it hung in about one fork out of 20)."""
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", FORK_DURING_ADD_SCRIPT, str(workdir), "150"],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["hung", "0"]
+
+
 @pytest.mark.main_only
 def test_permission_denied_gives_one_error(workdir):
     # Root reads anything, so as root the watcher runs as nobody in a child process.

@@ -276,6 +276,7 @@ void Tracker::close() {
 }
 
 bool Tracker::closed() const {
+    if (inherited()) return closed_;  // see Watcher::close: no lock in a forked child
     std::lock_guard lock(mutex_);
     return closed_;
 }

@@ -68,24 +68,30 @@ std::vector<Event> Watcher::wait(int timeout_ms) {
     return tracker_->wait(timeout_ms);
 }
 
+// In a forked child only the forking thread exists, and a lock that another thread
+// of the parent held at the fork (a GIL-free add() from an importing thread, the
+// settler) stays held for ever: the child reads and forgets without locking.
+
 void Watcher::close() {
-    std::lock_guard lock(mutex_);
     if (tracker_->inherited()) {
-        // In a forked child nothing of this watcher runs; its backend shares kernel
-        // objects with the parent's, so it is forgotten rather than shut down.
+        // Nothing of this watcher runs here; its backend shares kernel objects with
+        // the parent's, so it is forgotten rather than shut down.
         (void)backend_.release();
         return;
     }
+    std::lock_guard lock(mutex_);
     backend_.reset();
     tracker_->close();
 }
 
 bool Watcher::closed() const {
+    if (tracker_->inherited()) return !backend_ || tracker_->closed();
     std::lock_guard lock(mutex_);
     return !backend_ || tracker_->closed();
 }
 
 bool Watcher::polling() const {
+    if (tracker_->inherited()) return backend_ && backend_->polling();
     std::lock_guard lock(mutex_);
     return backend_ && backend_->polling();
 }
