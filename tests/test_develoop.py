@@ -289,6 +289,37 @@ def test_decorator_with_and_without_arguments_on_methods(terminal, tmp_path):
     p.continue_to_the_end("got bye ann")
 
 
+def test_the_imports_of_0_6_1_programs(terminal, tmp_path):
+    """0.6.1's README has `@__.loop(interface="basic")`, with `__` from jurigged.loop
+    (or put into builtins by its inject()), and programs import `loop` from there."""
+    (tmp_path / "app.py").write_text(dedent("""\
+        from jurigged.loop import loop, inject
+        inject()
+
+        @__.loop(interface="basic")
+        def double(x):
+            return x * 2
+
+        @loop(interface="basic")
+        def shout(word):
+            return word.upper()
+
+        print("double", double(4))
+        print("shout", shout("hi"))
+        """))
+    p = terminal("app.py")
+    p.expect("#1 double(4)")
+    p.expect("8")
+    edit(tmp_path / "app.py", "x * 2", "x * 5")
+    p.expect("#2 result")
+    p.expect("20")
+    p.send("c")
+    p.expect("double 20")
+    p.expect("#1 shout('hi')")
+    p.expect("'HI'")
+    p.continue_to_the_end("shout HI")
+
+
 def test_an_unknown_name_is_reported(terminal, tmp_path):
     (tmp_path / "app.py").write_text(APP)
     p = terminal(*BASIC, "-l", "nothing_here", "app.py")

@@ -178,3 +178,18 @@ def test_relative_patterns_keep_the_directory_of_creation(project):
     os.chdir(project / "pkg")
     assert watched(str(project / "app.py"))
     assert other(str(project / "pkg/mod.py"))
+
+
+def test_glob_filter_takes_0_6_1s_pattern_forms(project, monkeypatch, tmp_path):
+    import jurigged
+
+    assert jurigged.glob_filter is jurigged.filters.glob_filter
+    for pattern in ("*.py", "./*.py", ".", "./"):
+        watched = jurigged.glob_filter(pattern)
+        assert watched(str(project / "app.py")), pattern
+        assert watched(str(project / "pkg/sub/deep.py")), pattern  # recursive
+        assert not watched(str(project.parent / "elsewhere.py")), pattern
+    monkeypatch.setenv("HOME", str(project / "pkg"))
+    home = jurigged.glob_filter("~/sub/*.py")
+    assert home(str(project / "pkg/sub/deep.py"))
+    assert not home(str(project / "app.py"))

@@ -19,11 +19,19 @@ from .hooks import Update, on_update
 # is imported here (the develoop alone imports inspect and dataclasses machinery).
 _LAZY = {"OutOfSyncException": "recode", "Recoder": "recode", "StaleFileError": "recode",
          "make_recoder": "recode", "virtual_file": "recode",
-         "loop": "develoop", "loop_on_error": "develoop", "xloop": "develoop",
+         "loop_on_error": "develoop", "xloop": "develoop",
          "load_ipython_extension": "ipython", "unload_ipython_extension": "ipython"}
 
 
 def __getattr__(name):
+    if name in ("loop", "glob_filter"):
+        # `jurigged.loop` is the module of 0.6.1's `from jurigged.loop import ...`
+        # and also the decorator (a callable module); glob_filter is 0.6.1's too.
+        import importlib
+
+        found = importlib.import_module(f".{name}" if name == "loop" else ".filters",
+                                        __name__)
+        return found if name == "loop" else found.glob_filter
     module = _LAZY.get(name)
     if module is not None:
         import importlib
@@ -48,4 +56,4 @@ live = _live_module
 __all__ = ["Watcher", "watch", "apply_pending", "make_recoder", "Recoder", "StaleFileError",
            "OutOfSyncException", "virtual_file", "registry", "logger",
            "load_ipython_extension", "unload_ipython_extension", "loop", "xloop",
-           "loop_on_error", "live", "on_update", "Update", "__version__"]
+           "loop_on_error", "live", "on_update", "glob_filter", "Update", "__version__"]

@@ -63,6 +63,12 @@ def make_filter(patterns: Optional[Sequence[str]] = None, excludes: Iterable[str
     return watched
 
 
+def glob_filter(pattern: str) -> Callable[[str], bool]:
+    """jurigged 0.6.1's `glob_filter`: `watched(path) -> bool` for one pattern (a glob,
+    a file or a directory, `~` expanded), by the rules above."""
+    return make_filter([pattern])
+
+
 def make_exclusion(excludes: Iterable[str]) -> Callable[[str], bool]:
     """Return `excluded(path) -> bool` for `--exclude` patterns alone (used beside
     filters the caller wrote as functions)."""
