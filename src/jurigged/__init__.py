@@ -13,14 +13,15 @@ from . import live as _live_module
 from .logs import logger
 from .registry import registry
 from .version import __version__
-from .hooks import Update, on_update
 
 # Loaded on first use: most programs never use them, and every program pays for what
 # is imported here (the develoop alone imports inspect and dataclasses machinery).
 _LAZY = {"OutOfSyncException": "recode", "Recoder": "recode", "StaleFileError": "recode",
          "make_recoder": "recode", "virtual_file": "recode",
          "loop": "develoop", "loop_on_error": "develoop", "xloop": "develoop",
-         "load_ipython_extension": "ipython", "unload_ipython_extension": "ipython"}
+         "load_ipython_extension": "ipython", "unload_ipython_extension": "ipython",
+         # The update hooks load with the first batch of saves (live.py) or here.
+         "Update": "hooks", "on_update": "hooks"}
 
 
 def __getattr__(name):

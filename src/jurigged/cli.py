@@ -7,7 +7,7 @@ import math
 import sys
 from typing import List, Optional, Tuple
 
-from . import config, live, processes, repl, runner, trust
+from . import config, live, processes, runner
 from .logs import logger, write_events
 from .version import __version__
 
@@ -95,7 +95,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     exit status. An interrupted program (Ctrl-C) ends with KeyboardInterrupt raised,
     its traceback already printed."""
     try:
-        options = _Parser().parse(sys.argv[1:] if argv is None else argv)
+        options = _parse(sys.argv[1:] if argv is None else argv)
     except SystemExit as exit:  # --help, --version and usage errors, already printed
         return exit.code
 
@@ -123,11 +123,13 @@ def main(argv: Optional[List[str]] = None) -> int:
                      else options.max_file_size)
     children = settings.children and not options.no_children
     if options.events:
+        from .trust import UntrustedFile
+
         try:
             write_events(logger, options.events)
         except OSError as error:
             return _error(f"cannot write events to {options.events}: {error.strerror}")
-        except trust.UntrustedFile as error:
+        except UntrustedFile as error:
             return _error(f"cannot write events: {error}")
 
     try:
@@ -195,6 +197,8 @@ def _develoop_hook(options: argparse.Namespace) -> runner.Prepare:
 
 
 def _prompt_only() -> int:
+    from . import repl  # the prompt's modules (code, codeop) only when there is one
+
     sys.argv = [""]
     runner.set_path0("")
     banner = (f"{repl.python_banner()}\njurigged {__version__}: the watched modules "
@@ -203,6 +207,8 @@ def _prompt_only() -> int:
 
 
 def _interact(namespace: dict, banner: str = "") -> int:
+    from . import repl
+
     try:
         repl.interact(namespace, banner)
     except SystemExit as exit:
@@ -242,6 +248,24 @@ def _number(text: str) -> float:
         return float(text)
     except ValueError:
         return math.nan
+
+
+def _parse(argv: List[str]) -> argparse.Namespace:
+    """The options of `argv` (see _Parser.parse). The common `jurigged PROGRAM ARG...`
+    has none of ours: it skips building the parser, which costs ~3 ms of every start
+    (argparse looks for translations and the terminal's size on the way)."""
+    if argv and not argv[0].startswith("-"):
+        return _without_options(argv[0], argv[1:])
+    return _Parser().parse(argv)
+
+
+def _without_options(target: str, args: List[str]) -> argparse.Namespace:
+    """What _Parser().parse([target, *args]) returns (tests/test_cli.py checks it)."""
+    return argparse.Namespace(
+        verbose=False, watch=None, exclude=[], debounce=None, poll=None,
+        max_file_size=None, interactive=False, trust_shared=False, no_children=False,
+        events=None, loop=[], xloop=[], loop_interface=None, defs=None, explain=None,
+        as_module=False, target=target, args=list(args))
 
 
 class _Parser(argparse.ArgumentParser):

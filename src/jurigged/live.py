@@ -216,6 +216,10 @@ class Watcher:
                 logger.notice(message, path)
         changed.sort(key=lambda item: item[0])
         if changed:
+            # The update hooks (on_update, frameworks, entry points) load with the
+            # first batch: a program that is never edited pays nothing for them.
+            from . import hooks  # noqa: F401
+
             logger.batch([path for _, path, _ in changed])
         saves = [(self.registry.files[path], content) for _, path, content in changed
                  if path in self.registry.files]
