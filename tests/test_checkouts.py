@@ -43,8 +43,11 @@ def test_git_processes_are_seen(tmp_path):
 
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     child = subprocess.Popen(["git", "cat-file", "--batch"], stdin=subprocess.PIPE,
-                             stdout=subprocess.DEVNULL, cwd=tmp_path)
+                             stdout=subprocess.PIPE, cwd=tmp_path)
     try:
+        child.stdin.write(b"HEAD\n")
+        child.stdin.flush()
+        assert child.stdout.readline()  # answered: git runs (no longer the fork of us)
         assert checkouts._git_running()
     finally:
         child.stdin.close()
