@@ -68,7 +68,6 @@ class SourceFile:
         self.codes: Dict[Tuple[str, int], types.CodeType] = {}
         self.origins: Dict[int, Tuple[int, int]] = {}  # module-level node -> lines at import
         self.pending: List[Pending] = []  # failed steps, retried on later saves
-        self._real_path = os.path.realpath(path)
 
     # -- the live module ------------------------------------------------------------
 
@@ -84,7 +83,9 @@ class SourceFile:
         return None if module is None else module.__dict__
 
     def _same_file(self, filename: str) -> bool:
-        return filename == self.path or os.path.realpath(filename) == self._real_path
+        # Resolved only when asked (rarely): one lstat per path component, for every
+        # imported module, was ~40 us of each import.
+        return filename == self.path or os.path.realpath(filename) == os.path.realpath(self.path)
 
     # -- parsing --------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ class Registry:
         # Watch (and patch) files that other accounts can change (see trust.py).
         self.trust_shared = False
         self.refused: Set[str] = set()  # files not watched because of that, told once
+        self._trusted_folders: Set[str] = set()  # see trust.why_untrusted
         self._lock = threading.RLock()
         self._finder: Optional[ImportWatcher] = None
         self._ranks: Dict[str, int] = {}  # path -> place in import order, kept per file
@@ -73,7 +74,7 @@ class Registry:
             return True
         if path in self.refused:
             return False
-        reason = trust.why_untrusted(path)
+        reason = trust.why_untrusted(path, self._trusted_folders)
         if reason is None:
             return True
         with self._lock:
