@@ -30,7 +30,10 @@ from __future__ import annotations
 import functools
 import os
 import stat
-from typing import Iterable, List, NamedTuple, Optional, Set
+
+TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strings)
+if TYPE_CHECKING:
+    from typing import Iterable, List, Optional, Set
 
 # How many symbolic links one path may go through, as Linux allows (MAXSYMLINKS).
 _MAX_LINKS = 40
@@ -99,10 +102,13 @@ def without_untrusted_saves(events: Iterable, trust_shared: bool) -> List:
     return kept
 
 
-class _Entry(NamedTuple):  # a NamedTuple: dataclasses costs ~10 ms to import
-    path: str
-    info: os.stat_result
-    through_link: Optional[str]  # the first symbolic link followed to get here
+class _Entry:  # a plain class: dataclasses and typing cost milliseconds to import
+    __slots__ = ("path", "info", "through_link")
+
+    def __init__(self, path: str, info: os.stat_result, through_link: Optional[str]):
+        self.path = path
+        self.info = info
+        self.through_link = through_link  # the first symbolic link followed to get here
 
 
 class _PathWalk:

@@ -23,19 +23,21 @@ import errno
 import os
 import sys
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Optional
+
+TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strings)
+if TYPE_CHECKING:
+    from typing import Optional
 
 _KINDS = ("error", "notice")
 _KEPT_CLAIMS = 256  # per process; the oldest are let go (one socket each)
 
 
-@dataclass
 class _State:
-    token: str = ""  # empty: no live children, every line is printed
-    child: bool = False  # lines printed here name this process
-    installed: bool = False
-    claims: "OrderedDict[str, object]" = field(default_factory=OrderedDict)  # sockets
+    def __init__(self):
+        self.token = ""  # empty: no live children, every line is printed
+        self.child = False  # lines printed here name this process
+        self.installed = False
+        self.claims: "OrderedDict[str, object]" = OrderedDict()  # digest -> its socket
 
 
 _state = _State()
