@@ -94,11 +94,7 @@ def _load_entry_points() -> None:
     if _entry_points_loaded:
         return
     _entry_points_loaded = True
-    try:
-        points = entry_points_of(ENTRY_POINT_GROUP)
-    except Exception as exc:
-        logger.error(f"cannot list the {ENTRY_POINT_GROUP} entry points: {exc}")
-        return
+    points = find_entry_points()
     for point in points:
         try:
             loaded = point.load()
@@ -107,6 +103,22 @@ def _load_entry_points() -> None:
         except Exception as exc:
             logger.error(f"jurigged hook {point.name} ({point.value}) failed to load",
                          exc=exc)
+
+
+_found: Optional[List["EntryPoint"]] = None  # the group's entry points, once read
+
+
+def find_entry_points() -> List["EntryPoint"]:
+    """The entry points of our group, read once (the watcher thread reads them before
+    the first save, see live.Watcher._preload); [] after reporting why it failed."""
+    global _found
+    if _found is None:
+        try:
+            _found = entry_points_of(ENTRY_POINT_GROUP)
+        except Exception as exc:
+            logger.error(f"cannot list the {ENTRY_POINT_GROUP} entry points: {exc}")
+            _found = []
+    return _found
 
 
 @dataclass
