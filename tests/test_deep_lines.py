@@ -81,7 +81,8 @@ def test_lines_of_code_saved_deep_in_a_file(run_jurigged, tmp_path):
              "where(getattr(lib, 'g', lambda: None)), "
              "getattr(lib.C, '__firstlineno__', None)")
     process = start(run_jurigged, tmp_path, before, probe)
-    first_line = getattr(sys, "version_info") >= (3, 13) and line_of(before, "class C:") or None
+    # __firstlineno__ exists from 3.13 on; it must stay the class's line.
+    first_line = line_of(before, "class C:") if sys.version_info >= (3, 13) else None
     process.expect(f"R (1, None, {line_of(before, '    def m(self):')}, 'def m(self):', "
                    f"None, {first_line})", stream="out", timeout=30)
     (tmp_path / "lib.py").write_text(after)

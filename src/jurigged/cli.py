@@ -15,8 +15,8 @@ from .version import __version__
 
 DEFAULT_DEBOUNCE = live.watch.__kwdefaults__["debounce"]
 
-# The parsed command line: argparse's Namespace, or the same attributes without argparse
-# (see _parse); both compare by their attributes.
+# The parsed command line: argparse's Namespace, or an object with the same attributes
+# made without argparse (see _parse).
 Options = types.SimpleNamespace
 
 USAGE = """\
@@ -228,10 +228,10 @@ def _error(message: str) -> int:
 
 
 def _parse(argv: List[str]) -> Options:
-    """The options of `argv` (see cli_options.Parser.parse). The common `jurigged PROGRAM ARG...`
-    has none of ours: it skips importing argparse and building the parser, which cost
-    ~4 ms of every start (argparse needs re, looks for translations and the
-    terminal's size on the way)."""
+    """The options of `argv` (see cli_options.Parser.parse). The common
+    `jurigged PROGRAM ARG...` has none of ours: it skips importing argparse and
+    building the parser, which cost ~4 ms of every start (argparse needs re, looks for
+    translations and the terminal's size on the way)."""
     if argv and not argv[0].startswith("-"):
         return _without_options(argv[0], argv[1:])
     from .cli_options import Parser

@@ -115,7 +115,8 @@ class PatchContext:
             for header_line, stand_in in headers:
                 out[header_line - 1] = stand_in
             return ContextSource("\n".join(out + body) + "\n", None)
-        real_lines = [line for line, _ in headers] + list(range(node.line, node.end_line + 1))
+        real_lines = ([line for line, _ in headers]
+                      + list(range(node.line, node.end_line + 1)))
         text = "\n".join([stand_in for _, stand_in in headers] + body) + "\n"
         return ContextSource(text, real_lines)
 

@@ -93,7 +93,8 @@ class SourceFile:
     def _same_file(self, filename: str) -> bool:
         # Resolved only when asked (rarely): one lstat per path component, for every
         # imported module, was ~40 us of each import.
-        return filename == self.path or os.path.realpath(filename) == os.path.realpath(self.path)
+        return (filename == self.path
+                or os.path.realpath(filename) == os.path.realpath(self.path))
 
     # -- parsing --------------------------------------------------------------------
 
