@@ -423,3 +423,14 @@ def test_interactive_with_piped_input_as_with_python(tmp_path):
             capture_output=True, timeout=60, env=subprocess_env(tmp_path))
     assert_same(outcome["jurigged"], outcome["python"])
     assert outcome["jurigged"].stdout == "value 42\n82\n"
+
+
+def test_a_command_line_without_options_of_ours_parses_as_argparse_would():
+    # `jurigged PROGRAM ARG...` skips argparse (start-up time); the options it gets
+    # must be the ones the parser gives for the same command line.
+    from jurigged import cli
+    from jurigged.cli_options import Parser
+
+    for argv in (["app.py"], ["app.py", "-v", "--", "x"], ["folder", "-m", "y"]):
+        assert vars(cli._parse(argv)) == vars(Parser().parse(argv))
+        assert cli._parse(argv).args == argv[1:]

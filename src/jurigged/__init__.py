@@ -13,29 +13,26 @@ from . import live as _live_module
 from .logs import logger
 from .registry import registry
 from .version import __version__
-from .hooks import Update, on_update
 
 # Loaded on first use: most programs never use them, and every program pays for what
 # is imported here (the develoop alone imports inspect and dataclasses machinery).
 _LAZY = {"OutOfSyncException": "recode", "Recoder": "recode", "StaleFileError": "recode",
          "make_recoder": "recode", "virtual_file": "recode",
          "loop_on_error": "develoop", "xloop": "develoop",
-         "load_ipython_extension": "ipython", "unload_ipython_extension": "ipython"}
+         "load_ipython_extension": "ipython", "unload_ipython_extension": "ipython",
+         # The update hooks load with the first batch of saves (live.py) or here.
+         "Update": "hooks", "on_update": "hooks", "glob_filter": "filters"}
 
 
 def __getattr__(name):
-    if name in ("loop", "glob_filter"):
-        # `jurigged.loop` is the module of 0.6.1's `from jurigged.loop import ...`
-        # and also the decorator (a callable module); glob_filter is 0.6.1's too.
-        import importlib
+    import importlib
 
-        found = importlib.import_module(f".{name}" if name == "loop" else ".filters",
-                                        __name__)
-        return found if name == "loop" else found.glob_filter
+    if name == "loop":
+        # The module of 0.6.1's `from jurigged.loop import ...`, and also the
+        # decorator (a callable module).
+        return importlib.import_module(".loop", __name__)
     module = _LAZY.get(name)
     if module is not None:
-        import importlib
-
         return getattr(importlib.import_module(f".{module}", __name__), name)
     raise AttributeError(f"module 'jurigged' has no attribute {name!r}")
 

@@ -1,12 +1,21 @@
 # Whether a git command is rewriting the work tree of a saved file: git holds
 # `.git/index.lock` from the start to the end of a checkout, merge, rebase or stash,
 # so the saves it makes can be applied as one batch even though they complete
-# milliseconds apart and no quiet period is waited for.
+# milliseconds apart and no quiet period is waited for. A lock left behind by a git
+# command that died is not a checkout: it would hold every save for CHECKOUT_HOLD_S.
 
 from __future__ import annotations
 
 import os
-from typing import Dict, Iterable, Optional
+import time
+
+TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strings)
+if TYPE_CHECKING:
+    from typing import Dict, Iterable, Optional
+
+# A lock older than this is git's only while a git process runs (a long checkout keeps
+# the lock it took at its start); otherwise it was left by a git that died.
+STALE_AFTER_S = 3.0
 
 _git_dirs: Dict[str, Optional[str]] = {}  # directory -> its repository's git dir
 
@@ -18,8 +27,33 @@ def in_progress(paths: Iterable[str]) -> bool:
         git_dir = _git_dir_of(os.path.dirname(path))
         if git_dir is not None and git_dir not in seen:
             seen.add(git_dir)
-            if os.path.exists(os.path.join(git_dir, "index.lock")):
+            if _held(os.path.join(git_dir, "index.lock")):
                 return True
+    return False
+
+
+def _held(lock: str) -> bool:
+    """Whether `lock` exists and a git command may still be holding it."""
+    try:
+        age = time.time() - os.stat(lock).st_mtime
+    except OSError:
+        return False
+    return age < STALE_AFTER_S or _git_running()
+
+
+def _git_running() -> bool:
+    """Whether any git process runs (Linux: /proc; elsewhere assume one may)."""
+    try:
+        pids = [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return True
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/comm", "rb") as file:
+                if file.read().strip() == b"git":
+                    return True
+        except OSError:
+            continue
     return False
 
 

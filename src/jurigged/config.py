@@ -26,13 +26,13 @@ child processes alone).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import List, Optional
+
+TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strings)
+if TYPE_CHECKING:
+    from typing import List, Optional
 
 from . import trust
 from .logs import logger
-
 
 
 def _toml():
@@ -48,32 +48,41 @@ class ConfigError(Exception):
     """A setting with a value jurigged cannot use; the message says which and where."""
 
 
-@dataclass
 class Settings:
-    watch: List[str] = field(default_factory=list)
-    exclude: List[str] = field(default_factory=list)
-    debounce: float = 0.0
-    poll: Optional[float] = None
-    verbose: bool = False
-    trust_shared: bool = False
-    max_file_size: int = 16 * 1024 * 1024
-    children: bool = True  # child processes are live too
-    source: Optional[str] = None  # the pyproject.toml that was read, if any
+    """The settings from pyproject.toml and the environment (a plain class: importing
+    dataclasses costs ~4 ms of every start-up)."""
+
+    def __init__(self):
+        self.watch: List[str] = []
+        self.exclude: List[str] = []
+        self.debounce = 0.0
+        self.poll: Optional[float] = None
+        self.verbose = False
+        self.trust_shared = False
+        self.max_file_size = 16 * 1024 * 1024
+        self.children = True  # child processes are live too
+        self.source: Optional[str] = None  # the pyproject.toml that was read, if any
+
 
 _KEYS = {"watch", "exclude", "debounce", "poll", "verbose", "trust_shared", "max_file_size",
          "children"}
 
 
-def find_pyproject(start: Path) -> Optional[Path]:
-    """The nearest pyproject.toml from `start` up to the project root (the first
-    directory with .git), or None."""
-    for folder in [start, *start.parents]:
-        candidate = folder / "pyproject.toml"
-        if candidate.is_file():
+def find_pyproject(start: str) -> Optional[str]:
+    """The nearest pyproject.toml from the folder `start` up to the project root (the
+    first directory with .git), or None. (os.path, not pathlib: pathlib costs ~3 ms of
+    every start-up.)"""
+    folder = os.path.abspath(start)
+    while True:
+        candidate = os.path.join(folder, "pyproject.toml")
+        if os.path.isfile(candidate):
             return candidate
-        if (folder / ".git").exists():
+        if os.path.exists(os.path.join(folder, ".git")):
             return None
-    return None
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
 
 
 def _number(value, name: str, where: str, minimum: float = 0.0) -> float:
@@ -120,29 +129,30 @@ def _size(value, name: str, where: str) -> int:
                           f"at least 1, not {value!r}")
 
 
-def _paths(value, name: str, where: str, base: Path) -> List[str]:
+def _paths(value, name: str, where: str, base: str) -> List[str]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
         raise ConfigError(f"{where}: {name} must be a path or a list of paths")
-    return [i if os.path.isabs(os.path.expanduser(i)) else str(base / i) for i in items]
+    return [i if os.path.isabs(os.path.expanduser(i)) else os.path.join(base, i)
+            for i in items]
 
 
 def _truthy(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
-def load(cwd: Optional[Path] = None, environ=None, trust_shared: bool = False) -> Settings:
+def load(cwd=None, environ=None, trust_shared: bool = False) -> Settings:
     """The settings in force before command-line flags. `trust_shared` (the flag) lets
     a pyproject.toml that other accounts could change be read."""
-    cwd = Path(cwd or os.getcwd())
+    cwd = os.fspath(cwd or os.getcwd())
     environ = os.environ if environ is None else environ
     settings = Settings()
     trust_shared = trust_shared or _truthy(environ.get("JURIGGED_TRUST_SHARED", ""))
     pyproject = find_pyproject(cwd)
     if pyproject is not None and not trust_shared:
-        reason = trust.why_untrusted(str(pyproject))
+        reason = trust.why_untrusted(pyproject)
         if reason is not None:
-            logger.notice(f"ignoring {pyproject}: {reason}; {trust.HINT}", str(pyproject))
+            logger.notice(f"ignoring {pyproject}: {reason}; {trust.HINT}", pyproject)
             pyproject = None
     if pyproject is not None:
         tomllib = _toml()
@@ -155,7 +165,7 @@ def load(cwd: Optional[Path] = None, environ=None, trust_shared: bool = False) -
         unknown = set(table) - _KEYS
         if unknown:
             raise ConfigError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
-        base = pyproject.parent
+        base = os.path.dirname(pyproject)
         if "watch" in table:
             settings.watch = _paths(table["watch"], "watch", where, base)
         if "exclude" in table:
@@ -172,7 +182,7 @@ def load(cwd: Optional[Path] = None, environ=None, trust_shared: bool = False) -
             settings.max_file_size = _size(table["max_file_size"], "max_file_size", where)
         if "children" in table:
             settings.children = bool(table["children"])
-        settings.source = str(pyproject)
+        settings.source = pyproject
     if environ.get("JURIGGED_WATCH"):
         settings.watch = environ["JURIGGED_WATCH"].split(os.pathsep)
     if environ.get("JURIGGED_EXCLUDE"):

@@ -24,6 +24,22 @@ def future_flags(namespace: dict) -> int:
     return flags
 
 
+# A node this many lines (or fewer) below the top of the file is compiled with blank
+# lines above it; a deeper one from a compact text (see PatchContext._context_source).
+_PADDING_LIMIT = 1000
+
+
+class ContextSource:
+    """The text compiled for a node in its context. `real_lines[i]` is the line in the
+    file of the text's line i + 1; None when the text's lines are the file's."""
+
+    __slots__ = ("text", "real_lines")
+
+    def __init__(self, text: str, real_lines: Optional[List[int]]):
+        self.text = text
+        self.real_lines = real_lines
+
+
 def _slice_bytes(text: str, start: int, end: Optional[int]) -> str:
     """Slice a line by the UTF-8 byte columns the source model reports."""
     data = text.encode("utf-8")
@@ -66,57 +82,87 @@ class PatchContext:
 
     # -- compiling in context -----------------------------------------------------------
 
-    def _context_source(self, node, keep_decorators: bool = True) -> str:
+    def _context_source(self, node, keep_decorators: bool = True) -> "ContextSource":
         """The new file's text reduced to `node` inside stand-ins for its enclosing
-        classes and blocks, each on its real line, so the compiled code matches the
-        original compile in names, cells and line numbers."""
+        classes and blocks, so the compiled code matches the original compile in names,
+        cells and line numbers. Near the top of the file every line is on its real
+        line (blank lines between); deeper, the text is compact (the stand-ins, then
+        the node) and `real_lines` says where each of its lines is in the file:
+        compiling the blank lines would cost ~26 ns each, 1.3 ms at line 50,000."""
         lines = self.new_lines
-        out = [""] * node.end_line
+        headers: List[Tuple[int, str]] = []
         for ancestor in self._ancestors(self.new, node):
             header_line = ancestor.def_line if ancestor.kind == "class" else ancestor.line
+            if header_line >= node.line:  # `class A: x = 1`: the node's line wins
+                continue
             text = lines[header_line - 1]
             indent = text[: len(text) - len(text.lstrip())]
-            stand_in = f"class {ancestor.name}:" if ancestor.kind == "class" else "if 1:"
-            out[header_line - 1] = indent + stand_in
-        for number in range(node.line, node.end_line + 1):
-            out[number - 1] = lines[number - 1]
-        first, last = lines[node.line - 1], lines[node.end_line - 1]
+            headers.append((header_line, indent + self._with_type_params(ancestor)))
+        body = lines[node.line - 1:node.end_line]
+        first, last = body[0], body[-1]
         indent = first[: len(first) - len(first.lstrip())]
         if node.end_line == node.line:
-            out[node.line - 1] = indent + _slice_bytes(first, node.col, node.end_col)
+            body[0] = indent + _slice_bytes(first, node.col, node.end_col)
         else:
-            out[node.line - 1] = indent + _slice_bytes(first, node.col, None)
-            out[node.end_line - 1] = _slice_bytes(last, 0, node.end_col)
+            body[0] = indent + _slice_bytes(first, node.col, None)
+            body[-1] = _slice_bytes(last, 0, node.end_col)
         if not keep_decorators and node.def_line > node.line:
-            out[node.line - 1] = indent + "@" + _KEEP
-            for number in range(node.line + 1, node.def_line):
-                out[number - 1] = ""
-        return "\n".join(out) + "\n"
+            body[0] = indent + "@" + _KEEP
+            for offset in range(1, node.def_line - node.line):
+                body[offset] = ""
+        if node.line - len(headers) <= _PADDING_LIMIT:
+            out = [""] * (node.line - 1)
+            for header_line, stand_in in headers:
+                out[header_line - 1] = stand_in
+            return ContextSource("\n".join(out + body) + "\n", None)
+        real_lines = ([line for line, _ in headers]
+                      + list(range(node.line, node.end_line + 1)))
+        text = "\n".join([stand_in for _, stand_in in headers] + body) + "\n"
+        return ContextSource(text, real_lines)
 
     def _compile(self, node, keep_decorators: bool = True) -> types.CodeType:
-        source = self._with_type_params(self._context_source(node, keep_decorators), node)
+        context = self._context_source(node, keep_decorators)
+        path, flags = self.file.path, self.flags
         try:
-            return compile(source, self.file.path, "exec", self.flags, dont_inherit=True)
+            if context.real_lines is None:
+                return compile(context.text, path, "exec", flags, dont_inherit=True)
+            # Compact text: parse it, put every node on its line in the file, compile
+            # the tree (the compiler takes line numbers from the tree, so code objects,
+            # tracebacks, class __firstlineno__ and PEP 695 scopes come out as if
+            # compiled in place). Parse errors are moved to the file's lines too.
+            import ast
+
+            real = context.real_lines
+            try:
+                tree = compile(context.text, path, "exec", flags | ast.PyCF_ONLY_AST,
+                               dont_inherit=True)
+            except SyntaxError as exc:
+                for attribute in ("lineno", "end_lineno"):
+                    number = getattr(exc, attribute, None)
+                    if number and 1 <= number <= len(real):
+                        setattr(exc, attribute, real[number - 1])
+                raise
+            for item in ast.walk(tree):
+                number = getattr(item, "lineno", None)
+                if number:
+                    item.lineno = real[number - 1]
+                    end = getattr(item, "end_lineno", None)
+                    if end:
+                        item.end_lineno = real[min(end, len(real)) - 1]
+            return compile(tree, path, "exec", flags, dont_inherit=True)
         except (SyntaxError, ValueError) as exc:
             raise PatchError(f"cannot compile {node.qualname or 'statement'}: {exc}",
                              getattr(exc, "lineno", None) or node.line, exc)
 
-    def _with_type_params(self, source: str, node) -> str:
-        """The context source with the PEP 695 type parameters of the enclosing
-        classes put back on their stand-ins, so `T` means what it means in the file."""
-        lines = None
-        for ancestor in self._ancestors(self.new, node):
-            if ancestor.kind != "class":
-                continue
-            params = cpython.type_params_text(self.new_lines[ancestor.def_line - 1],
-                                              ancestor.name)
-            if not params:
-                continue
-            lines = lines or source.split("\n")
-            stand_in = f"class {ancestor.name}:"
-            lines[ancestor.def_line - 1] = lines[ancestor.def_line - 1].replace(
-                stand_in, f"class {ancestor.name}{params}:", 1)
-        return source if lines is None else "\n".join(lines)
+    def _with_type_params(self, ancestor) -> str:
+        """The stand-in for an enclosing class or block: `class Name:` with the PEP 695
+        type parameters of the class header put back (`class Name[T]:`), so that `T`
+        means what it means in the file; `if 1:` for a block."""
+        if ancestor.kind != "class":
+            return "if 1:"
+        params = cpython.type_params_text(self.new_lines[ancestor.def_line - 1],
+                                          ancestor.name)
+        return f"class {ancestor.name}{params}:"
 
     def _scope_code(self, module_code: types.CodeType, node) -> types.CodeType:
         """The code object that runs `node`'s enclosing scope in a context compile."""

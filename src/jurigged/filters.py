@@ -29,11 +29,13 @@ A filter answers, for the absolute path of a module's file, "is it watched?".
 
 from __future__ import annotations
 
-import fnmatch
 import os
-from typing import Callable, Iterable, List, Optional, Sequence
 
-Rule = Callable[[str], bool]
+TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strings)
+if TYPE_CHECKING:
+    from typing import Callable, Iterable, List, Optional, Sequence
+    Rule = Callable[[str], bool]
+
 
 _IGNORED_NAMES = {"__pycache__", "site-packages", "dist-packages"}
 _ENVIRONMENT_MARKERS = ("pyvenv.cfg", "conda-meta")
@@ -54,9 +56,10 @@ def make_filter(patterns: Optional[Sequence[str]] = None, excludes: Iterable[str
         include = [_python_files_under(os.getcwd(), is_ignored)]
     include += [_rule(path, None) for path in always]
     exclude = [_rule(pattern, None) for pattern in excludes]
+    forms_of = _PathForms()
 
     def watched(path: str) -> bool:
-        forms = {os.path.abspath(path), os.path.realpath(path)}
+        forms = forms_of(path)
         return (any(rule(form) for rule in include for form in forms)
                 and not any(rule(form) for rule in exclude for form in forms))
 
@@ -75,6 +78,27 @@ def make_exclusion(excludes: Iterable[str]) -> Callable[[str], bool]:
     rules = [_rule(pattern, None) for pattern in excludes]
     return lambda path: any(rule(form) for rule in rules
                             for form in {os.path.abspath(path), os.path.realpath(path)})
+
+
+class _PathForms:
+    """A path as given (made absolute) and with symbolic links resolved. The folders'
+    resolutions are kept (per filter): watch() asks about every imported module, most
+    of them in the same few folders, and resolving each path from the root costs one
+    lstat per component (~4 ms at start-up for the standard library's modules)."""
+
+    def __init__(self):
+        self._real_folders = {}
+
+    def __call__(self, path: str) -> set:
+        absolute = os.path.abspath(path)
+        folder, name = os.path.split(absolute)
+        real_folder = self._real_folders.get(folder)
+        if real_folder is None:
+            real_folder = self._real_folders[folder] = os.path.realpath(folder)
+        real = os.path.join(real_folder, name)
+        if os.path.islink(real):  # the file itself is a link: resolve it all
+            real = os.path.realpath(absolute)
+        return {absolute, real}
 
 
 class _IgnoredFolders:
@@ -156,7 +180,7 @@ def _match_parts(segments: List[str], names: List[str], folder: str,
     if not _GLOB_CHARACTERS & set(segment):
         return name == segment and _match_parts(segments[1:], names[1:], inner, is_ignored)
     if "*" not in segment:
-        return (fnmatch.fnmatchcase(name, segment) and may_enter
+        return (_glob_match(name, segment) and may_enter
                 and _match_parts(segments[1:], names[1:], inner, is_ignored))
     # As in fnmatch (and jurigged 0.6.1), `*` also matches across folders: the segment
     # may stand for several names, as long as it walks into no ignored folder.
@@ -168,7 +192,7 @@ def _match_parts(segments: List[str], names: List[str], folder: str,
         folder_here = os.path.join(folder_here, part)
         enterable = (count == len(names) or is_ignored is None
                      or not is_ignored(folder_here))
-        if (enterable and fnmatch.fnmatchcase("/".join(spanned), segment)
+        if (enterable and _glob_match("/".join(spanned), segment)
                 and _match_parts(segments[1:], names[count:], folder_here, is_ignored)):
             return True
     return False
@@ -181,3 +205,11 @@ def _crosses_ignored(folder: str, names: List[str], is_ignored: _IgnoredFolders)
         if is_ignored(folder):
             return True
     return False
+
+
+def _glob_match(name: str, segment: str) -> bool:
+    # fnmatch (and the re module under it) only for patterns with wildcards: the
+    # default filter has none, and re costs ~3 ms of start-up.
+    import fnmatch
+
+    return fnmatch.fnmatchcase(name, segment)

@@ -3,9 +3,10 @@
 A hook is told, per applied file, what the save changed (an `Update` record built from
 the logger's events between the watcher's prerun and postrun of that file). Hooks come
 from `on_update`, from the built-in framework hooks (jurigged.frameworks) and from
-third-party packages through the `jurigged.hooks` entry point group, loaded on the
-first watch. The hooks attach to the active watcher without live.py knowing: the first
-watch or batch event of the logger attaches them.
+third-party packages through the `jurigged.hooks` entry point group, loaded at the
+first batch of saves (this module is imported then, or by the first on_update). The
+hooks attach to the active watcher without live.py knowing: importing this module, or
+the next watch or batch event of the logger, attaches them.
 """
 
 from __future__ import annotations
@@ -93,19 +94,8 @@ def _load_entry_points() -> None:
     if _entry_points_loaded:
         return
     _entry_points_loaded = True
-    from . import frameworks
-
-    frameworks.register_builtin()
-    try:
-        from importlib.metadata import entry_points
-
-        found = entry_points()
-        group = (found.select(group=ENTRY_POINT_GROUP) if hasattr(found, "select")
-                 else found.get(ENTRY_POINT_GROUP, []))
-    except Exception as exc:
-        logger.error(f"cannot list the {ENTRY_POINT_GROUP} entry points: {exc}")
-        return
-    for point in group:
+    points = find_entry_points()
+    for point in points:
         try:
             loaded = point.load()
             if callable(loaded):
@@ -113,6 +103,88 @@ def _load_entry_points() -> None:
         except Exception as exc:
             logger.error(f"jurigged hook {point.name} ({point.value}) failed to load",
                          exc=exc)
+
+
+_found: Optional[List["EntryPoint"]] = None  # the group's entry points, once read
+
+
+def find_entry_points() -> List["EntryPoint"]:
+    """The entry points of our group, read once (the watcher thread reads them before
+    the first save, see live.Watcher._preload); [] after reporting why it failed."""
+    global _found
+    if _found is None:
+        try:
+            _found = entry_points_of(ENTRY_POINT_GROUP)
+        except Exception as exc:
+            logger.error(f"cannot list the {ENTRY_POINT_GROUP} entry points: {exc}")
+            _found = []
+    return _found
+
+
+@dataclass
+class EntryPoint:
+    """`name = value` of an entry point group; value is `module` or `module:attr`."""
+
+    name: str
+    value: str
+
+    def load(self):
+        import importlib
+
+        target = self.value.partition("[")[0].strip()  # extras do not matter here
+        module_name, _, attributes = target.partition(":")
+        loaded = importlib.import_module(module_name.strip())
+        for attribute in filter(None, attributes.strip().split(".")):
+            loaded = getattr(loaded, attribute)
+        return loaded
+
+
+def entry_points_of(group: str) -> List[EntryPoint]:
+    """The entry points of `group` declared by the distributions on sys.path (their
+    `*.dist-info` / `*.egg-info` folder's entry_points.txt), the first distribution of
+    a name winning, as importlib.metadata does. Read directly: importlib.metadata
+    imports email, zipfile, csv and more (~1 s of GIL turns in a busy program's
+    watcher thread at its first save); this reads a few small files."""
+    import os
+
+    points: List[EntryPoint] = []
+    seen: set = set()
+    for folder in list(sys.path):
+        try:
+            names = sorted(os.listdir(folder or "."))
+        except OSError:
+            continue
+        for name in names:
+            if not name.endswith((".dist-info", ".egg-info")):
+                continue
+            distribution = name.rpartition(".")[0].partition("-")[0].lower().replace(
+                "-", "_").replace(".", "_")
+            if distribution in seen:
+                continue
+            seen.add(distribution)
+            try:
+                with open(os.path.join(folder or ".", name, "entry_points.txt"),
+                          encoding="utf-8") as file:
+                    text = file.read()
+            except OSError:
+                continue
+            points += _group_of(text, group)
+    return points
+
+
+def _group_of(text: str, group: str) -> List[EntryPoint]:
+    """The `name = value` lines of section [group] of an entry_points.txt."""
+    points, inside = [], False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            inside = line[1:-1].strip() == group
+        elif inside and "=" in line:
+            name, _, value = line.partition("=")
+            points.append(EntryPoint(name.strip(), value.strip()))
+    return points
 
 
 def _prerun(path: str, file) -> None:
@@ -148,7 +220,10 @@ def _collect(event: dict) -> None:
     kind = event.get("event")
     if kind in ("watch", "batch"):
         _attach()
-        if kind == "batch":  # listing entry points costs ~20 ms: not at start-up
+        if kind == "batch":  # not at start-up: a program that is never edited pays nothing
+            from . import frameworks
+
+            frameworks.register_builtin()  # those imported since the last batch too
             _load_entry_points()
         return
     if not _collecting:
@@ -190,3 +265,4 @@ def statement_names(update: Update) -> List[str]:
 
 
 logger.listeners.append(_collect)
+_attach()  # imported after watch() (jurigged imports this module on first use)

@@ -8,15 +8,17 @@ import sys
 import threading
 import time
 import types
-from typing import Callable, Iterable, List, Optional, Union
+
+TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strings)
+if TYPE_CHECKING:
+    from typing import Callable, Iterable, List, Optional, Union
+    Pattern = Union[str, Iterable[str], Callable[[str], bool], None]
+    Callback = Callable[..., None]
 
 from . import _core, checkouts, trust
 from .logs import logger
 from .patcher import SourceFile
 from .registry import Registry, registry as default_registry
-
-Pattern = Union[str, Iterable[str], Callable[[str], bool], None]
-Callback = Callable[..., None]
 
 
 class Hook(list):
@@ -41,6 +43,34 @@ FAILURE_GRACE_MS = 200
 # merge, rebase, stash) are held until it ends, at most this long, and applied as one
 # batch: with no debounce, its files would otherwise arrive a few at a time.
 CHECKOUT_HOLD_S = 5.0
+
+
+# Once the program has run this long without a save, the watcher thread imports the
+# patch machinery and finds the hooks' entry points (see Watcher._preload): done at the
+# first save instead, in a busy program, each of the ~200 file reads and imports of that
+# work waits for the GIL (a switch interval, 5 ms), and the first save took ~0.8 s.
+PRELOAD_AFTER_MS = 1000
+# Leaves first, so that the import guard below is held for one module at a time.
+_PRELOADED = ("re", "ast", "dis", "inspect", "dataclasses", "typing", "traceback",
+              "jurigged.cpython", "jurigged.function_index", "jurigged.liveobjects",
+              "jurigged.records", "jurigged.classes", "jurigged.locate",
+              "jurigged.parsing", "jurigged.context", "jurigged.plan", "jurigged.commit",
+              "jurigged.apply", "jurigged.patch", "jurigged.caches", "jurigged.hooks",
+              "jurigged.frameworks")
+
+# Held by the watcher thread around each import it makes, and by os.fork() (before
+# forking): a child forked in the middle of an import would inherit a module lock that
+# no thread of its own ever releases, and hang at its next import of that module.
+_import_guard = threading.Lock()
+
+
+def _release_import_guard() -> None:
+    _import_guard.release()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_import_guard.acquire, after_in_parent=_release_import_guard,
+                        after_in_child=_release_import_guard)
 
 
 class Watcher:
@@ -142,9 +172,12 @@ class Watcher:
                 pass
 
         failures = 0  # in a row, in wait(): each one waits a little longer
+        preload_due = True
         while True:
+            timeout = (FAILURE_GRACE_MS if self._report_due else
+                       PRELOAD_AFTER_MS if preload_due else -1)
             try:
-                events = self._native.wait(FAILURE_GRACE_MS if self._report_due else -1)
+                events = self._native.wait(timeout)
             except BaseException as exc:
                 if self._native.closed:
                     return
@@ -159,6 +192,9 @@ class Watcher:
                     return
                 if self._report_due:
                     self._report_failures()
+                elif preload_due:
+                    preload_due = False
+                    self._preload()
                 continue
             try:
                 events = self._with_rest_of_checkout(_with_file(events))
@@ -169,6 +205,33 @@ class Watcher:
                 self.apply(events, report=False)
             except BaseException as exc:
                 report("applying a change", exc)
+
+    def _preload(self) -> None:
+        """What the first save needs, done while the program runs without saves: the
+        patch machinery's imports, the entry points' files read (loading them imports
+        third-party code: that waits for the first batch), the hook modules of the
+        frameworks the program imported. Stops as soon as the watcher closes (the
+        program ends: its exit waits for this thread)."""
+        for name in _PRELOADED:
+            if not self._import_unless_closed(name):
+                return
+        from . import frameworks, hooks
+
+        for hook, framework in frameworks.BUILTIN.items():
+            if framework in sys.modules:
+                if not self._import_unless_closed(f"jurigged.frameworks.{hook}"):
+                    return
+        hooks.find_entry_points()
+
+    def _import_unless_closed(self, name: str) -> bool:
+        if self._native.closed:
+            return False
+        if name not in sys.modules:
+            import importlib
+
+            with _import_guard:
+                importlib.import_module(name)
+        return True
 
     def _with_rest_of_checkout(self, events: list) -> list:
         if not checkouts.in_progress(event[1] for event in events):
@@ -216,6 +279,10 @@ class Watcher:
                 logger.notice(message, path)
         changed.sort(key=lambda item: item[0])
         if changed:
+            # The update hooks (on_update, frameworks, entry points) load with the
+            # first batch: a program that is never edited pays nothing for them.
+            from . import hooks  # noqa: F401
+
             logger.batch([path for _, path, _ in changed])
         saves = [(self.registry.files[path], content) for _, path, content in changed
                  if path in self.registry.files]

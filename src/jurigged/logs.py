@@ -10,8 +10,10 @@ import errno
 import os
 import sys
 import threading
-import traceback
-from typing import Callable, List, Optional, TextIO
+
+TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strings)
+if TYPE_CHECKING:
+    from typing import Callable, List, Optional, TextIO
 
 _lock = threading.Lock()
 
@@ -73,6 +75,8 @@ class Logger:
               exc: Optional[BaseException] = None) -> None:
         text = f"jurigged: {message}"
         if exc is not None:
+            import traceback  # only errors with a cause need it (~2 ms at start-up)
+
             if isinstance(exc, SyntaxError):
                 detail = "".join(traceback.format_exception_only(type(exc), exc))
             else:

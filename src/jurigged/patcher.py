@@ -34,17 +34,25 @@ import os
 import sys
 import threading
 import types
-from typing import Collection, Dict, Iterable, List, Optional, Set, Tuple
 
-from . import caches
-from .apply import PatchApply
-from .commit import BatchCommit, _commit_when_unused, PatchCommit
-from .context import PatchContext
-from .liveobjects import function_index  # noqa: F401 (imported from here by callers and tests)
+TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strings)
+if TYPE_CHECKING:
+    from typing import Collection, Dict, Iterable, List, Optional, Set, Tuple
+
 from .logs import logger
-from .parsing import parse_source, source_lines
-from .plan import PatchPlan
-from .records import CommitPart, PatchError, Pending, Progress
+
+# The patch machinery (plan, commit, apply and their records: ~10 ms of imports) loads
+# with the first save: watching costs every program at start-up, editing only some.
+# Its names are imported where they are used; these are for callers and tests.
+_LAZY = {"Patch": "patch", "function_index": "liveobjects", "PatchError": "records",
+         "Pending": "records", "Progress": "records", "CommitPart": "records"}
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __package__), name)
 
 
 # Held around every apply (the watcher thread's batches, Recoders, retries), so that
@@ -67,7 +75,6 @@ class SourceFile:
         self.codes: Dict[Tuple[str, int], types.CodeType] = {}
         self.origins: Dict[int, Tuple[int, int]] = {}  # module-level node -> lines at import
         self.pending: List[Pending] = []  # failed steps, retried on later saves
-        self._real_path = os.path.realpath(path)
 
     # -- the live module ------------------------------------------------------------
 
@@ -83,11 +90,16 @@ class SourceFile:
         return None if module is None else module.__dict__
 
     def _same_file(self, filename: str) -> bool:
-        return filename == self.path or os.path.realpath(filename) == self._real_path
+        # Resolved only when asked (rarely): one lstat per path component, for every
+        # imported module, was ~40 us of each import.
+        return (filename == self.path
+                or os.path.realpath(filename) == os.path.realpath(self.path))
 
     # -- parsing --------------------------------------------------------------------
 
     def _parse(self, source: bytes):
+        from .parsing import parse_source, source_lines
+
         tree = parse_source(source, self.path, against=self.tree)
         lines = source_lines(source)
         return tree, lines
@@ -135,6 +147,9 @@ class SourceFile:
             logger.error(f"{self.path}: cannot decode the file ({exc}); nothing applied",
                          self.path, 0)
             return None
+        from .patch import Patch
+        from .records import PatchError
+
         try:
             patch = Patch(self, new_tree, new_lines)
             patch.validate_whole_file(source)
@@ -181,6 +196,8 @@ def apply_batch(changes: List[Tuple[SourceFile, bytes]],
 def _apply_batch(changes: List[Tuple[SourceFile, bytes]],
                  watched: Iterable[SourceFile], report: bool,
                  every_file: Optional[Collection[SourceFile]]) -> List[SourceFile]:
+    from .records import Progress
+
     latest: Dict[int, Tuple[SourceFile, bytes]] = {}
     for file, source in changes:  # a file saved twice in one batch: its last text
         latest.pop(id(file), None)
@@ -212,6 +229,8 @@ def _apply_batch(changes: List[Tuple[SourceFile, bytes]],
 
 def _clear_stale_caches(applied, files: Collection[SourceFile], changed: Set[str]) -> None:
     """Cached results computed from what the batch changed are forgotten."""
+    from . import caches
+
     try:
         caches.clear_stale([file.namespace for file, _ in applied if file.namespace is not None],
                            files, changed)
@@ -225,6 +244,8 @@ def _commit_batch(staged: List[Tuple[SourceFile, bytes, "Patch"]]) -> Dict[int, 
     one `_core.commit`. If the engine refuses that, each file is committed on its own
     so that one file's refusal leaves the others applied. Returns the committed parts
     by file id."""
+    from .commit import BatchCommit, _commit_when_unused
+
     batch = BatchCommit(file.module_name for file, _, _ in staged)
     parts: Dict[int, CommitPart] = {}
     for file, patch in _dependency_order([(file, patch) for file, _, patch in staged]):
@@ -307,6 +328,9 @@ def _retry_file(file: SourceFile, changed: Optional[Set[str]] = None) -> bool:
     """One pass over a file's failed steps; returns whether any succeeded."""
     if file.namespace is None or file.nodes is None:
         return False
+    from .patch import Patch
+    from .records import Progress
+
     patch = Patch(file, file.tree, file.lines, plan=[])
     still, progress = [], False
     for pending in file.pending:
@@ -396,9 +420,3 @@ def _imported_modules(file: SourceFile, lines: List[str]) -> Set[str]:
     parents = {".".join(name.split(".")[:k]) for name in names
                for k in range(1, name.count(".") + 1)}
     return names | parents
-
-
-class Patch(PatchPlan, PatchContext, PatchCommit, PatchApply):
-    """One save of one file, from plan to live objects. Its parts, one per module:
-    the plan (plan.py), the node in its context (context.py), the commit (commit.py)
-    and the live steps after it (apply.py)."""

@@ -7,13 +7,15 @@ import importlib.machinery
 import os
 import sys
 import threading
-from typing import Callable, Dict, List, Optional, Set
+
+TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strings)
+if TYPE_CHECKING:
+    from typing import Callable, Dict, List, Optional, Set
+    FileFilter = Callable[[str], bool]
 
 from . import trust
 from .logs import logger
 from .patcher import SourceFile
-
-FileFilter = Callable[[str], bool]
 
 
 class Registry:
@@ -27,6 +29,7 @@ class Registry:
         # Watch (and patch) files that other accounts can change (see trust.py).
         self.trust_shared = False
         self.refused: Set[str] = set()  # files not watched because of that, told once
+        self._trusted_folders: Set[str] = set()  # see trust.why_untrusted
         self._lock = threading.RLock()
         self._finder: Optional[ImportWatcher] = None
         self._ranks: Dict[str, int] = {}  # path -> place in import order, kept per file
@@ -73,7 +76,7 @@ class Registry:
             return True
         if path in self.refused:
             return False
-        reason = trust.why_untrusted(path)
+        reason = trust.why_untrusted(path, self._trusted_folders)
         if reason is None:
             return True
         with self._lock:

@@ -3,7 +3,6 @@ file with a `__main__.py`, a module (`-m`), or a module's function (`-m mod:func
 
 from __future__ import annotations
 
-import ast
 import builtins
 import importlib
 import importlib.machinery
@@ -11,13 +10,15 @@ import importlib.util
 import os
 import sys
 import types
-from typing import Callable, List, Optional, Tuple
 
-# track(module, path, source) tells the watcher about a module no import hook sees.
-Track = Callable[[types.ModuleType, str, bytes], object]
-# prepare(module) runs once the program's definitions exist, before its main part
-# (after the last top-level def or class): --loop puts the develoop in place there.
-Prepare = Optional[Callable[[types.ModuleType], None]]
+TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strings)
+if TYPE_CHECKING:
+    from typing import Callable, List, Optional, Tuple
+    # track(module, path, source) tells the watcher about a module no import hook sees.
+    Track = Callable[[types.ModuleType, str, bytes], object]
+    # prepare(module) runs once the program's definitions exist, before its main part
+    # (after the last top-level def or class): --loop puts the develoop in place there.
+    Prepare = Optional[Callable[[types.ModuleType], None]]
 
 
 class StartError(Exception):
@@ -289,6 +290,8 @@ def _run_parts(parts: List[types.CodeType], module: types.ModuleType,
 def _split(source: bytes, filename: str) -> List[types.CodeType]:
     """The code of `source` up to its last top-level def or class, and of the rest
     (the program's main part), compiled with the same `from __future__` flags."""
+    import ast  # only --loop splits the program (ast costs ~2 ms of start-up)
+
     tree = ast.parse(source, filename)
     last = max((i for i, node in enumerate(tree.body) if isinstance(
         node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))), default=-1)
@@ -317,6 +320,8 @@ def _split(source: bytes, filename: str) -> List[types.CodeType]:
 
 
 def _is_string(node) -> bool:
+    import ast
+
     return (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
             and isinstance(node.value.value, str))
 

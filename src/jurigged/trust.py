@@ -30,7 +30,10 @@ from __future__ import annotations
 import functools
 import os
 import stat
-from typing import Iterable, List, NamedTuple, Optional
+
+TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strings)
+if TYPE_CHECKING:
+    from typing import Iterable, List, Optional, Set
 
 # How many symbolic links one path may go through, as Linux allows (MAXSYMLINKS).
 _MAX_LINKS = 40
@@ -42,12 +45,31 @@ class UntrustedFile(Exception):
     """A file jurigged refuses to use; the message says which and why."""
 
 
-def why_untrusted(path: str) -> Optional[str]:
+def why_untrusted(path: str, trusted_folders: Optional[Set[str]] = None) -> Optional[str]:
     """None if only we (or root) can change what `path` leads to; otherwise the reason,
-    naming the entry at fault: 'it is writable by other users (mode 0666)'."""
+    naming the entry at fault: 'it is writable by other users (mode 0666)'.
+    `trusted_folders` (kept by the caller) holds folders found trustworthy with no
+    symbolic link on the way: only we or root can change them, so a file in one needs
+    only its own entry judged (the import hook asks for every module, most of them in
+    a few folders). Found ones are added to it."""
     if not hasattr(os, "geteuid"):  # Windows: no owners or modes to judge by
         return None
-    return _PathWalk(os.geteuid(), os.path.abspath(path)).problem()
+    absolute = os.path.abspath(path)
+    walk = _PathWalk(os.geteuid(), absolute)
+    if trusted_folders is None:
+        return walk.problem()
+    folder = os.path.dirname(absolute)
+    if folder in trusted_folders:
+        try:
+            info = os.lstat(absolute)
+        except OSError as exc:
+            return f"{absolute} cannot be checked: {exc.strerror}"
+        if not stat.S_ISLNK(info.st_mode):
+            return walk._judge(absolute, info, through_link=None)
+    reason = walk.problem()
+    if reason is None and walk.first_link is None:
+        trusted_folders.add(folder)
+    return reason
 
 
 def why_not_private(info: os.stat_result) -> Optional[str]:
@@ -80,10 +102,13 @@ def without_untrusted_saves(events: Iterable, trust_shared: bool) -> List:
     return kept
 
 
-class _Entry(NamedTuple):  # a NamedTuple: dataclasses costs ~10 ms to import
-    path: str
-    info: os.stat_result
-    through_link: Optional[str]  # the first symbolic link followed to get here
+class _Entry:  # a plain class: dataclasses and typing cost milliseconds to import
+    __slots__ = ("path", "info", "through_link")
+
+    def __init__(self, path: str, info: os.stat_result, through_link: Optional[str]):
+        self.path = path
+        self.info = info
+        self.through_link = through_link  # the first symbolic link followed to get here
 
 
 class _PathWalk:
@@ -92,6 +117,7 @@ class _PathWalk:
     def __init__(self, uid: int, path: str):
         self.uid = uid
         self.path = path
+        self.first_link: Optional[str] = None  # after problem(): the first link followed
 
     def problem(self) -> Optional[str]:
         pending = _components(self.path)  # what is left to walk, last component first
@@ -120,7 +146,7 @@ class _PathWalk:
             links += 1
             if links > _MAX_LINKS:
                 return f"it goes through more than {_MAX_LINKS} symbolic links"
-            first_link = first_link or entry
+            first_link = self.first_link = first_link or entry
             pending.extend(_components(target))
             if os.path.isabs(target):
                 current = "/"

@@ -10,11 +10,22 @@ import types
 from typing import List
 
 
-def register_builtin() -> None:
-    from . import django, flask, pydantic
+# Each built-in hook module, and the module whose presence in sys.modules means the
+# program uses its framework.
+BUILTIN = {"django": "django", "flask": "flask", "pydantic": "pydantic"}
+_registered: set = set()
 
-    for framework in (django, flask, pydantic):
-        framework.register()
+
+def register_builtin() -> None:
+    """Register the hooks of the frameworks the program has imported (called at each
+    batch: one imported since the last batch gets its hooks before this one applies).
+    A framework the program never imports costs nothing, not even an import."""
+    import importlib
+
+    for hook_module, framework in BUILTIN.items():
+        if hook_module not in _registered and framework in sys.modules:
+            _registered.add(hook_module)
+            importlib.import_module(f".{hook_module}", __name__).register()
 
 
 def watched_modules(first=None) -> List[types.ModuleType]:

@@ -4,32 +4,61 @@ before any code of theirs runs). JSON, so that nothing in it is ever executed.""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import types
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from typing import Callable, Iterable, Iterator, List, Optional
+
+TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strings)
+if TYPE_CHECKING:
+    from typing import Callable, Iterable, Iterator, List, Optional
 
 # Set in a watching process's own environment, so every child inherits it. The .pth
 # bootstrap looks for this name and for nothing else.
 ENVIRONMENT_VARIABLE = "JURIGGED_HANDOFF"
 
 
-@dataclass
-class FilterSpec:
+class _Record:
+    """Equality, repr and a dict of the FIELDS (the hand-off's JSON); plain classes,
+    not dataclasses: importing dataclasses costs ~4 ms of every start-up."""
+
+    FIELDS: tuple = ()
+
+    def as_dict(self) -> dict:
+        return {name: _plain(getattr(self, name)) for name in self.FIELDS}
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and all(
+            getattr(self, name) == getattr(other, name) for name in self.FIELDS)
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.FIELDS)
+        return f"{type(self).__name__}({values})"
+
+
+def _plain(value):
+    if isinstance(value, _Record):
+        return value.as_dict()
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+class FilterSpec(_Record):
     """One watch filter in a form another process can rebuild: absolute patterns (so a
     child with another current directory watches the same files), or `watch=None` for
     the default (the *.py files under `cwd`). It is itself the filter: `spec(path)`
     tells whether `path` is watched, so watch() takes it as a pattern."""
 
-    watch: Optional[List[str]]
-    exclude: List[str] = field(default_factory=list)
-    always: List[str] = field(default_factory=list)
-    cwd: str = ""
+    FIELDS = ("watch", "exclude", "always", "cwd")
+    __hash__ = None  # mutable, compared by value
 
-    def __post_init__(self):
+    def __init__(self, watch: Optional[List[str]], exclude: Optional[List[str]] = None,
+                 always: Optional[List[str]] = None, cwd: str = ""):
+        self.watch = watch
+        self.exclude = [] if exclude is None else exclude
+        self.always = [] if always is None else always
+        self.cwd = cwd
         self._rule = self._build()  # built now, while the current directory is known
 
     def __call__(self, path: str) -> bool:
@@ -52,23 +81,30 @@ class FilterSpec:
             return make_filter(None, self.exclude, always=self.always)
 
 
-@dataclass
-class Handoff:
+class Handoff(_Record):
     """What a child needs to watch like its parent."""
 
-    prefix: str  # the parent's sys.prefix: another installation ignores the hand-off
-    filters: List[FilterSpec] = field(default_factory=list)
-    debounce: float = 0.05
-    poll: Optional[float] = None
-    trust_shared: bool = False
-    reports: str = ""  # the token under which processes claim the messages they print
+    FIELDS = ("prefix", "filters", "debounce", "poll", "trust_shared", "reports")
+    __hash__ = None
+
+    def __init__(self, prefix: str, filters: Optional[List[FilterSpec]] = None,
+                 debounce: float = 0.05, poll: Optional[float] = None,
+                 trust_shared: bool = False, reports: str = ""):
+        self.prefix = prefix  # the parent's sys.prefix: another installation ignores it
+        self.filters = [] if filters is None else filters
+        self.debounce = debounce
+        self.poll = poll
+        self.trust_shared = trust_shared
+        self.reports = reports  # the token under which processes claim what they print
 
     def encode(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        return _to_json(self.as_dict())
 
     @classmethod
     def decode(cls, text: str) -> "Handoff":
         """Raises ValueError (json.JSONDecodeError included) or TypeError on bad text."""
+        import json  # only a child reads it; writing needs no json (see _to_json)
+
         data = json.loads(text)
         if not isinstance(data, dict):
             raise ValueError("not an object")
@@ -119,3 +155,28 @@ def _working_directory(path: str) -> Iterator[None]:
         yield
     finally:
         os.chdir(before)
+
+
+def _to_json(value) -> str:
+    """`value` (dicts, lists, strings, numbers, booleans, None) as compact JSON. Every
+    watching process writes its hand-off at start-up, and importing the json package
+    costs ~1.5 ms there (it compiles its decoder's patterns); the string escaping is
+    the C accelerator's, as json.dumps itself uses."""
+    from _json import encode_basestring_ascii
+
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return encode_basestring_ascii(value)
+    if isinstance(value, (int, float)):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"not a JSON number: {value!r}")
+        return repr(value) if isinstance(value, float) else str(int(value))
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{encode_basestring_ascii(str(key))}:{_to_json(item)}"
+                              for key, item in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_to_json(item) for item in value) + "]"
+    raise TypeError(f"cannot hand {type(value).__name__} to a child")

@@ -20,25 +20,24 @@ Only the printed line is held back: the event still reaches the logger's listene
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
-import secrets
-import socket
 import sys
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Optional
+
+TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strings)
+if TYPE_CHECKING:
+    from typing import Optional
 
 _KINDS = ("error", "notice")
 _KEPT_CLAIMS = 256  # per process; the oldest are let go (one socket each)
 
 
-@dataclass
 class _State:
-    token: str = ""  # empty: no live children, every line is printed
-    child: bool = False  # lines printed here name this process
-    installed: bool = False
-    claims: "OrderedDict[str, socket.socket]" = field(default_factory=OrderedDict)
+    def __init__(self):
+        self.token = ""  # empty: no live children, every line is printed
+        self.child = False  # lines printed here name this process
+        self.installed = False
+        self.claims: "OrderedDict[str, object]" = OrderedDict()  # digest -> its socket
 
 
 _state = _State()
@@ -51,7 +50,8 @@ def token() -> str:
 def create_token() -> str:
     """The watching process's token (made once; its children are told it)."""
     if not _state.token:
-        _state.token = secrets.token_hex(12)
+        # os.urandom, not secrets: secrets and hashlib cost ~5 ms of every start-up.
+        _state.token = os.urandom(12).hex()
     _install()
     return _state.token
 
@@ -106,7 +106,11 @@ def _first_to_report(event: dict) -> bool:
     if digest in claims:  # met again here: still ours to print
         claims.move_to_end(digest)
         return True
-    if not sys.platform.startswith("linux") or not hasattr(socket, "AF_UNIX"):
+    if not sys.platform.startswith("linux"):
+        return True
+    import socket  # only once a message is printed in a family of processes
+
+    if not hasattr(socket, "AF_UNIX"):
         return True
     claim = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     try:
@@ -125,4 +129,6 @@ def _digest(event: dict) -> str:
     the file's state: a process may report a save after the next one is written."""
     text = "\0".join((event.get("event", ""), event.get("file", ""),
                       str(event.get("line", 0)), event.get("message", "")))
+    import hashlib
+
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
