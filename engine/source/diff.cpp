@@ -20,7 +20,9 @@ class Differ {
 public:
     Differ(const Tree& old_tree, const Tree& new_tree)
         : a(old_tree.nodes), b(new_tree.nodes), old_to_new(a.size(), -1), new_to_old(b.size(), -1),
-          changes(b.size(), Unchanged) {}
+          changes(b.size(), Unchanged) {
+        if (old_tree.id != 0 && new_tree.reuse.against == old_tree.id) reuse = &new_tree.reuse;
+    }
 
     Plan run() {
         Plan plan;
@@ -45,6 +47,23 @@ private:
     const std::vector<Node>& b;  // new
     std::vector<int> old_to_new, new_to_old;
     std::vector<std::uint32_t> changes;  // per new node
+    const Reuse* reuse = nullptr;  // new_tree was parsed against old_tree
+
+    // The new node an incremental parse made of old node `o` (a copy, maybe moved), or -1.
+    int reused_as(int o) const {
+        if (o >= 1 && o < reuse->prefix_end) return o;
+        if (o >= reuse->old_suffix_begin) return o - reuse->old_suffix_begin + reuse->new_suffix_begin;
+        return -1;
+    }
+
+    // Matching a subtree with its copy pairs every node with its copy, as match_children
+    // would (definitions pair at the strictest tier in order, statements all align):
+    // without the maps, and without reading the definitions' names.
+    void pair_copies(int o, int n) {
+        int last = o;
+        while (!a[last].children.empty()) last = a[last].children.back();
+        for (int k = 1; o + k <= last; ++k) pair(o + k, n + k, content_changes(o + k, n + k));
+    }
 
     void pair(int o, int n, std::uint32_t change) {
         old_to_new[o] = n;
@@ -81,6 +100,10 @@ private:
         while (!scopes.empty()) {
             auto [o, n] = scopes.back();
             scopes.pop_back();
+            if (reuse && o != 0 && reused_as(o) == n) {
+                pair_copies(o, n);
+                continue;
+            }
             const std::vector<int>& old_children = a[o].children;
             const std::vector<int>& new_children = b[n].children;
             match_definitions(old_children, new_children);

@@ -265,7 +265,12 @@ static void bind_source(nb::module_& m) {
 
     nb::class_<PyTree>(m, "Tree", "The definition tree of one source; nodes[0] is the module.")
         .def_prop_ro("nodes", [](PyTree& t) { return NodeView{&t}; }, nb::rv_policy::move, nb::keep_alive<0, 1>())
-        .def_prop_ro("line_count", [](const PyTree& t) { return t.tree.line_count; });
+        .def_prop_ro("line_count", [](const PyTree& t) { return t.tree.line_count; })
+        .def_prop_ro("reused_nodes", [](const PyTree& t) {
+            const src::Reuse& r = t.tree.reuse;
+            if (r.against == 0) return 0;
+            return r.prefix_end - 1 + static_cast<int>(t.tree.nodes.size()) - r.new_suffix_begin;
+        });
 
     nb::class_<PyChanges>(m, "Changes", "diff() restricted to the entries that changed (see changes()).")
         .def_ro("entries", &PyChanges::entries)
@@ -289,7 +294,8 @@ static void bind_source(nb::module_& m) {
             {
                 // One release of the GIL for the parse and, with `against`, the diff.
                 nb::gil_scoped_release unlocked;
-                result = src::parse(raw, utf8, python_minor);
+                result = against ? src::parse(raw, utf8, python_minor, against->tree)
+                                 : src::parse(raw, utf8, python_minor);
                 // Names are folded to NFKC in Python: then the diff waits for that.
                 if (against && result.tree && !has_non_ascii_names(*result.tree))
                     early = std::make_shared<ChangesData>(compute_changes(against->tree, *result.tree));
