@@ -239,3 +239,14 @@ def test_errors_are_those_of_the_whole_file():
     for broken in ["    Y = (\n", "    Y = 1 +\n", "    else:\n", "    Y = '\n"]:
         result = check_same(old, textwrap.dedent(BASE.replace("    Y = 1\n", broken)).encode())
         assert isinstance(result, tuple)
+
+
+def test_folded_names_stay_folded():
+    # Python folds identifiers to NFKC ("\ufb01" is "fi"): copied nodes keep the folded
+    # names of the tree they come from, new ones are folded like a whole-file parse's
+    source = textwrap.dedent(BASE).replace("def f(x)", "def \ufb01x(x)") + "def \u2168():\n    pass\n"
+    old = _core.parse(source.encode(), "m.py")
+    assert old.nodes[old.nodes[0].children[2]].name == "fix"
+    for edited in [source.replace("return 2", "return 5"), source.replace("pass", "return 1"),
+                   source + "def \ufb02y():\n    pass\n"]:
+        check_same(old, edited.encode())

@@ -57,12 +57,12 @@ private:
     }
 
     // Matching a subtree with its copy pairs every node with its copy, as match_children
-    // would (definitions pair at the strictest tier in order, statements all align):
-    // without the maps, and without reading the definitions' names.
-    void pair_copies(int o, int n) {
-        int last = o;
-        while (!a[last].children.empty()) last = a[last].children.back();
-        for (int k = 1; o + k <= last; ++k) pair(o + k, n + k, content_changes(o + k, n + k));
+    // would (definitions pair at the strictest tier in order, statements all align), and
+    // content_changes() finds equal hashes, so only the line shift decides: without
+    // reading the nodes. [o, o + size) is the old subtree.
+    void pair_copies(int o, int n, int size) {
+        std::uint32_t change = o < reuse->prefix_end || reuse->suffix_lines == 0 ? Unchanged : Moved;
+        for (int k = 1; k < size; ++k) pair(o + k, n + k, change);
     }
 
     void pair(int o, int n, std::uint32_t change) {
@@ -100,17 +100,18 @@ private:
         while (!scopes.empty()) {
             auto [o, n] = scopes.back();
             scopes.pop_back();
-            if (reuse && o != 0 && reused_as(o) == n) {
-                pair_copies(o, n);
-                continue;
-            }
             const std::vector<int>& old_children = a[o].children;
             const std::vector<int>& new_children = b[n].children;
             match_definitions(old_children, new_children);
             match_statements(old_children, new_children);
-            for (auto child = new_children.rbegin(); child != new_children.rend(); ++child) {
+            int next_sibling = static_cast<int>(b.size());  // of a module child: its subtree's end
+            for (auto child = new_children.rbegin(); child != new_children.rend(); next_sibling = *child++) {
                 int partner = new_to_old[*child];
-                if (partner >= 0 && b[*child].kind != Kind::Statement) scopes.emplace_back(partner, *child);
+                if (partner < 0) continue;
+                if (reuse && n == 0 && reused_as(partner) == *child)
+                    pair_copies(partner, *child, next_sibling - *child);
+                else if (b[*child].kind != Kind::Statement)
+                    scopes.emplace_back(partner, *child);
             }
         }
     }

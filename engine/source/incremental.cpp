@@ -112,7 +112,7 @@ public:
         module(tree);
         tree.line_count = starts_after ? old.line_count + suffix_lines : line_offset + piece.line_count;
         tree.text = std::move(text);
-        tree.reuse = {old.id, prefix_end, old_suffix_begin, new_suffix_begin};
+        tree.reuse = {old.id, prefix_end, old_suffix_begin, new_suffix_begin, suffix_lines};
         return tree;
     }
 

@@ -78,6 +78,7 @@ struct Reuse {
     int prefix_end = 1;
     int old_suffix_begin = 0;
     int new_suffix_begin = 0;
+    int suffix_lines = 0;  // how far the nodes after the re-read ones moved
 };
 
 struct Tree {

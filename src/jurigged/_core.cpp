@@ -139,13 +139,26 @@ nb::object source_line(const std::string& raw, int line) {
 
 // Python folds identifiers to NFKC ("Ŀ" is "L·"); the engine keeps them as written,
 // so names reach Python folded like CPython's own.
+// The nodes a parse made, as opposed to those an incremental parse copied from the tree
+// it was parsed against (whose names were folded then): [begin, end).
+struct FreshNodes {
+    std::size_t begin, end;
+};
+FreshNodes fresh_nodes(const src::Tree& tree) {
+    const src::Reuse& reuse = tree.reuse;
+    if (reuse.against == 0) return {0, tree.nodes.size()};
+    return {static_cast<std::size_t>(reuse.prefix_end), static_cast<std::size_t>(reuse.new_suffix_begin)};
+}
+
 void fold_identifiers(src::Tree& tree) {
     nb::object normalize;
     auto fold = [&](std::string& text) {
         if (!normalize.is_valid()) normalize = nb::module_::import_("unicodedata").attr("normalize");
         text = nb::cast<std::string>(normalize("NFKC", nb::str(text.c_str(), text.size())));
     };
-    for (src::Node& node : tree.nodes) {
+    FreshNodes fresh = fresh_nodes(tree);
+    for (std::size_t index = fresh.begin; index < fresh.end; ++index) {
+        src::Node& node = tree.nodes[index];
         bool ascii = true;
         for (char c : node.qualname) ascii &= static_cast<unsigned char>(c) < 0x80;
         if (ascii) continue;
@@ -215,8 +228,9 @@ PyChanges finish_changes(ChangesData&& d) {
 }
 
 bool has_non_ascii_names(const src::Tree& tree) {
-    for (const src::Node& node : tree.nodes) {
-        for (char c : node.qualname) {
+    FreshNodes fresh = fresh_nodes(tree);
+    for (std::size_t index = fresh.begin; index < fresh.end; ++index) {
+        for (char c : tree.nodes[index].qualname) {
             if (static_cast<unsigned char>(c) >= 0x80) return true;
         }
     }
