@@ -46,9 +46,9 @@ def generated_sample(count=6):
     return out
 
 
-def parse(source, against=None):
+def parse(source, against=None, minor=sys.version_info.minor):
     try:
-        return _core.parse(source, "m.py", against=against)
+        return _core.parse(source, "m.py", against=against, python_minor=minor)
     except SyntaxError as error:
         return (type(error), error.msg, error.lineno, error.offset, error.text)
 
@@ -65,17 +65,17 @@ def changes_summary(old, new):
             [c.position(o) for o in range(old_count)], [c.old_index(n) for n in range(new_count)])
 
 
-def check_same(old, source):
+def check_same(old, source, minor=sys.version_info.minor):
     """Parses `source` both ways; returns the incremental tree (or the error)."""
-    incremental = parse(source, against=old)
-    whole = parse(source)
+    incremental = parse(source, against=old, minor=minor)
+    whole = parse(source, minor=minor)
     if isinstance(whole, tuple) or isinstance(incremental, tuple):
         assert incremental == whole
         return incremental
     assert incremental.line_count == whole.line_count
     assert fields(incremental) == fields(whole)
     assert _core.diff(old, incremental) == _core.diff(old, whole)
-    assert changes_summary(old, parse(source, against=old)) == changes_summary(old, whole)
+    assert changes_summary(old, parse(source, against=old, minor=minor)) == changes_summary(old, whole)
     return incremental
 
 
@@ -250,3 +250,58 @@ def test_folded_names_stay_folded():
     for edited in [source.replace("return 2", "return 5"), source.replace("pass", "return 1"),
                    source + "def \ufb02y():\n    pass\n"]:
         check_same(old, edited.encode())
+
+
+SAME_NAMES = """\
+def f():
+    return 1
+
+X = 1
+
+def f():
+    return 1
+
+class C:
+    pass
+
+def f():
+    return 2
+
+X = 1
+
+def f():
+    return 1
+"""
+
+
+@pytest.mark.parametrize("edit", [
+    lambda s: s.replace("class C:\n    pass\n", ""),
+    lambda s: s.replace("return 2", "return 1"),
+    lambda s: s.replace("def f():\n    return 2\n", "def f():\n    return 1\n\ndef f():\n    return 3\n"),
+    lambda s: s.replace("X = 1\n\ndef f():\n    return 1\n\nclass", "class", 1),
+    lambda s: s.replace("class C:\n    pass\n", "X = 1\n"),
+    lambda s: "def f():\n    return 1\n\n" + s,
+])
+def test_same_named_definitions_pair_like_the_whole_diff(edit):
+    # the diff pairs same-named definitions by similarity; a copied `f` may pair with
+    # a re-read one, so these names take the whole matching, not the copy shortcut
+    old = _core.parse(SAME_NAMES.encode(), "m.py")
+    new = check_same(old, edit(SAME_NAMES).encode())
+    assert new.reused_nodes > 0
+
+
+@pytest.mark.parametrize("minor", [9, 13])
+@pytest.mark.parametrize("source", [
+    "def f():\n    pass\n\\\nx = 1\ny = 2\nz = 3\n",
+    "if a:\n  if b:\n    pass\n\\\nx = 1\ny = 2\nz = 3\n",
+    "x = 0\n    \\\nx = 1\ny = 2\nz = 3\n",
+    "x = 0\n\x0cy = 2\nz = 3\n",
+])
+def test_lines_continued_or_fed_before_a_statement(source, minor):
+    # 3.9 keeps the indentation on a line that starts with a backslash continuation
+    old = parse(source.encode(), minor=minor)
+    if isinstance(old, tuple):
+        return
+    for edited in [source.replace("y = 2", "y = 5"), source.replace("x = 1", "x = 4"),
+                   source.replace("z = 3", "z = 6"), source + "w = 1\n"]:
+        check_same(old, edited.encode(), minor)

@@ -102,7 +102,10 @@ private:
             scopes.pop_back();
             const std::vector<int>& old_children = a[o].children;
             const std::vector<int>& new_children = b[n].children;
-            match_definitions(old_children, new_children);
+            if (reuse && o == 0)
+                match_module_definitions(old_children, new_children);
+            else
+                match_definitions(old_children, new_children);
             match_statements(old_children, new_children);
             int next_sibling = static_cast<int>(b.size());  // of a module child: its subtree's end
             for (auto child = new_children.rbegin(); child != new_children.rend(); next_sibling = *child++) {
@@ -118,6 +121,33 @@ private:
 
     // Same-named definitions in one scope (overloads, property accessors, redefinitions)
     // pair by similarity, strictest first; what is left pairs in source order.
+    // match_definitions() at the top level of a tree parsed against the old one. A name
+    // no re-read definition has (old or new) belongs to copies only, on both sides and
+    // in the same order: those pair with their copies, as match_definitions() would
+    // pair them (at its first tier, in order). Only the other names need its maps.
+    void match_module_definitions(const std::vector<int>& old_children, const std::vector<int>& new_children) {
+        std::vector<std::string_view> contested;  // few: the re-read part's definitions
+        for (int c : old_children)
+            if (reused_as(c) < 0 && is_definition(a[c].kind)) contested.push_back(a[c].name);
+        for (int c : new_children)
+            if (c >= reuse->prefix_end && c < reuse->new_suffix_begin && is_definition(b[c].kind))
+                contested.push_back(b[c].name);
+        if (contested.size() > 32) return match_definitions(old_children, new_children);  // a big change
+        auto is_contested = [&](std::string_view name) {
+            return std::find(contested.begin(), contested.end(), name) != contested.end();
+        };
+        std::vector<int> old_rest;
+        for (int c : old_children) {
+            if (!is_definition(a[c].kind)) continue;
+            int copy = reused_as(c);
+            if (copy >= 0 && !is_contested(a[c].name))
+                pair(c, copy, content_changes(c, copy));
+            else
+                old_rest.push_back(c);
+        }
+        match_definitions(old_rest, new_children);
+    }
+
     void match_definitions(const std::vector<int>& old_children, const std::vector<int>& new_children) {
         std::unordered_map<std::string_view, std::vector<int>> old_by_name;
         for (int c : old_children)
@@ -140,7 +170,7 @@ private:
         };
         for (Similar similar : tiers) {
             for (int c : new_children) {
-                if (!is_definition(b[c].kind) || new_to_old[c] >= 0) continue;
+                if (new_to_old[c] >= 0 || !is_definition(b[c].kind)) continue;
                 auto found = old_by_name.find(b[c].name);
                 if (found == old_by_name.end()) continue;
                 for (int candidate : found->second) {
