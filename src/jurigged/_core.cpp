@@ -325,7 +325,9 @@ static void bind_source(nb::module_& m) {
         nb::arg("against").none() = nb::none(), nb::arg("python_minor") = PY_MINOR_VERSION,
         "Parse Python source bytes into a Tree; raises SyntaxError on invalid source. With\n"
         "utf8=True the bytes are UTF-8 text already decoded (any coding cookie is ignored).\n"
-        "With against=old_tree, changes(old_tree, result) is computed in the same release\n"
+        "With against=old_tree, only the top-level statements around the bytes that differ\n"
+        "from old_tree's text are parsed again (the result is the whole-file parse's), and\n"
+        "changes(old_tree, result) is computed in the same release\n"
         "of the GIL (and handed over once). python_minor: the Python 3.x whose rules apply\n"
         "where versions differ (default: this one).");
 
