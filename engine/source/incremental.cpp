@@ -80,7 +80,10 @@ std::optional<Region> changed_region(const Tree& old, std::string_view text) {
     region.last = last;
     region.old_end = last < top.size() ? top[last].byte : before.size();
     region.new_end = last < top.size() ? static_cast<std::size_t>(top[last].byte + growth) : text.size();
-    if (region.from_file_start && last == top.size()) return std::nullopt;  // that is the whole file
+    // re-reading most of the file and copying its nodes once more would cost more than
+    // a whole-file parse (a checkout, a reformatted file)
+    if (2 * (region.new_end - region.begin) > text.size()) return std::nullopt;
+    if (region.from_file_start && last == top.size()) return std::nullopt;  // the whole file
     return region;
 }
 
