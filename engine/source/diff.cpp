@@ -20,7 +20,9 @@ class Differ {
 public:
     Differ(const Tree& old_tree, const Tree& new_tree)
         : a(old_tree.nodes), b(new_tree.nodes), old_to_new(a.size(), -1), new_to_old(b.size(), -1),
-          changes(b.size(), Unchanged) {}
+          changes(b.size(), Unchanged) {
+        if (old_tree.id != 0 && new_tree.reuse.against == old_tree.id) reuse = &new_tree.reuse;
+    }
 
     Plan run() {
         Plan plan;
@@ -45,6 +47,23 @@ private:
     const std::vector<Node>& b;  // new
     std::vector<int> old_to_new, new_to_old;
     std::vector<std::uint32_t> changes;  // per new node
+    const Reuse* reuse = nullptr;  // new_tree was parsed against old_tree
+
+    // The new node an incremental parse made of old node `o` (a copy, maybe moved), or -1.
+    int reused_as(int o) const {
+        if (o >= 1 && o < reuse->prefix_end) return o;
+        if (o >= reuse->old_suffix_begin) return o - reuse->old_suffix_begin + reuse->new_suffix_begin;
+        return -1;
+    }
+
+    // Matching a subtree with its copy pairs every node with its copy, as match_children
+    // would (definitions pair at the strictest tier in order, statements all align), and
+    // content_changes() finds equal hashes, so only the line shift decides: without
+    // reading the nodes. [o, o + size) is the old subtree.
+    void pair_copies(int o, int n, int size) {
+        std::uint32_t change = o < reuse->prefix_end || reuse->suffix_lines == 0 ? Unchanged : Moved;
+        for (int k = 1; k < size; ++k) pair(o + k, n + k, change);
+    }
 
     void pair(int o, int n, std::uint32_t change) {
         old_to_new[o] = n;
@@ -83,17 +102,52 @@ private:
             scopes.pop_back();
             const std::vector<int>& old_children = a[o].children;
             const std::vector<int>& new_children = b[n].children;
-            match_definitions(old_children, new_children);
+            if (reuse && o == 0)
+                match_module_definitions(old_children, new_children);
+            else
+                match_definitions(old_children, new_children);
             match_statements(old_children, new_children);
-            for (auto child = new_children.rbegin(); child != new_children.rend(); ++child) {
+            int next_sibling = static_cast<int>(b.size());  // of a module child: its subtree's end
+            for (auto child = new_children.rbegin(); child != new_children.rend(); next_sibling = *child++) {
                 int partner = new_to_old[*child];
-                if (partner >= 0 && b[*child].kind != Kind::Statement) scopes.emplace_back(partner, *child);
+                if (partner < 0) continue;
+                if (reuse && n == 0 && reused_as(partner) == *child)
+                    pair_copies(partner, *child, next_sibling - *child);
+                else if (b[*child].kind != Kind::Statement)
+                    scopes.emplace_back(partner, *child);
             }
         }
     }
 
     // Same-named definitions in one scope (overloads, property accessors, redefinitions)
     // pair by similarity, strictest first; what is left pairs in source order.
+    // match_definitions() at the top level of a tree parsed against the old one. A name
+    // no re-read definition has (old or new) belongs to copies only, on both sides and
+    // in the same order: those pair with their copies, as match_definitions() would
+    // pair them (at its first tier, in order). Only the other names need its maps.
+    void match_module_definitions(const std::vector<int>& old_children, const std::vector<int>& new_children) {
+        std::vector<std::string_view> contested;  // few: the re-read part's definitions
+        for (int c : old_children)
+            if (reused_as(c) < 0 && is_definition(a[c].kind)) contested.push_back(a[c].name);
+        for (int c : new_children)
+            if (c >= reuse->prefix_end && c < reuse->new_suffix_begin && is_definition(b[c].kind))
+                contested.push_back(b[c].name);
+        if (contested.size() > 32) return match_definitions(old_children, new_children);  // a big change
+        auto is_contested = [&](std::string_view name) {
+            return std::find(contested.begin(), contested.end(), name) != contested.end();
+        };
+        std::vector<int> old_rest;
+        for (int c : old_children) {
+            if (!is_definition(a[c].kind)) continue;
+            int copy = reused_as(c);
+            if (copy >= 0 && !is_contested(a[c].name))
+                pair(c, copy, content_changes(c, copy));
+            else
+                old_rest.push_back(c);
+        }
+        match_definitions(old_rest, new_children);
+    }
+
     void match_definitions(const std::vector<int>& old_children, const std::vector<int>& new_children) {
         std::unordered_map<std::string_view, std::vector<int>> old_by_name;
         for (int c : old_children)
@@ -116,7 +170,7 @@ private:
         };
         for (Similar similar : tiers) {
             for (int c : new_children) {
-                if (!is_definition(b[c].kind) || new_to_old[c] >= 0) continue;
+                if (new_to_old[c] >= 0 || !is_definition(b[c].kind)) continue;
                 auto found = old_by_name.find(b[c].name);
                 if (found == old_by_name.end()) continue;
                 for (int candidate : found->second) {

@@ -53,9 +53,46 @@ struct Node {
                                         //   layout_hash means "only moved by whole lines"
 };
 
+// Polynomial sums over a run of tokens (see range_hash.hpp). They compose, which lets an
+// incremental parse hash the whole module without re-reading its unchanged tokens.
+struct TokenSums {
+    std::uint64_t power = 1, content = 0, position = 0, placed = 0;
+};
+
+// Where a top-level statement starts: a place an incremental parse may start or stop.
+struct TopLevelStart {
+    std::uint32_t byte = 0;   // of its first token in Tree::text
+    std::uint32_t token = 0;  // that token's index among the file's tokens
+    int line = 0;
+    int node = 0;
+    bool clean = false;  // column 0 of a line not continued by a backslash: the tokenizer
+                         // is there in its initial state (no bracket, string or indent)
+    TokenSums before;    // of tokens [0, token)
+};
+
+// How an incremental parse's nodes relate to the tree it was parsed against: old nodes
+// [1, prefix_end) are new nodes of the same index, old nodes from old_suffix_begin on are
+// the new ones from new_suffix_begin on (same content, lines shifted), the rest is new.
+struct Reuse {
+    std::uint64_t against = 0;  // Tree::id of that tree; 0: none
+    int prefix_end = 1;
+    int old_suffix_begin = 0;
+    int new_suffix_begin = 0;
+    int suffix_lines = 0;  // how far the nodes after the re-read ones moved
+};
+
 struct Tree {
     std::vector<Node> nodes;  // nodes[0] is the Module
     int line_count = 0;
+
+    // What parse(..., against=this tree) reuses.
+    std::uint64_t id = 0;  // unique per parse
+    int python_minor = 0;
+    std::string text;      // the decoded text
+    std::vector<TopLevelStart> top_level;  // one per module child, in order
+    TokenSums all_tokens;                  // of every token but End
+    std::uint32_t token_count = 0;         // tokens but End
+    Reuse reuse;
 };
 
 // Which of Python's SyntaxError classes CPython raises for an error.
@@ -80,6 +117,10 @@ constexpr int newest_python_minor = 13;
 // Parse Python source (bytes as read from disk: BOM, PEP 263 cookie, CRLF/CR handled).
 // With `utf8`, the bytes are UTF-8 text decoded elsewhere: any cookie is ignored.
 ParseResult parse(std::string_view source, bool utf8 = false, int python_minor = newest_python_minor);
+
+// The same result as parse(source, ...), always; reads again only the top-level statements
+// that differ from `against` (a tree parsed earlier) and reuses the others' nodes.
+ParseResult parse(std::string_view source, bool utf8, int python_minor, const Tree& against);
 
 // What happened to one definition or statement between two trees.
 enum Change : std::uint32_t {

@@ -40,6 +40,34 @@ public:
         return finish(raw(&Sums::content, begin, end) + position_weight * positions, end - begin);
     }
 
+    // Sums of tokens [0, k).
+    const TokenSums& prefix(std::size_t k) const { return sums[k]; }
+
+    // The sums of two runs of tokens, one after the other.
+    static TokenSums concatenate(const TokenSums& first, const TokenSums& second) {
+        return {first.power * second.power, first.content * second.power + second.content,
+                first.position * second.power + second.position, first.placed * second.power + second.placed};
+    }
+
+    // The sums of tokens [begin, end) from the prefix sums up to each.
+    static TokenSums between(const TokenSums& begin, const TokenSums& end) {
+        std::uint64_t power = end.power * inverse(begin.power);
+        return {power, end.content - begin.content * power, end.position - begin.position * power,
+                end.placed - begin.placed * power};
+    }
+
+    // The same tokens, `lines` lines further down.
+    static TokenSums shifted(TokenSums sums, int lines) {
+        sums.position += (static_cast<std::uint64_t>(static_cast<std::int64_t>(lines)) << 24) * sums.placed;
+        return sums;
+    }
+
+    // content() and layout() of a run of `length` tokens with these sums.
+    static std::uint64_t content_of(const TokenSums& s, std::size_t length) { return finish(s.content, length); }
+    static std::uint64_t layout_of(const TokenSums& s, std::size_t length, int base_line) {
+        return finish(s.content + position_weight * (s.position - position(base_line, 0) * s.placed), length);
+    }
+
     // The content of several ranges in order, as if they were one.
     class Concatenation {
     public:
@@ -61,10 +89,15 @@ private:
     static constexpr std::uint64_t position_weight = 0xc2b2ae3d27d4eb4fULL;
 
     // Prefix sums up to each token (and base's powers), kept together for locality.
-    struct Sums {
-        std::uint64_t power, content, position, placed;
-    };
+    using Sums = TokenSums;
     std::vector<Sums> sums;
+
+    // x^-1 mod 2^64 for odd x (every power of the odd base), by Newton's iteration.
+    static std::uint64_t inverse(std::uint64_t x) {
+        std::uint64_t y = x;  // right to 3 bits; each step doubles them
+        for (int step = 0; step < 5; ++step) y *= 2 - x * y;
+        return y;
+    }
 
     // Linear in the line, so that sums can be rebased to another first line.
     static std::uint64_t position(int line, int col) {

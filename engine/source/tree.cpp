@@ -1,10 +1,12 @@
 // parse(): decoded text -> tokens -> the definition tree. A statement-level parser:
 // it follows Python's block structure exactly (where every statement starts and ends,
 // which compound statement owns which suite) and leaves expressions to the token checks.
+#include <atomic>
 #include <string>
 #include <unordered_map>
 
 #include "source/decode.hpp"
+#include "source/incremental.hpp"
 #include "source/model.hpp"
 #include "source/range_hash.hpp"
 #include "source/token_checks.hpp"
@@ -538,6 +540,20 @@ private:
         }
     }
 
+    // Where each top-level statement starts, for a later parse against this tree.
+    void top_level_starts(const RangeHasher& hasher) {
+        const std::vector<int>& children = tree.nodes[0].children;
+        tree.top_level.reserve(children.size());
+        for (int child : children) {
+            std::size_t first = extents[child].begin;
+            const Token& t = toks[first];
+            tree.top_level.push_back({t.begin, static_cast<std::uint32_t>(first), t.line, child,
+                                      t.col == 0 && tokenizer_starts_clean(text, t.begin), hasher.prefix(first)});
+        }
+        tree.token_count = static_cast<std::uint32_t>(toks.size() - 1);
+        tree.all_tokens = hasher.prefix(toks.size() - 1);
+    }
+
     // A block's own tokens: its whole extent minus the definitions inside it.
     std::uint64_t hash_without_definitions(const RangeHasher& hasher, std::size_t n) const {
         RangeHasher::Concatenation own(hasher);
@@ -553,6 +569,7 @@ private:
 
     void hashes() {
         RangeHasher hasher(text, toks);
+        top_level_starts(hasher);
         for (std::size_t n = 0; n < tree.nodes.size(); ++n) {
             Node& node = tree.nodes[n];
             const Extent& e = extents[n];
@@ -570,15 +587,41 @@ private:
 
 }  // namespace
 
+bool tokenizer_starts_clean(std::string_view text, std::size_t byte) {
+    if (byte == 0) return true;
+    if (byte > text.size() || text[byte - 1] != '\n') return false;
+    return byte < 2 || text[byte - 2] != '\\';
+}
+
+bool decode(std::string_view source, bool utf8, std::string& text, SyntaxError& error) {
+    if (!utf8) return decode_source(source, text, error);
+    normalize_utf8(source, text);
+    return true;
+}
+
 ParseResult parse(std::string_view source, bool utf8, int python_minor) {
     std::string text;
     SyntaxError decode_error;
-    if (utf8)
-        normalize_utf8(source, text);
-    else if (!decode_source(source, text, decode_error))
-        return {std::nullopt, decode_error};
+    if (!decode(source, utf8, text, decode_error)) return {std::nullopt, decode_error};
+    return parse_decoded(std::move(text), python_minor);
+}
+
+std::uint64_t next_tree_id() {
+    static std::atomic<std::uint64_t> last{0};
+    return ++last;
+}
+
+ParseResult parse_decoded(std::string text, int python_minor) {
     TokenizeResult tokens = tokenize(text, python_minor);
-    if (!tokens.error) return TreeBuilder(text, tokens.tokens).build(tokens.line_count);
+    if (!tokens.error) {
+        ParseResult result = TreeBuilder(text, tokens.tokens).build(tokens.line_count);
+        if (result.tree) {
+            result.tree->id = next_tree_id();
+            result.tree->python_minor = python_minor;
+            result.tree->text = std::move(text);
+        }
+        return result;
+    }
 
     // CPython tokenizes as it parses, so a statement error on a line before the one the
     // tokenizer failed on is the one it reports; except that before reporting a plain

@@ -139,13 +139,26 @@ nb::object source_line(const std::string& raw, int line) {
 
 // Python folds identifiers to NFKC ("Ŀ" is "L·"); the engine keeps them as written,
 // so names reach Python folded like CPython's own.
+// The nodes a parse made, as opposed to those an incremental parse copied from the tree
+// it was parsed against (whose names were folded then): [begin, end).
+struct FreshNodes {
+    std::size_t begin, end;
+};
+FreshNodes fresh_nodes(const src::Tree& tree) {
+    const src::Reuse& reuse = tree.reuse;
+    if (reuse.against == 0) return {0, tree.nodes.size()};
+    return {static_cast<std::size_t>(reuse.prefix_end), static_cast<std::size_t>(reuse.new_suffix_begin)};
+}
+
 void fold_identifiers(src::Tree& tree) {
     nb::object normalize;
     auto fold = [&](std::string& text) {
         if (!normalize.is_valid()) normalize = nb::module_::import_("unicodedata").attr("normalize");
         text = nb::cast<std::string>(normalize("NFKC", nb::str(text.c_str(), text.size())));
     };
-    for (src::Node& node : tree.nodes) {
+    FreshNodes fresh = fresh_nodes(tree);
+    for (std::size_t index = fresh.begin; index < fresh.end; ++index) {
+        src::Node& node = tree.nodes[index];
         bool ascii = true;
         for (char c : node.qualname) ascii &= static_cast<unsigned char>(c) < 0x80;
         if (ascii) continue;
@@ -215,8 +228,9 @@ PyChanges finish_changes(ChangesData&& d) {
 }
 
 bool has_non_ascii_names(const src::Tree& tree) {
-    for (const src::Node& node : tree.nodes) {
-        for (char c : node.qualname) {
+    FreshNodes fresh = fresh_nodes(tree);
+    for (std::size_t index = fresh.begin; index < fresh.end; ++index) {
+        for (char c : tree.nodes[index].qualname) {
             if (static_cast<unsigned char>(c) >= 0x80) return true;
         }
     }
@@ -265,7 +279,12 @@ static void bind_source(nb::module_& m) {
 
     nb::class_<PyTree>(m, "Tree", "The definition tree of one source; nodes[0] is the module.")
         .def_prop_ro("nodes", [](PyTree& t) { return NodeView{&t}; }, nb::rv_policy::move, nb::keep_alive<0, 1>())
-        .def_prop_ro("line_count", [](const PyTree& t) { return t.tree.line_count; });
+        .def_prop_ro("line_count", [](const PyTree& t) { return t.tree.line_count; })
+        .def_prop_ro("reused_nodes", [](const PyTree& t) {
+            const src::Reuse& r = t.tree.reuse;
+            if (r.against == 0) return 0;
+            return r.prefix_end - 1 + static_cast<int>(t.tree.nodes.size()) - r.new_suffix_begin;
+        });
 
     nb::class_<PyChanges>(m, "Changes", "diff() restricted to the entries that changed (see changes()).")
         .def_ro("entries", &PyChanges::entries)
@@ -289,7 +308,8 @@ static void bind_source(nb::module_& m) {
             {
                 // One release of the GIL for the parse and, with `against`, the diff.
                 nb::gil_scoped_release unlocked;
-                result = src::parse(raw, utf8, python_minor);
+                result = against ? src::parse(raw, utf8, python_minor, against->tree)
+                                 : src::parse(raw, utf8, python_minor);
                 // Names are folded to NFKC in Python: then the diff waits for that.
                 if (against && result.tree && !has_non_ascii_names(*result.tree))
                     early = std::make_shared<ChangesData>(compute_changes(against->tree, *result.tree));
@@ -305,7 +325,9 @@ static void bind_source(nb::module_& m) {
         nb::arg("against").none() = nb::none(), nb::arg("python_minor") = PY_MINOR_VERSION,
         "Parse Python source bytes into a Tree; raises SyntaxError on invalid source. With\n"
         "utf8=True the bytes are UTF-8 text already decoded (any coding cookie is ignored).\n"
-        "With against=old_tree, changes(old_tree, result) is computed in the same release\n"
+        "With against=old_tree, only the top-level statements around the bytes that differ\n"
+        "from old_tree's text are parsed again (the result is the whole-file parse's), and\n"
+        "changes(old_tree, result) is computed in the same release\n"
         "of the GIL (and handed over once). python_minor: the Python 3.x whose rules apply\n"
         "where versions differ (default: this one).");
 

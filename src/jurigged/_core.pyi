@@ -51,6 +51,8 @@ class Tree:
     def nodes(self) -> Nodes: ...
     @property
     def line_count(self) -> int: ...
+    @property
+    def reused_nodes(self) -> int: ...  # copied from the `against` tree (0: whole-file parse)
 
 class Changes:
     """diff() restricted to the entries that changed; unchanged ones stay in C++."""
@@ -73,7 +75,9 @@ def parse(source: bytes, filename: str = "<unknown>", *, utf8: bool = False,
 
     With utf8=True the bytes are UTF-8 text decoded elsewhere: any coding cookie is ignored
     (see jurigged.parsing.parse_source for modules in any encoding). With against=old,
-    changes(old, result) is computed in the same release of the GIL. python_minor is the
+    only the top-level statements around the bytes that differ from old's text are read
+    again (the result is the whole-file parse's all the same), and changes(old, result)
+    is computed in the same release of the GIL. python_minor is the
     Python 3.x whose rules apply where versions differ; by default the running one."""
 
 def diff(old: Tree, new: Tree) -> list[tuple[int, int, int]]:

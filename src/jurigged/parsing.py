@@ -16,8 +16,9 @@ _UNKNOWN = "unknown encoding: "
 
 def parse_source(source: bytes, path: str, against=None) -> _core.Tree:
     """Parse a module's bytes; raises SyntaxError where CPython's import would.
-    `against` (the tree of the running text): the diff from it is computed during
-    the parse, without taking the GIL again (see _core.parse)."""
+    `against` (the tree of the running text): only what differs from it is parsed
+    again, and the diff from it is computed during the parse, without taking the GIL
+    again (see _core.parse)."""
     try:
         return _core.parse(source, path, against=against)
     except SyntaxError as error:
