@@ -14,7 +14,6 @@ import os
 import sys
 import tempfile
 import time
-from importlib.util import decode_source
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -24,7 +23,7 @@ import gen  # noqa: E402
 def main() -> None:
     lines, edits = int(sys.argv[1]), int(sys.argv[2])
     from jurigged import patcher
-    from jurigged.parsing import parse_source
+    from jurigged.parsing import SourceLines, parse_source
 
     folder = tempfile.mkdtemp(prefix="jurigged-stages-")
     text = gen.module(lines, value=0)
@@ -49,8 +48,7 @@ def main() -> None:
               lambda: open(path, "rb").read())
         tree = timed("parse + diff (C++)", "released",
                      lambda: parse_source(source, path, against=file.tree))
-        new_lines = timed("decode + split lines", "held",
-                          lambda: decode_source(source).splitlines())
+        new_lines = timed("decode + line starts", "held", lambda: SourceLines(source))
         patch = timed("plan: changed entries to Python", "held",
                       lambda: patcher.Patch(file, tree, new_lines))
         timed("plan: validate", "held", lambda: patch.validate_whole_file(source))

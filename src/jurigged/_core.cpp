@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <thread>
 #include <unordered_map>
@@ -365,6 +366,27 @@ static void bind_source(nb::module_& m) {
         nb::arg("old"), nb::arg("new"),
         "diff() without its unchanged entries: a Changes holding the changed entries and,\n"
         "per old node, its new index, whether its entry is unchanged, and its position.");
+
+    m.def(
+        "line_starts",
+        [](nb::bytes text) {
+            // Packed uint32 offsets (native order): 0 and one past each '\n'. One
+            // object, not one per line: jurigged.parsing.SourceLines reads lines from it.
+            const char* data = text.c_str();
+            const size_t size = text.size();
+            if (size > UINT32_MAX) throw nb::value_error("text over 4 GiB");
+            std::vector<uint32_t> starts{0};
+            for (const char* at = data; (at = static_cast<const char*>(
+                     std::memchr(at, '\n', size - static_cast<size_t>(at - data))));) {
+                ++at;
+                starts.push_back(static_cast<uint32_t>(at - data));
+            }
+            return nb::bytes(reinterpret_cast<const char*>(starts.data()),
+                             starts.size() * sizeof(uint32_t));
+        },
+        nb::arg("text"),
+        "Offsets of the line starts of `text` (0, then one past each newline), packed as\n"
+        "native uint32: memoryview(result).cast('I').");
 
     m.attr("MOVED") = static_cast<int>(src::Moved);
     m.attr("REFORMATTED") = static_cast<int>(src::Reformatted);

@@ -83,6 +83,10 @@ def parse(source: bytes, filename: str = "<unknown>", *, utf8: bool = False,
 def diff(old: Tree, new: Tree) -> list[tuple[int, int, int]]:
     """The change plan: (change bits, old index or -1, new index or -1) per entry."""
 
+def line_starts(text: bytes) -> bytes:
+    """Offsets of the line starts of `text` (0, then one past each newline), packed as
+    native uint32: memoryview(result).cast('I')."""
+
 MOVED: int
 REFORMATTED: int
 BODY_CHANGED: int

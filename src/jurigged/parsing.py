@@ -63,3 +63,44 @@ def source_lines(source: bytes) -> List[str]:
     if lines and lines[-1] == "":
         lines.pop()
     return lines
+
+
+class SourceLines:
+    """A module's lines as `source_lines` gives them, each decoded when it is read: a
+    save reads the lines of what changed, and splitting a 10,000-line file into str
+    objects cost more than the rest of the save. Indexes and slices like a list."""
+
+    __slots__ = ("_data", "_starts", "_count")
+
+    def __init__(self, source: bytes):
+        # Decoded by the module's cookie and newlines made "\n" (as CPython reads
+        # it), kept as UTF-8: one bytes object and 4 bytes per line.
+        self._data = decode_source(source).encode("utf-8", "surrogatepass")
+        self._starts = memoryview(_core.line_starts(self._data)).cast("I")
+        count = len(self._starts)
+        self._count = count - 1 if self._starts[count - 1] == len(self._data) else count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self._line(number) for number in range(*index.indices(self._count))]
+        if index < 0:
+            index += self._count
+        if not 0 <= index < self._count:
+            raise IndexError("line index out of range")
+        return self._line(index)
+
+    def __iter__(self):
+        return (self._line(number) for number in range(self._count))
+
+    def _line(self, index: int) -> str:
+        starts = self._starts
+        end = starts[index + 1] - 1 if index + 1 < len(starts) else len(self._data)
+        return self._data[starts[index]:end].decode("utf-8", "surrogatepass")
+
+    @property
+    def text(self) -> str:
+        """The whole decoded text."""
+        return self._data.decode("utf-8", "surrogatepass")

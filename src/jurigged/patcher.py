@@ -39,6 +39,8 @@ TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strin
 if TYPE_CHECKING:
     from typing import Collection, Dict, Iterable, List, Optional, Set, Tuple
 
+    from .parsing import SourceLines
+
 from .logs import logger
 
 # The patch machinery (plan, commit, apply and their records: ~10 ms of imports) loads
@@ -98,10 +100,10 @@ class SourceFile:
     # -- parsing --------------------------------------------------------------------
 
     def _parse(self, source: bytes):
-        from .parsing import parse_source, source_lines
+        from .parsing import SourceLines, parse_source
 
         tree = parse_source(source, self.path, against=self.tree)
-        lines = source_lines(source)
+        lines = SourceLines(source)
         return tree, lines
 
     def _ensure_baseline(self) -> None:
@@ -393,13 +395,13 @@ def _dependency_order(applied: List[Tuple[SourceFile, "Patch"]]
     return ordered
 
 
-def _imported_modules(file: SourceFile, lines: List[str]) -> Set[str]:
+def _imported_modules(file: SourceFile, lines: SourceLines) -> Set[str]:
     """The modules (and their parent packages) a file's text imports from, relative
     imports resolved against its package."""
     import ast
 
     try:
-        tree = ast.parse("\n".join(lines) + "\n")
+        tree = ast.parse(lines.text)
     except (SyntaxError, ValueError):
         return set()
     is_package = os.path.basename(file.path) == "__init__.py"
