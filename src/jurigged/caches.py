@@ -8,37 +8,48 @@ from __future__ import annotations
 import functools
 import types
 import weakref
-from typing import Dict, Iterable, Iterator, List, Collection, Set
+from typing import Collection, Dict, Iterable, Iterator, List, Optional, Set
 
 _CACHE_TYPE = type(functools.lru_cache(maxsize=None)(lambda: None))
 _DEPTH = 6  # how far wrappers and calls are followed
 
 
 class CacheIndex:
-    """The cache wrappers found in the namespaces of watched modules. A module is
-    scanned once, and again after each save of its file (its namespace changed);
-    other modules keep their namespaces (their code did not change). A save costs
-    no look at the files it does not touch, once all were scanned."""
+    """The cache wrappers found in the namespaces of watched modules, by module and by
+    the top-level name they are reached from. A module is scanned whole once; after a
+    save of its file only the names the save bound are scanned again (the names it
+    redefined, re-ran or deleted, with the classes around them: the `changed` of
+    clear_stale), so a save costs what it changed, not the size of its module, and no
+    look at the files it does not touch."""
 
     def __init__(self):
-        self.by_module: Dict[str, List[object]] = {}  # module name -> wrappers found
+        self.by_module: Dict[str, Dict[str, List[object]]] = {}
         self.scanned: Set[int] = set()                # id(namespace) of scanned modules
         self.scanned_files: Set[int] = set()          # id(file) of those files
 
-    def rescan(self, namespace: dict) -> None:
-        name = namespace.get("__name__", "")
-        found = list(_caches_in_namespace(namespace))
-        if found:
-            self.by_module[name] = found
-        else:
-            self.by_module.pop(name, None)
+    def rescan(self, namespace: dict, names: Optional[Iterable[str]] = None) -> None:
+        """Scan `names` of `namespace` again, or all of it (None, or never scanned)."""
+        module = namespace.get("__name__", "")
+        found = self.by_module.setdefault(module, {})
+        if names is None or id(namespace) not in self.scanned:
+            found.clear()
+            names = list(namespace)
+        for name in names:
+            caches = list(_caches_under(namespace, name))
+            if caches:
+                found[name] = caches
+            else:
+                found.pop(name, None)
+        if not found:
+            del self.by_module[module]
         self.scanned.add(id(namespace))
 
-    def update(self, saved: Iterable[dict], watched: Collection) -> None:
+    def update(self, saved: Iterable[dict], watched: Collection,
+               changed: Optional[Set[str]] = None) -> None:
         """`watched`: the watched files (objects with a `namespace`, None when the
         module is not imported)."""
         for namespace in saved:
-            self.rescan(namespace)
+            self.rescan(namespace, changed)
         if len(self.scanned_files) < len(watched):  # files imported since the last scan
             for file in watched:
                 if id(file) in self.scanned_files:
@@ -51,8 +62,13 @@ class CacheIndex:
                 self.scanned_files.add(id(file))
 
     def caches(self) -> Iterator[object]:
+        seen: Set[int] = set()
         for found in self.by_module.values():
-            yield from found
+            for caches in found.values():
+                for cache in caches:
+                    if id(cache) not in seen:  # reached from two names
+                        seen.add(id(cache))
+                        yield cache
 
 
 index = CacheIndex()
@@ -63,7 +79,7 @@ def clear_stale(saved: Iterable[dict], watched: Collection, changed: Set[str]) -
     (names a save redefined, re-ran or deleted). Returns how many were cleared."""
     if not changed:
         return 0
-    index.update(saved, watched)
+    index.update(saved, watched, changed)
     if not index.by_module:
         return 0
     cleared = 0
@@ -75,16 +91,17 @@ def clear_stale(saved: Iterable[dict], watched: Collection, changed: Set[str]) -
     return cleared
 
 
-def _caches_in_namespace(namespace: dict) -> Iterator[object]:
-    module = namespace.get("__name__")
+def _caches_under(namespace: dict, name: str) -> Iterator[object]:
+    """The caches reached from `namespace[name]` (a class of the module: from its
+    members)."""
+    value = namespace.get(name)
     seen: Set[int] = set()
-    for value in list(namespace.values()):
-        if isinstance(value, type):
-            if getattr(value, "__module__", None) == module:
-                for member in list(value.__dict__.values()):
-                    yield from _caches_in(member, seen)
-        elif not isinstance(value, types.ModuleType):
-            yield from _caches_in(value, seen)
+    if isinstance(value, type):
+        if getattr(value, "__module__", None) == namespace.get("__name__"):
+            for member in list(value.__dict__.values()):
+                yield from _caches_in(member, seen)
+    elif value is not None and not isinstance(value, types.ModuleType):
+        yield from _caches_in(value, seen)
 
 
 def _caches_in(value, seen: Set[int]) -> Iterator[object]:
