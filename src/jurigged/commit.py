@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import importlib
 import sys
-import threading
 import time
 import types
 from typing import Dict, Iterable, List, Optional, Set, Tuple
@@ -33,58 +32,25 @@ def _commit_when_unused(updates: list, bindings: list, unbound: List[Tuple[dict,
     deletes): unbinding the name under it would raise NameError in a program that
     never saw two versions mixed. So those names stay bound to their old values until
     no running call reads them (no call can start reading them after the commit: its
-    functions run the new code), then are unbound in a second commit. `unbound` pairs
+    functions run the new code), then are unbound in a later commit. `unbound` pairs
     the module namespace whose code reads each name with its UNBIND binding.
 
-    No other thread runs between a check of the running calls and the commit after
-    it: the check comes right after this thread takes the GIL back (`time.sleep`
-    gives it up), and CPython's GIL (3.9-3.13) lets a thread that just took it run a
-    whole switch interval (5 ms by default) before another may ask for it, far longer
-    than the check takes. (A free-threaded build has no such guarantee.)"""
-    if not unbound:
-        _core.commit(updates, bindings=bindings)
-        return
-    me = threading.get_ident()
-    time.sleep(0)
-    in_use = _names_in_use(unbound, me)
-    held = [(namespace, binding) for namespace, binding in unbound
-            if (id(namespace), binding.name) in in_use]
+    `_core.commit` itself looks at the running calls (`hold_if_read`), in the same
+    step as the stores: a check made here in Python could be stale by the commit, as
+    another thread may run in between and enter the old code."""
+    held = _core.commit(updates, bindings=bindings, hold_if_read=unbound)
     if not held:
-        _core.commit(updates, bindings=bindings)
         return
-    held_ids = {id(binding) for _, binding in held}
     old_values = {id(binding): _held(binding.namespace, binding.name) for _, binding in held}
-    _core.commit(updates, bindings=[b for b in bindings if id(b) not in held_ids])
     deadline = time.monotonic() + _UNUSED_WAIT
     while held:
         time.sleep(0.001)
-        in_use = (_names_in_use(held, me) if time.monotonic() < deadline else set())
-        ready = [binding for namespace, binding in held
-                 if (id(namespace), binding.name) not in in_use
-                 # unless a step bound the name again meanwhile (none runs here yet)
-                 and _held(binding.namespace, binding.name) is old_values[id(binding)]]
+        # unless something bound the name again meanwhile (no step of ours runs yet)
         held = [(namespace, binding) for namespace, binding in held
-                if (id(namespace), binding.name) in in_use]
-        _core.commit([], bindings=ready)
-
-
-def _names_in_use(unbound: List[Tuple[dict, object]], me: int) -> Set[Tuple[int, str]]:
-    """The (namespace id, name) pairs of `unbound` that code running in a thread other
-    than `me` (at any depth of its stack) reads from its globals or attributes."""
-    names: Dict[int, Set[str]] = {}
-    for namespace, binding in unbound:
-        names.setdefault(id(namespace), set()).add(binding.name)
-    found: Set[Tuple[int, str]] = set()
-    for thread, frame in sys._current_frames().items():
-        if thread == me:
-            continue
-        while frame is not None:
-            wanted = names.get(id(frame.f_globals))
-            if wanted:
-                found.update((id(frame.f_globals), name)
-                             for name in wanted.intersection(frame.f_code.co_names))
-            frame = frame.f_back
-    return found
+                if _held(binding.namespace, binding.name) is old_values[id(binding)]]
+        still_read = held if time.monotonic() < deadline else []
+        held = _core.commit([], bindings=[binding for _, binding in held],
+                            hold_if_read=still_read)
 
 
 class BatchCommit:
