@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import sys
@@ -186,7 +187,7 @@ class PatchCommit:
         Nothing is visible to other threads until the commit."""
         part = CommitPart()
         nested_map: Dict[types.CodeType, types.CodeType] = {}
-        for swap in self.swaps:
+        for swap in self.file_plan.swaps:
             part.updates.extend(self._swap_updates(swap))
             if swap.closures:
                 old_nested = _nested_codes(swap.old_code)
@@ -224,7 +225,7 @@ class PatchCommit:
     def refused(self, exc: BaseException) -> None:
         logger.error(f"{self.file.path}: could not update the live functions ({exc}); "
                      f"nothing applied", self.file.path, 0)
-        self.swaps = []
+        self.file_plan = dataclasses.replace(self.file_plan, swaps=())
 
     def finish_commit(self, part: CommitPart) -> None:
         """What follows the commit: index, log and hooks of what it published."""
@@ -238,7 +239,7 @@ class PatchCommit:
                           f"has no value for new free variable(s) {', '.join(missing)} (made "
                           f"before it used them); it raises NameError until it is made "
                           f"again", self.file.path, line)
-        for swap in self.swaps:
+        for swap in self.file_plan.swaps:
             self._finish_swap(swap)
 
     # -- steps built for the commit ---------------------------------------------------
@@ -252,7 +253,7 @@ class PatchCommit:
         later one first would run its decorators before code the file runs above it.
         Deletions run no code and always go into the commit."""
         head = True
-        for step in self.steps:
+        for step in self.file_plan.steps:
             if step.prebuild is None or not (head or step.verb == "delete"):
                 head = head and step.verb == "delete"
                 continue
@@ -267,13 +268,13 @@ class PatchCommit:
                 built = None
             except Exception as exc:
                 # It fails in a fresh run too: reported and retried as a live step is.
-                step.prebuilt = True
+                self.prebuilt.add(id(step))
                 self._step_failed(step, exc)
                 continue
             if built is None:
                 head = head and step.verb == "delete"
                 continue
-            step.prebuilt = True
+            self.prebuilt.add(id(step))
             part.bindings.extend(built.bindings)
             part.updates.extend(built.updates)
             part.finishers.append(built.finish)
@@ -285,8 +286,8 @@ class PatchCommit:
         name, conservatively): an import of them in another file of the batch must
         wait for those steps, as it does today."""
         names: Set[str] = set()
-        for step in self.steps:
-            if step.prebuilt:
+        for step in self.file_plan.steps:
+            if id(step) in self.prebuilt:
                 continue
             if step.node.name:
                 names.add(step.node.name)
@@ -295,7 +296,7 @@ class PatchCommit:
         return names
 
     def _under_replaced_class(self, node) -> bool:
-        replaced = {step.index for step in self.steps
+        replaced = {step.index for step in self.file_plan.steps
                     if step.verb == "replace" and self.new[step.index].kind == "class"}
         return bool(replaced.intersection(self._ancestor_indices(self.new, node)))
 
