@@ -493,6 +493,7 @@ class PatchCommit:
                 classes.forget_cached(scope, layer.attrname or new.name)
 
     def _deferred_swap(self, swap: Swap) -> None:
-        swap.signature = self._evaluate_signature(swap.new, swap.deferred)
+        swap = dataclasses.replace(
+            swap, signature=self._evaluate_signature(swap.new, swap.deferred))
         _core.commit(self._swap_updates(swap))
         self._finish_swap(swap)

@@ -568,22 +568,22 @@ class PatchPlan:
         conformers += [c for c in conformers_of(heap_found)
                        if all(c is not known for known in conformers)]
         functions = [f for f in functions if not _conform_method(f)]
-        swap = Swap(old, new, new_code, old_code, functions, conformers,
-                    log=bool(change & (_core.BODY_CHANGED | _core.SIGNATURE_CHANGED)),
-                    # Closures made before follow moves too, or the next body edit, which
-                    # maps nested code by the factory's current code, would miss them.
-                    closures=bool(change & (_core.BODY_CHANGED | _core.MOVED
-                                            | _core.REFORMATTED)))
+        log = bool(change & (_core.BODY_CHANGED | _core.SIGNATURE_CHANGED))
+        # Closures made before follow moves too, or the next body edit, which maps
+        # nested code by the factory's current code, would miss them.
+        closures = bool(change & (_core.BODY_CHANGED | _core.MOVED | _core.REFORMATTED))
+        swap = Swap(old, new, new_code, old_code, functions, conformers, log, closures)
         if signature:
-            swap.signature = self._signature_now(new, module_code)
-            if swap.signature is None:
+            now = self._signature_now(new, module_code)
+            if now is None:
                 # The defaults may need statements of this same save: update later.
-                swap.deferred = module_code
+                swap = dataclasses.replace(swap, deferred=module_code)
                 self.deferred_codes[new_index] = old_code
                 self.steps.append(Step(new_index, new, "update",
                                        lambda: self._deferred_swap(swap), code=module_code,
                                        reason="its defaults may need a statement of this save"))
                 return
+            swap = dataclasses.replace(swap, signature=now)
         self.swaps.append(swap)
 
     def _signature_now(self, new, module_code) -> Optional[Signature]:

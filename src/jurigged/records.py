@@ -42,7 +42,7 @@ class Pending:
     failed_at: int = 0         # Progress.count when it last failed
 
 
-@dataclass
+@dataclass(frozen=True)
 class Signature:
     """A new definition's values that live outside its code, evaluated where Python
     evaluates them (the enclosing scope, at definition time)."""
@@ -52,7 +52,7 @@ class Signature:
     annotations: dict
 
 
-@dataclass
+@dataclass(frozen=True)
 class Swap:
     """An existing function (and its existing closures) given the new code in place."""
 
@@ -80,7 +80,7 @@ class Prebuilt:
     unbound: List[Tuple[dict, object]] = dataclasses.field(default_factory=list)
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Step:
     """A step of a save after the swaps: define, delete, re-create or run a node."""
 
