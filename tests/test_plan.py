@@ -173,3 +173,50 @@ def test_the_plan_and_its_entries_are_values(planned):
     assert isinstance(entries[0], PlanEntry)
     with pytest.raises(dataclasses.FrozenInstanceError):
         entries[0].verb = "delete"
+
+
+def test_a_failed_statement_is_carried_in_the_next_plan(tmp_path, monkeypatch, capfd):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    name = f"plan_probe_{next(_names)}"
+    path = tmp_path / f"{name}.py"
+    path.write_text("def f():\n    return 1\n")
+    module = importlib.import_module(name)
+    try:
+        file = SourceFile(str(path), name, path.read_bytes())
+        failing = "import plan_probe_missing_module\n\n\ndef f():\n    return 1\n"
+        assert file.apply(failing.encode())
+        assert "plan_probe_missing_module" in capfd.readouterr().err
+        (pending,) = file.pending
+        patch = file.stage(failing.replace("return 1", "return 2").encode())
+        (carried,) = patch.file_plan.carried_pending
+        assert (carried.verb, carried.index) == ("run", pending.index)
+        assert carried is not pending  # the file keeps its own until the save applies
+        assert module.f() == 1
+    finally:
+        sys.modules.pop(name, None)
+
+
+def test_planning_over_a_definitions_view_runs_nothing(tmp_path, capfd):
+    from jurigged.liveobjects import DefinitionsView
+
+    old = textwrap.dedent("""\
+        print("RAN")
+
+        def f(x=print("RAN default")):
+            return 1
+
+        class A:
+            print("RAN body")
+
+            def m(self):
+                return super().m()
+        """)
+    new = old.replace("return 1", "return 2").replace("return super().m()", "return 3")
+    path = str(tmp_path / "viewed.py")
+    view = DefinitionsView("viewed", old.encode(), path)
+    assert isinstance(view.A, type) and view.f.__defaults__ is None
+    patch = SourceFile(path, "viewed", old.encode(), module=view).stage(new.encode())
+    entries = patch.file_plan.entries(new.splitlines())
+    assert [(e.verb, e.what, e.at_commit) for e in entries] == [
+        ("update", "f", True), ("update", "A.m", True)]
+    assert "RAN" not in capfd.readouterr().out
