@@ -210,18 +210,6 @@ class PatchCommit:
         self._prebuild_steps(batch, part)
         return part
 
-    def commit(self) -> bool:
-        """This save's commit on its own (outside a batch). False (nothing changed) if
-        the engine refused it."""
-        part = self.build_commit(BatchCommit([self.file.module_name]))
-        try:
-            _core.commit(part.updates, bindings=part.bindings)
-        except (TypeError, ValueError) as exc:
-            self.refused(exc)
-            return False
-        self.finish_commit(part)
-        return True
-
     def refused(self, exc: BaseException) -> None:
         logger.error(f"{self.file.path}: could not update the live functions ({exc}); "
                      f"nothing applied", self.file.path, 0)
