@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 # Hammer tests run with the main interpreter only (the commit's atomicity is unit
-# tested on every one, in test_core_commit). Known rare race, issue 16: in CI on 3.12
-# one answer in 200 saves once mixed two versions while a deleted name was held for
-# calls in flight (not reproduced in 4 reruns); the in-use check is Python code that
-# another thread can interrupt before the commit.
+# tested on every one, in test_core_commit). Issue 16: the check that keeps a deleted
+# name bound for calls in flight was Python code another thread could interrupt before
+# the commit (one mixed answer in 200 saves, once, on 3.12); `_core.commit` now makes
+# that check and the stores in one step.
 pytestmark = pytest.mark.main_only
 
 APP = """\

@@ -357,3 +357,60 @@ def test_swaps_of_one_commit_are_seen_together():
             commit([update(f, code=c) for f, c in zip(functions, generations[i % 2])])
     assert readers.errors == []
     assert readers.results == {frozenset({0}), frozenset({1})}
+
+
+WAITER = """\
+def waiter(started, stop):
+    started.set()
+    stop.wait()
+    return helper()
+"""
+
+
+def run_waiter(namespace):
+    """A thread running `waiter` from `namespace`, stopped inside it (it reads
+    `helper` once let go), and the event that lets it go."""
+    started, stop = threading.Event(), threading.Event()
+    exec(WAITER, namespace)
+    result = []
+    thread = threading.Thread(target=lambda: result.append(namespace["waiter"](started, stop)))
+    thread.start()
+    started.wait()
+    return thread, stop, result
+
+
+def test_hold_if_read_keeps_a_name_a_running_call_still_reads():
+    namespace = {"helper": lambda: "old"}
+    thread, stop, result = run_waiter(namespace)
+    unbind = Binding(namespace, "helper", UNBIND)
+    other = Binding(namespace, "added", 1)
+    held = commit([], bindings=[unbind, other], hold_if_read=[(namespace, unbind)])
+    assert held == [(namespace, unbind)]
+    assert namespace["added"] == 1 and "helper" in namespace  # the rest is applied
+    stop.set()
+    thread.join()
+    assert result == ["old"]
+    assert commit([], bindings=[unbind], hold_if_read=held) == []
+    assert "helper" not in namespace
+
+
+def test_hold_if_read_unbinds_names_no_running_call_reads():
+    namespace = {"helper": lambda: "old", "unread": 0}
+    elsewhere = {"helper": lambda: "other"}
+    thread, stop, _ = run_waiter(elsewhere)  # reads `helper`, but from other globals
+    try:
+        unread = Binding(namespace, "unread", UNBIND)
+        helper = Binding(namespace, "helper", UNBIND)
+        assert commit([], bindings=[unread, helper],
+                      hold_if_read=[(namespace, unread), (namespace, helper)]) == []
+        assert namespace == {}
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_hold_if_read_items_are_checked():
+    namespace = {"x": 1}
+    with pytest.raises(TypeError):
+        commit([], bindings=[Binding(namespace, "x", UNBIND)], hold_if_read=[(namespace, "x")])
+    assert namespace == {"x": 1}

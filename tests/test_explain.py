@@ -60,3 +60,80 @@ def test_explain_refuses_a_save_python_would_refuse(tmp_path):
 def test_explain_of_an_unchanged_file(tmp_path):
     result = explain(tmp_path, OLD, OLD)
     assert (result.returncode, result.stdout) == (0, "nothing to do\n")
+
+
+def test_explain_runs_no_decorator_default_or_statement(tmp_path):
+    # Decorators, defaults and class bodies of OLD would print if they ran; the new
+    # signature's defaults are not evaluated either.
+    old = dedent("""\
+        print("RAN statement")
+
+        def deco(f):
+            print("RAN decorator")
+            return f
+
+        @deco
+        def f(x=print("RAN default")):
+            return x
+
+        class A:
+            print("RAN class body")
+
+            def m(self):
+                return super().m()
+        """)
+    new = old.replace("return x", "return x, 1").replace(
+        'x=print("RAN default")', 'x=print("RAN new default"), y=2').replace(
+        "return super().m()", "return 2")
+    result = explain(tmp_path, old, new)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert "RAN" not in result.stdout
+    assert result.stdout.splitlines() == [
+        "commit new.py:7: update f",
+        "commit new.py:14: update A.m",
+    ]
+
+
+def test_explain_shows_what_the_planner_decides(tmp_path):
+    # Decisions only the real planner makes: a decorator change re-creates the
+    # function, a new signature after a changed statement waits for it, a new class
+    # header re-creates the class, and a definition after the statement follows it.
+    old = dedent("""\
+        import functools
+        D = 1
+
+        def f(x=D):
+            return x
+
+        def g():
+            return 1
+
+        class K:
+            pass
+        """)
+    new = dedent("""\
+        import functools
+        D = 2
+
+        def f(x=D + 1):
+            return x
+
+        @functools.lru_cache(maxsize=None)
+        def g():
+            return 1
+
+        class K(object):
+            pass
+
+        def h():
+            return 3
+        """)
+    result = explain(tmp_path, old, new)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines() == [
+        "after  new.py:2: re-run D = 2",
+        "after  new.py:4: update f  (its defaults may need a statement of this save)",
+        "after  new.py:7: re-create g  (decorators changed; old references forwarded to it)",
+        "after  new.py:11: re-create K  (its header changed)",
+        "after  new.py:14: add h  (after a re-run statement of the file)",
+    ]

@@ -500,6 +500,10 @@ static void bind_watcher(nb::module_& m) {
 // Everything here that depends on CPython's layout of function objects sits in this
 // section, gated by version, each gate saying which CPython change needs it.
 
+// The frame struct (3.9, 3.10: f_globals) and frame accessors, for commit's check of
+// the code other threads run.
+#include <frameobject.h>
+
 namespace {
 
 // Specialized call sites cache a function's version: it must be cleared whenever the
@@ -866,16 +870,120 @@ void swap_function(const FunctionUpdate& u, std::vector<PyObject*>& held) {
     if (u.set_doc) swap_field(f->func_doc, u.doc, held);
 }
 
+// A binding held back while code running in another thread reads its name: the
+// namespace is the globals that code reads the name from.
+struct HoldIfRead {
+    nb::handle item;  // the (namespace, binding) pair, returned as it came
+    PyObject* namespace_;
+    PyObject* binding;
+    PyObject* name;
+};
+
+std::vector<HoldIfRead> checked_holds(const nb::tuple& pairs) {
+    std::vector<HoldIfRead> holds;
+    holds.reserve(nb::len(pairs));
+    for (nb::handle item : pairs) {
+        if (!PyTuple_Check(item.ptr()) || PyTuple_GET_SIZE(item.ptr()) != 2 ||
+            !nb::isinstance<Binding>(PyTuple_GET_ITEM(item.ptr(), 1)))
+            throw nb::type_error("hold_if_read: each item is a (namespace, Binding) pair");
+        PyObject* binding = PyTuple_GET_ITEM(item.ptr(), 1);
+        holds.push_back({item, PyTuple_GET_ITEM(item.ptr(), 0), binding,
+                         nb::cast<Binding&>(nb::handle(binding)).name.ptr()});
+    }
+    return holds;
+}
+
+PyObject* frame_globals(PyFrameObject* frame) {
+#if PY_VERSION_HEX >= 0x030B0000
+    PyObject* globals = PyFrame_GetGlobals(frame);  // new reference
+    Py_XDECREF(globals);  // the frame keeps it alive; only its identity is compared
+    return globals;
+#else
+    return frame->f_globals;
+#endif
+}
+
+// Whether code running in a thread other than this one (at any depth of its stack)
+// reads `hold`'s name from `hold`'s namespace (its globals or attributes). Reads only
+// interpreter state: no Python code runs, so the answer still holds at the store that
+// follows. Frame objects it materialises (3.11+) are allocated with the GC disabled.
+class ReadersElsewhere {
+public:
+    ReadersElsewhere() {
+        PyThreadState* me = PyThreadState_Get();
+        PyInterpreterState* interp = PyThreadState_GetInterpreter(me);
+        for (PyThreadState* ts = PyInterpreterState_ThreadHead(interp); ts;
+             ts = PyThreadState_Next(ts)) {
+            if (ts == me) continue;
+            PyFrameObject* frame = PyThreadState_GetFrame(ts);  // new reference
+            while (frame) {
+                PyCodeObject* code = PyFrame_GetCode(frame);  // new reference
+                frames_.push_back({frame_globals(frame), code->co_names});
+                Py_DECREF(code);  // the frame keeps it alive
+                PyFrameObject* back = PyFrame_GetBack(frame);
+                Py_DECREF(frame);  // its thread keeps it alive
+                frame = back;
+            }
+            if (PyErr_Occurred()) throw nb::python_error();
+        }
+    }
+
+    bool read(const HoldIfRead& hold) const {
+        for (const auto& f : frames_) {
+            if (f.globals != hold.namespace_ || !f.names || !PyTuple_Check(f.names)) continue;
+            for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(f.names); ++i) {
+                // Names are interned on every version; equal names are one object,
+                // but compare the text so that no interning fact is relied on.
+                PyObject* name = PyTuple_GET_ITEM(f.names, i);
+                if (name == hold.name ||
+                    (PyUnicode_CheckExact(name) && PyUnicode_Compare(name, hold.name) == 0))
+                    return true;
+            }
+        }
+        return false;
+    }
+
+private:
+    struct Frame {
+        PyObject* globals;  // borrowed: identity only
+        PyObject* names;    // borrowed from the live code object
+    };
+    std::vector<Frame> frames_;
+};
+
+// Keeps the cyclic GC off for its lifetime: a collection could run finalizers (Python
+// code, which may switch threads) between the in-use check and the stores.
+struct NoGC {
+#if PY_VERSION_HEX >= 0x030A0000
+    int was_enabled = PyGC_Disable();
+    ~NoGC() {
+        if (was_enabled) PyGC_Enable();
+    }
+#else
+    nb::object gc = nb::module_::import_("gc");
+    bool was_enabled = nb::cast<bool>(gc.attr("isenabled")());
+    NoGC() { gc.attr("disable")(); }
+    ~NoGC() {
+        if (was_enabled) gc.attr("enable")();
+    }
+#endif
+};
+
 // Apply every binding and update or none. Everything is checked first; from the first
 // store to the last swap no Python code runs and no GC-tracked object is allocated,
 // so no other thread (they all need the GIL) and no finalizer or weakref callback can
 // observe a half-applied save. Replaced values are released only after the last swap.
-void commit(nb::handle update_items, nb::handle binding_items) {
+// A binding paired in `hold_items` whose name code in another thread still reads is
+// left out and returned (its pair): the check and the stores are one step, with no
+// Python code (and so no thread switch) in between.
+nb::list commit(nb::handle update_items, nb::handle binding_items, nb::handle hold_items) {
     // Own every item for the whole call: the checked records borrow from them.
     auto items = nb::steal<nb::tuple>(PySequence_Tuple(update_items.ptr()));
     if (!items.is_valid()) throw nb::python_error();
     auto binding_tuple = nb::steal<nb::tuple>(PySequence_Tuple(binding_items.ptr()));
     if (!binding_tuple.is_valid()) throw nb::python_error();
+    auto hold_tuple = nb::steal<nb::tuple>(PySequence_Tuple(hold_items.ptr()));
+    if (!hold_tuple.is_valid()) throw nb::python_error();
     std::vector<FunctionUpdate> updates;
     updates.reserve(nb::len(items));
     UpdateChecker update_checker;
@@ -883,14 +991,43 @@ void commit(nb::handle update_items, nb::handle binding_items) {
 
     std::vector<CheckedBinding> bindings;
     bindings.reserve(nb::len(binding_tuple));
+    std::vector<PyObject*> binding_objects;
+    binding_objects.reserve(nb::len(binding_tuple));
     BindingChecker binding_checker;
-    for (nb::handle item : binding_tuple)
+    for (nb::handle item : binding_tuple) {
         bindings.push_back(binding_checker.check(item, bindings.size()));
+        binding_objects.push_back(item.ptr());
+    }
+    std::vector<HoldIfRead> holds = checked_holds(hold_tuple);
+
+    nb::list held_back;  // allocated before the check: nothing is allocated after it
+    std::unique_ptr<NoGC> no_gc;
+    if (!holds.empty()) {
+        no_gc = std::make_unique<NoGC>();
+        ReadersElsewhere readers;
+        std::unordered_set<PyObject*> skipped;
+        std::vector<nb::handle> returned;
+        for (const auto& hold : holds)
+            if (readers.read(hold)) {
+                skipped.insert(hold.binding);
+                returned.push_back(hold.item);
+            }
+        if (!skipped.empty()) {
+            std::vector<CheckedBinding> kept;
+            kept.reserve(bindings.size());
+            for (std::size_t i = 0; i < bindings.size(); ++i)
+                if (!skipped.count(binding_objects[i])) kept.push_back(bindings[i]);
+            bindings.swap(kept);
+            // The list grows before the stores: appending to it allocates.
+            for (nb::handle item : returned) held_back.append(item);
+        }
+    }
 
     HeldReferences held;
     held.refs.reserve(bindings.size() + updates.size() * 6);
     apply_bindings(bindings, held.refs);
     for (const auto& u : updates) swap_function(u, held.refs);
+    return held_back;
 }
 
 struct ScanState {
@@ -960,8 +1097,10 @@ static void bind_patcher(nb::module_& m) {
             return nb::str("Binding({!r}, {!r}, {!r})").format(b.scope, b.name, b.value);
         });
     m.def("commit", &commit, "updates"_a, nb::kw_only(), "bindings"_a = nb::tuple(),
+          "hold_if_read"_a = nb::tuple(),
           "Apply function updates and name bindings all at once, or raise before "
-          "changing any.");
+          "changing any; bindings of hold_if_read pairs (namespace, binding) whose name "
+          "code in another thread reads from namespace are left out and returned.");
     m.def("functions_using", &functions_using, "codes"_a,
           "Every live function whose __code__ is one of codes (one heap pass).");
 }

@@ -175,8 +175,16 @@ class FunctionUpdate:
 FunctionUpdateTuple = Tuple[FunctionType, CodeType, Any, Any, Any, Any, Any]
 
 def commit(updates: Sequence[Union[FunctionUpdate, FunctionUpdateTuple]], *,
-           bindings: Sequence[Union[Binding, Tuple[Union[dict, type], str, Any]]] = ()) -> None:
+           bindings: Sequence[Union[Binding, Tuple[Union[dict, type], str, Any]]] = (),
+           hold_if_read: Sequence[Tuple[dict, Binding]] = ()) -> list[Tuple[dict, Binding]]:
     """Apply every binding and function update in one step, or raise before changing any.
+
+    hold_if_read: (namespace, binding) pairs, each binding one of `bindings` (by
+    identity). A paired binding whose name is among the names read (co_names) by code
+    running in another thread, at any depth of its stack, with `namespace` as its
+    globals, is left out; those pairs are returned (an empty list otherwise). The check
+    reads interpreter state only, with the cyclic GC off, in the same step as the
+    stores: no Python code (so no thread switch) runs between them.
 
     Checked first, as CPython's FunctionType() and function attribute setters check:
     target a function and code a code object (TypeError); closure None or a tuple of

@@ -41,7 +41,8 @@ class PatchApply:
         comes before: a batch binds them in every file first), or the others, in file
         order (a definition after a changed statement may use what it made, as at
         import). A failure is kept in `failures` (to retry) or reported."""
-        live = [step for step in self.steps if not step.prebuilt]  # the rest was committed
+        live = [step for step in self.file_plan.steps
+                if id(step) not in self.prebuilt]  # the rest was committed
         first_statement = next((i for i, step in enumerate(live)
                                 if step.verb in STATEMENT_VERBS), len(live))
         for position, step in enumerate(live):

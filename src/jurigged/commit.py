@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import sys
-import threading
 import time
 import types
 from typing import Dict, Iterable, List, Optional, Set, Tuple
@@ -33,58 +33,25 @@ def _commit_when_unused(updates: list, bindings: list, unbound: List[Tuple[dict,
     deletes): unbinding the name under it would raise NameError in a program that
     never saw two versions mixed. So those names stay bound to their old values until
     no running call reads them (no call can start reading them after the commit: its
-    functions run the new code), then are unbound in a second commit. `unbound` pairs
+    functions run the new code), then are unbound in a later commit. `unbound` pairs
     the module namespace whose code reads each name with its UNBIND binding.
 
-    No other thread runs between a check of the running calls and the commit after
-    it: the check comes right after this thread takes the GIL back (`time.sleep`
-    gives it up), and CPython's GIL (3.9-3.13) lets a thread that just took it run a
-    whole switch interval (5 ms by default) before another may ask for it, far longer
-    than the check takes. (A free-threaded build has no such guarantee.)"""
-    if not unbound:
-        _core.commit(updates, bindings=bindings)
-        return
-    me = threading.get_ident()
-    time.sleep(0)
-    in_use = _names_in_use(unbound, me)
-    held = [(namespace, binding) for namespace, binding in unbound
-            if (id(namespace), binding.name) in in_use]
+    `_core.commit` itself looks at the running calls (`hold_if_read`), in the same
+    step as the stores: a check made here in Python could be stale by the commit, as
+    another thread may run in between and enter the old code."""
+    held = _core.commit(updates, bindings=bindings, hold_if_read=unbound)
     if not held:
-        _core.commit(updates, bindings=bindings)
         return
-    held_ids = {id(binding) for _, binding in held}
     old_values = {id(binding): _held(binding.namespace, binding.name) for _, binding in held}
-    _core.commit(updates, bindings=[b for b in bindings if id(b) not in held_ids])
     deadline = time.monotonic() + _UNUSED_WAIT
     while held:
         time.sleep(0.001)
-        in_use = (_names_in_use(held, me) if time.monotonic() < deadline else set())
-        ready = [binding for namespace, binding in held
-                 if (id(namespace), binding.name) not in in_use
-                 # unless a step bound the name again meanwhile (none runs here yet)
-                 and _held(binding.namespace, binding.name) is old_values[id(binding)]]
+        # unless something bound the name again meanwhile (no step of ours runs yet)
         held = [(namespace, binding) for namespace, binding in held
-                if (id(namespace), binding.name) in in_use]
-        _core.commit([], bindings=ready)
-
-
-def _names_in_use(unbound: List[Tuple[dict, object]], me: int) -> Set[Tuple[int, str]]:
-    """The (namespace id, name) pairs of `unbound` that code running in a thread other
-    than `me` (at any depth of its stack) reads from its globals or attributes."""
-    names: Dict[int, Set[str]] = {}
-    for namespace, binding in unbound:
-        names.setdefault(id(namespace), set()).add(binding.name)
-    found: Set[Tuple[int, str]] = set()
-    for thread, frame in sys._current_frames().items():
-        if thread == me:
-            continue
-        while frame is not None:
-            wanted = names.get(id(frame.f_globals))
-            if wanted:
-                found.update((id(frame.f_globals), name)
-                             for name in wanted.intersection(frame.f_code.co_names))
-            frame = frame.f_back
-    return found
+                if _held(binding.namespace, binding.name) is old_values[id(binding)]]
+        still_read = held if time.monotonic() < deadline else []
+        held = _core.commit([], bindings=[binding for _, binding in held],
+                            hold_if_read=still_read)
 
 
 class BatchCommit:
@@ -220,7 +187,7 @@ class PatchCommit:
         Nothing is visible to other threads until the commit."""
         part = CommitPart()
         nested_map: Dict[types.CodeType, types.CodeType] = {}
-        for swap in self.swaps:
+        for swap in self.file_plan.swaps:
             part.updates.extend(self._swap_updates(swap))
             if swap.closures:
                 old_nested = _nested_codes(swap.old_code)
@@ -243,22 +210,10 @@ class PatchCommit:
         self._prebuild_steps(batch, part)
         return part
 
-    def commit(self) -> bool:
-        """This save's commit on its own (outside a batch). False (nothing changed) if
-        the engine refused it."""
-        part = self.build_commit(BatchCommit([self.file.module_name]))
-        try:
-            _core.commit(part.updates, bindings=part.bindings)
-        except (TypeError, ValueError) as exc:
-            self.refused(exc)
-            return False
-        self.finish_commit(part)
-        return True
-
     def refused(self, exc: BaseException) -> None:
         logger.error(f"{self.file.path}: could not update the live functions ({exc}); "
                      f"nothing applied", self.file.path, 0)
-        self.swaps = []
+        self.file_plan = dataclasses.replace(self.file_plan, swaps=())
 
     def finish_commit(self, part: CommitPart) -> None:
         """What follows the commit: index, log and hooks of what it published."""
@@ -272,7 +227,7 @@ class PatchCommit:
                           f"has no value for new free variable(s) {', '.join(missing)} (made "
                           f"before it used them); it raises NameError until it is made "
                           f"again", self.file.path, line)
-        for swap in self.swaps:
+        for swap in self.file_plan.swaps:
             self._finish_swap(swap)
 
     # -- steps built for the commit ---------------------------------------------------
@@ -286,7 +241,7 @@ class PatchCommit:
         later one first would run its decorators before code the file runs above it.
         Deletions run no code and always go into the commit."""
         head = True
-        for step in self.steps:
+        for step in self.file_plan.steps:
             if step.prebuild is None or not (head or step.verb == "delete"):
                 head = head and step.verb == "delete"
                 continue
@@ -301,13 +256,13 @@ class PatchCommit:
                 built = None
             except Exception as exc:
                 # It fails in a fresh run too: reported and retried as a live step is.
-                step.prebuilt = True
+                self.prebuilt.add(id(step))
                 self._step_failed(step, exc)
                 continue
             if built is None:
                 head = head and step.verb == "delete"
                 continue
-            step.prebuilt = True
+            self.prebuilt.add(id(step))
             part.bindings.extend(built.bindings)
             part.updates.extend(built.updates)
             part.finishers.append(built.finish)
@@ -319,8 +274,8 @@ class PatchCommit:
         name, conservatively): an import of them in another file of the batch must
         wait for those steps, as it does today."""
         names: Set[str] = set()
-        for step in self.steps:
-            if step.prebuilt:
+        for step in self.file_plan.steps:
+            if id(step) in self.prebuilt:
                 continue
             if step.node.name:
                 names.add(step.node.name)
@@ -329,7 +284,7 @@ class PatchCommit:
         return names
 
     def _under_replaced_class(self, node) -> bool:
-        replaced = {step.index for step in self.steps
+        replaced = {step.index for step in self.file_plan.steps
                     if step.verb == "replace" and self.new[step.index].kind == "class"}
         return bool(replaced.intersection(self._ancestor_indices(self.new, node)))
 
@@ -526,6 +481,7 @@ class PatchCommit:
                 classes.forget_cached(scope, layer.attrname or new.name)
 
     def _deferred_swap(self, swap: Swap) -> None:
-        swap.signature = self._evaluate_signature(swap.new, swap.deferred)
+        swap = dataclasses.replace(
+            swap, signature=self._evaluate_signature(swap.new, swap.deferred))
         _core.commit(self._swap_updates(swap))
         self._finish_swap(swap)

@@ -275,3 +275,93 @@ def _bindable(scope_object, name: str) -> bool:
         if name in base.__dict__:
             return not hasattr(type(base.__dict__[name]), "__set__")
     return True
+
+
+class DefinitionsView(types.ModuleType):
+    """A read-only stand-in for a live module, made from a file's compiled definitions
+    without running any of the file: every function and class it defines (each
+    branch's, as if it ran), with no decorator applied, no default evaluated, no
+    statement run, classes made by `type` whatever their metaclass. The planner reads
+    it as it reads a live module; it evaluates nothing in it (`runs_code` is False),
+    so planning over it runs none of the user's code."""
+
+    runs_code = False
+
+    def __init__(self, name: str, source: bytes, path: str):
+        import ast
+
+        super().__init__(name)
+        self.__file__ = path
+        flags = compile(source, path, "exec", dont_inherit=True).co_flags
+        features = _future_names(flags)
+        for feature_name in features:
+            self.__dict__[feature_name] = getattr(__import__("__future__"), feature_name)
+        compiler_flags = sum(getattr(__import__("__future__"), f).compiler_flag
+                             for f in features)
+        # Each definition compiled alone: the whole file's code may lack those after
+        # a `raise` (dead code), and compiling runs nothing.
+        for definition in _module_definitions(ast.parse(source, path).body):
+            code = compile(ast.Module(body=[definition], type_ignores=[]), path, "exec",
+                           flags=compiler_flags, dont_inherit=True)
+            for member_name, value in _definitions(code, self.__dict__, name, ""):
+                self.__dict__[member_name] = value
+
+
+def _module_definitions(body) -> Iterator[object]:
+    """The function and class statements of a module body, through its blocks."""
+    import ast
+
+    for statement in body:
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield statement
+            continue
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            inner = getattr(statement, field, None)
+            if isinstance(inner, list):
+                yield from _module_definitions(
+                    [x for item in inner for x in (getattr(item, "body", None) or [item])]
+                    if field in ("handlers", "cases") else inner)
+
+
+def runs_code(namespace_owner) -> bool:
+    """Whether code may be evaluated in a module's namespace while planning (not in a
+    `DefinitionsView`)."""
+    return getattr(namespace_owner, "runs_code", True) is not False
+
+
+def _future_names(flags: int) -> List[str]:
+    import __future__
+
+    return [name for name in __future__.all_feature_names
+            if flags & getattr(__future__, name).compiler_flag]
+
+
+_CO_OPTIMIZED = 0x1
+
+
+def _definitions(code: types.CodeType, globals_: dict, module: str, prefix: str
+                 ) -> Iterator[Tuple[str, object]]:
+    """(name, object) for each function and class `code` defines right in its body."""
+    for const in code.co_consts:
+        if not isinstance(const, types.CodeType) or const.co_name.startswith("<"):
+            if isinstance(const, types.CodeType) and const.co_name.startswith(
+                    "<generic parameters of"):
+                yield from _definitions(const, globals_, module, prefix)  # PEP 695
+            continue
+        qualname = prefix + const.co_name
+        if const.co_flags & _CO_OPTIMIZED:
+            cells = tuple(types.CellType() for _ in const.co_freevars)
+            function = types.FunctionType(const, globals_, const.co_name, None, cells or None)
+            function.__qualname__ = qualname
+            yield const.co_name, function
+        else:  # a class body
+            members = dict(_definitions(const, globals_, module, qualname + "."))
+            members.update(__module__=module, __qualname__=qualname)
+            cls = type(const.co_name, (), members)
+            for member in members.values():  # `super()` and `__class__` find the class
+                for name, cell in zip(getattr(getattr(member, "__code__", None),
+                                              "co_freevars", ()),
+                                      getattr(member, "__closure__", None) or ()):
+                    if name == "__class__":
+                        cell.cell_contents = cls
+            yield const.co_name, cls

@@ -13,9 +13,9 @@ from . import _core, classes
 from .locate import HeapSearch, conformers_of
 from .logs import logger
 from .context import future_flags
-from .liveobjects import _conform_method, _kind_flags
+from .liveobjects import _conform_method, _kind_flags, runs_code
 from .records import (
-    DEFINITION_KINDS, FUNCTION_KINDS, _KEEP, PatchError, Pending, Signature,
+    DEFINITION_KINDS, FilePlan, FUNCTION_KINDS, _KEEP, PatchError, Pending, Signature,
     STATEMENT_VERBS, Step, Swap,
 )
 
@@ -221,6 +221,9 @@ class PatchPlan:
         self.deferred_codes: Dict[int, types.CodeType] = {}  # deferred swap -> live code
         self.failures: List[Pending] = []  # steps of this save that failed
         self.carried_pending: List[Pending] = []  # earlier failures this save leaves as is
+        # The value `prepare` makes of the above; what commit.py and apply.py perform.
+        self.file_plan = FilePlan(file.path, (), ())
+        self.prebuilt: Set[int] = set()  # ids of the plan's steps that went into the commit
 
     def _with_unchanged(self, plan: List[tuple], old_indices) -> List[tuple]:
         """`plan` with the unchanged entries of `old_indices` put back in their place."""
@@ -262,7 +265,9 @@ class PatchPlan:
 
     # -- 1. prepare ------------------------------------------------------------------------
 
-    def prepare(self) -> None:
+    def prepare(self) -> FilePlan:
+        """Plan the save: every change compiled in context and turned into a swap or a
+        step, kept as `file_plan` (and returned). Nothing live is bound or run."""
         if self._changes is not None:  # unchanged classes whose members change
             olds, news = self._restructured_classes()
             olds = olds | {self._changes.old_index(n) for n in news if n > 0}
@@ -284,6 +289,10 @@ class PatchPlan:
                 self._prepare_matched(change, old_index, new_index, old, new)
         self.carried_pending = self._carry_pending()
         self.changed_names = self._changed_names()
+        self.file_plan = FilePlan(self.file.path, tuple(self.swaps), tuple(self.steps),
+                                  tuple(self.carried_pending), frozenset(self.changed_names),
+                                  self.new)
+        return self.file_plan
 
     _UNCHANGED = _core.MOVED | _core.REFORMATTED
 
@@ -436,7 +445,8 @@ class PatchPlan:
             if change & _core.DECORATORS_CHANGED:
                 code = self._compile(new)
                 self.steps.append(Step(new_index, new, "replace",
-                                       lambda: self._redecorate(old, new, code), code=code))
+                                       lambda: self._redecorate(old, new, code), code=code,
+                                       reason="its decorators changed"))
                 return
             if change == 0:  # unchanged
                 if key_old in self.file.codes:
@@ -449,7 +459,8 @@ class PatchPlan:
                 reason = ("its decorators changed" if change & _core.DECORATORS_CHANGED
                           else "")
                 self.steps.append(Step(new_index, new, "replace", lambda: self._replace_class(
-                    old, new_index, new, code, reason), code=code))
+                    old, new_index, new, code, reason), code=code,
+                    reason=reason or "its header changed"))
             elif self._members_restructured(old_index, new_index):
                 self._prepare_restructured_class(old, new_index, new)
         elif new.kind == "block":
@@ -512,7 +523,7 @@ class PatchPlan:
             return
         code = self._compile(new)
         self.steps.append(Step(new_index, new, "replace", lambda: self._replace_class(
-            old, new_index, new, code, reason), code=code))
+            old, new_index, new, code, reason), code=code, reason=reason))
 
     def _carry_origin(self, old_index, new_index) -> None:
         if old_index in self.file.origins:
@@ -549,28 +560,30 @@ class PatchPlan:
             # code of such a function, so it is re-created and forwarded to instead.
             code = self._compile(new)
             self.steps.append(Step(new_index, new, "replace",
-                                   lambda: self._redecorate(old, new, code), code=code))
+                                   lambda: self._redecorate(old, new, code), code=code,
+                                   reason="it becomes or stops being a generator or coroutine"))
             return
         conformers = [c for c in [self._held_old(old)] + functions if _conform_method(c)]
         heap_found = [f for f in functions if f in self.found_in_heap]
         conformers += [c for c in conformers_of(heap_found)
                        if all(c is not known for known in conformers)]
         functions = [f for f in functions if not _conform_method(f)]
-        swap = Swap(old, new, new_code, old_code, functions, conformers,
-                    log=bool(change & (_core.BODY_CHANGED | _core.SIGNATURE_CHANGED)),
-                    # Closures made before follow moves too, or the next body edit, which
-                    # maps nested code by the factory's current code, would miss them.
-                    closures=bool(change & (_core.BODY_CHANGED | _core.MOVED
-                                            | _core.REFORMATTED)))
+        log = bool(change & (_core.BODY_CHANGED | _core.SIGNATURE_CHANGED))
+        # Closures made before follow moves too, or the next body edit, which maps
+        # nested code by the factory's current code, would miss them.
+        closures = bool(change & (_core.BODY_CHANGED | _core.MOVED | _core.REFORMATTED))
+        swap = Swap(old, new, new_code, old_code, functions, conformers, log, closures)
         if signature:
-            swap.signature = self._signature_now(new, module_code)
-            if swap.signature is None:
+            now = self._signature_now(new, module_code)
+            if now is None:
                 # The defaults may need statements of this same save: update later.
-                swap.deferred = module_code
+                swap = dataclasses.replace(swap, deferred=module_code)
                 self.deferred_codes[new_index] = old_code
                 self.steps.append(Step(new_index, new, "update",
-                                       lambda: self._deferred_swap(swap)))
+                                       lambda: self._deferred_swap(swap), code=module_code,
+                                       reason="its defaults may need a statement of this save"))
                 return
+            swap = dataclasses.replace(swap, signature=now)
         self.swaps.append(swap)
 
     def _signature_now(self, new, module_code) -> Optional[Signature]:
@@ -579,6 +592,10 @@ class PatchPlan:
         when they fail (they may need a statement of this save)."""
         if any(step.verb in STATEMENT_VERBS for step in self.steps):
             return None
+        if not runs_code(self.file.module):
+            # A view runs nothing: the values stay unknown, the plan has the shape of a
+            # live save whose new defaults evaluate.
+            return Signature(None, None, {})
         try:
             return self._evaluate_signature(new, module_code)
         except Exception:

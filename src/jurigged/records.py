@@ -6,7 +6,7 @@ from __future__ import annotations
 import types
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, FrozenSet, List, Optional, Tuple
 
 if TYPE_CHECKING:
     from .commit import BatchCommit
@@ -42,7 +42,7 @@ class Pending:
     failed_at: int = 0         # Progress.count when it last failed
 
 
-@dataclass
+@dataclass(frozen=True)
 class Signature:
     """A new definition's values that live outside its code, evaluated where Python
     evaluates them (the enclosing scope, at definition time)."""
@@ -52,7 +52,7 @@ class Signature:
     annotations: dict
 
 
-@dataclass
+@dataclass(frozen=True)
 class Swap:
     """An existing function (and its existing closures) given the new code in place."""
 
@@ -80,7 +80,7 @@ class Prebuilt:
     unbound: List[Tuple[dict, object]] = dataclasses.field(default_factory=list)
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Step:
     """A step of a save after the swaps: define, delete, re-create or run a node."""
 
@@ -90,8 +90,8 @@ class Step:
     run: Callable[[], None]        # do it live, after the commit
     # Build it without binding anything, for the batch's commit; None: cannot be.
     prebuild: Optional[Callable[["BatchCommit"], Optional[Prebuilt]]] = None
-    prebuilt: bool = False         # it went into the commit: not run again
     code: Optional[types.CodeType] = None  # its context compile, if it has one
+    reason: str = ""               # why it is needed, when the verb does not say
 
 
 @dataclass
@@ -118,3 +118,101 @@ class Progress:
 
 
 STATEMENT_VERBS = ("run",)  # the steps that run statements; every other step binds names
+
+
+@dataclass(frozen=True)
+class PlanEntry:
+    """One thing a save would do, as shown and tested: `verb` is "update" (a swap in
+    place), "add", "delete", "replace" (re-created), "run" (a statement re-run) or
+    "update later" (a swap whose signature waits for a statement of the save)."""
+
+    verb: str
+    kind: str                      # the node's kind: function, class, statement, block...
+    what: str                      # its qualified name, or the statement's first line
+    line: int                      # in the new text (in the old one for a deletion)
+    code: Optional[types.CodeType]  # compiled in context (None: a deletion)
+    at_commit: bool                # published in the batch's one commit (else after it)
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class FilePlan:
+    """What saving one file does, decided before anything live changes: the swaps of
+    existing functions and the steps after them, in file order, with the earlier
+    failures it keeps for retry. The commit (commit.py) and the live steps
+    (apply.py) perform it; building it binds and runs nothing in the module."""
+
+    path: str
+    swaps: Tuple[Swap, ...]
+    steps: Tuple[Step, ...]
+    carried_pending: Tuple[Pending, ...] = ()
+    changed_names: FrozenSet[str] = frozenset()
+    nodes: object = dataclasses.field(default=None, compare=False, repr=False)  # new tree
+
+    def by_verb(self, verb: str) -> Tuple[Step, ...]:
+        return tuple(step for step in self.steps if step.verb == verb)
+
+    @property
+    def definitions(self) -> Tuple[Step, ...]:
+        return self.by_verb("add")
+
+    @property
+    def deletions(self) -> Tuple[Step, ...]:
+        return self.by_verb("delete")
+
+    @property
+    def statements(self) -> Tuple[Step, ...]:
+        return self.by_verb("run")
+
+    @property
+    def recreated(self) -> Tuple[Step, ...]:
+        return self.by_verb("replace")
+
+    @property
+    def deferred_updates(self) -> Tuple[Step, ...]:
+        return self.by_verb("update")
+
+    def covered(self, step: Step) -> bool:
+        """Whether the step is inside a class the plan re-creates whole (applying
+        skips it once the class is made again from the new text)."""
+        if step.index < 0 or self.nodes is None:
+            return False
+        recreated = {s.index for s in self.recreated if s.node.kind == "class"}
+        parent = step.node.parent
+        while parent > 0:
+            if parent in recreated:
+                return True
+            parent = self.nodes[parent].parent
+        return False
+
+    def expected_at_commit(self) -> List[bool]:
+        """For each step, whether the commit takes it (the rule of the commit's
+        `_prebuild_steps`, read without building anything): deletions always, the
+        definitions at the head of the file, before the first step that must run
+        live (a statement, a re-creation, a deferred update). A statement made only of
+        imports may still be resolved into the commit."""
+        head, found = True, []
+        for step in self.steps:
+            if step.verb == "delete":
+                found.append(True)
+                continue
+            head = head and step.prebuild is not None and step.verb not in STATEMENT_VERBS
+            found.append(head)
+        return found
+
+    def entries(self, lines: List[str]) -> Tuple[PlanEntry, ...]:
+        """Every swap, then every step not covered by a re-created class, as typed
+        entries (`lines`: the new text, for naming statements)."""
+        found = [PlanEntry("update", swap.new.kind, swap.new.qualname, swap.new.line,
+                           swap.code, True, "" if swap.log else "line numbers only")
+                 for swap in self.swaps]
+        for step, at_commit in zip(self.steps, self.expected_at_commit()):
+            if self.covered(step):
+                continue
+            node = step.node
+            what = node.qualname or (lines[node.line - 1].strip()
+                                     if 0 < node.line <= len(lines) else "")
+            verb = "update later" if step.verb == "update" else step.verb
+            found.append(PlanEntry(verb, node.kind, what, node.line, step.code, at_commit,
+                                   step.reason))
+        return tuple(found)
