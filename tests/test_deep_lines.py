@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from live_support import probe_loop
+
 # Enough definitions above the edited code to be well past context._PADDING_LIMIT.
 FILLER = "".join(f"def filler{i}():\n    return {i}\n\n\n" for i in range(600))
 
-APP = """\
-import inspect, sys, time
-import lib
-
+WHERE = """\
 def where(function):
     try:
         function()
@@ -27,18 +26,6 @@ def where(function):
             tb = tb.tb_next
         return tb.tb_lineno
     return None
-
-def probe():
-    return ({probe})
-
-print("ready", flush=True)
-last = object()
-for _ in range(6000):
-    value = probe()
-    if value != last:
-        sys.stdout.write(f"R {{value!r}}\\n"); sys.stdout.flush()
-        last = value
-    time.sleep(0.005)
 """
 
 
@@ -48,7 +35,8 @@ def line_of(text: str, fragment: str) -> int:
 
 def start(run_jurigged, tmp_path: Path, lib: str, probe: str):
     (tmp_path / "lib.py").write_text(lib)
-    (tmp_path / "app.py").write_text(APP.format(probe=probe))
+    (tmp_path / "app.py").write_text(probe_loop(probe, imports="import inspect\nimport lib",
+                                                setup=WHERE, rounds=6000, catch=False))
     process = run_jurigged("-v", "app.py")
     process.expect("ready", timeout=30)
     return process
