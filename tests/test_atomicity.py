@@ -83,6 +83,33 @@ def test_added_function_is_there_when_the_new_caller_runs(run_jurigged, tmp_path
     no_errors_reported(p)
 
 
+def test_a_re_created_enum_and_the_function_using_it_change_together(run_jurigged, tmp_path):
+    # Each save adds a member to the Enum (the class is made again from the new text)
+    # and f() uses it. Made after the commit, the class lacked the member the new f()
+    # reads, thousands of times a save (AttributeError). Members are only added, so a
+    # call of the old f() still running at the commit finds its member too.
+    def lib(version: int) -> str:
+        members = "".join(f"    M{number} = {number}\n" for number in range(version + 1))
+        return (f"import enum\n\n\nclass Color(enum.Enum):\n{members}\n\n"
+                f"def f():\n    return ({version}, Color.M{version}.value)\n")
+
+    check = """\
+    try:
+        first, second = lib.f()
+        if first != second:
+            mixed[0] += 1
+    except AttributeError:
+        errors[0] += 1
+    """
+    p = start(run_jurigged, tmp_path, {"lib.py": lib(0)}, "import lib", check, "lib.f()",
+              "-d", "0")
+    p.expect("R ((0, 0), 0, 0)", stream="out")
+    for version in range(1, 61):
+        (tmp_path / "lib.py").write_text(lib(version))
+        p.expect(f"R (({version}, {version}), 0, 0)", stream="out")
+    no_errors_reported(p)
+
+
 def test_files_saved_together_import_each_others_new_names(run_jurigged, tmp_path):
     # Forward: a.py imports new_name, which b.py adds in the same batch, and a.use()
     # calls it. Back: both go away. Other threads must never see a.use() calling a

@@ -306,6 +306,11 @@ class PatchApply:
             except TypeError:
                 pass
         _bind(scope_object, new.name, made)
+        self._adopt_replaced_class(current, made, new_index, new, reason)
+
+    def _adopt_replaced_class(self, current, made, new_index, new, reason: str) -> None:
+        """What follows the binding of a re-created class: its functions indexed, the
+        instances of the class it replaced migrated where their layout allows."""
         self.replaced.add(new_index)
         self._index_class_functions(made, new)
         logger.update(self._qualname(new), self.file.path, new.line)

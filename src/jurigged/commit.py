@@ -236,7 +236,8 @@ class PatchCommit:
         """Build the steps at the head of the file (those no statement of the save
         comes before: a fresh run makes them in that same order) for the commit.
         The first step that cannot be built so (a statement, a class whose body runs
-        code for its effects, a re-created class or decorator change) and every step
+        code for its effects, a class re-created because its header or decorators
+        changed, a decorator change) and every step
         after it are run live after the commit, in file order as today: building a
         later one first would run its decorators before code the file runs above it.
         Deletions run no code and always go into the commit."""
@@ -328,6 +329,30 @@ class PatchCommit:
             Progress.tick()
 
         return Prebuilt([_core.Binding(scope_object, new.name, value)], [], finish)
+
+    def _prebuild_replaced_class(self, old, new_index, new, code: types.CodeType,
+                                 reason: str, batch: "BatchCommit") -> Optional[Prebuilt]:
+        """A module-level class that its metaclass or decorator makes again from the new
+        text (an Enum that gains a member), made in a scratch scope so that the commit
+        binds it in the same step as the swaps of the functions that use what it
+        gained. Its instances migrate after the commit."""
+        if not self._module_level(self.new, new) or self._under_replaced_class(new):
+            return None
+        scope_object = self._live_scope(self.new, new)
+        if not _bindable(scope_object, new.name):
+            return None
+        if _names_in(code, top=False) & batch.unbound_names(self.namespace):
+            return None  # its body reads a name of the batch that is not bound yet
+        current = _held(scope_object, old.name)
+        scratch = batch.scratch(scope_object)
+        exec(code, self.namespace, scratch)
+        made = scratch.writes[new.name]
+
+        def finish() -> None:
+            self._adopt_replaced_class(current, made, new_index, new, reason)
+            Progress.tick()
+
+        return Prebuilt([_core.Binding(scope_object, new.name, made)], [], finish)
 
     def _defines_only(self, new) -> bool:
         """Whether a class body only defines (methods, attributes, nested such

@@ -523,7 +523,9 @@ class PatchPlan:
             return
         code = self._compile(new)
         self.steps.append(Step(new_index, new, "replace", lambda: self._replace_class(
-            old, new_index, new, code, reason), code=code, reason=reason))
+            old, new_index, new, code, reason), code=code, reason=reason,
+            prebuild=lambda batch: self._prebuild_replaced_class(
+                old, new_index, new, code, reason, batch)))
 
     def _carry_origin(self, old_index, new_index) -> None:
         if old_index in self.file.origins:
