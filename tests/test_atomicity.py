@@ -55,6 +55,16 @@ def start(run_jurigged, folder: Path, files: dict, imports: str, check: str, pro
     return process
 
 
+def save_versions(process, path: Path, text, versions) -> None:
+    """Save text(version) to `path` for each version, each time waiting for the
+    program's answer of that version with no error and no mixed answer so far;
+    then check that jurigged reported nothing."""
+    for version in versions:
+        path.write_text(text(version))
+        process.expect(f"R (({version}, {version}), 0, 0)", stream="out")
+    no_errors_reported(process)
+
+
 def no_errors_reported(process) -> None:
     errors = [line for line in process.lines["err"] if "jurigged:" in line]
     assert not errors, "\n".join(errors)
@@ -77,10 +87,7 @@ def test_added_function_is_there_when_the_new_caller_runs(run_jurigged, tmp_path
     p = start(run_jurigged, tmp_path, {"lib.py": lib(0)}, "import lib", check, "lib.b()",
               "-d", "0")
     p.expect("R ((0, 0), 0, 0)", stream="out")
-    for version in range(1, 201):
-        (tmp_path / "lib.py").write_text(lib(version))
-        p.expect(f"R (({version}, {version}), 0, 0)", stream="out")
-    no_errors_reported(p)
+    save_versions(p, tmp_path / "lib.py", lib, range(1, 201))
 
 
 def test_a_re_created_enum_and_the_function_using_it_change_together(run_jurigged, tmp_path):
@@ -104,10 +111,7 @@ def test_a_re_created_enum_and_the_function_using_it_change_together(run_jurigge
     p = start(run_jurigged, tmp_path, {"lib.py": lib(0)}, "import lib", check, "lib.f()",
               "-d", "0")
     p.expect("R ((0, 0), 0, 0)", stream="out")
-    for version in range(1, 61):
-        (tmp_path / "lib.py").write_text(lib(version))
-        p.expect(f"R (({version}, {version}), 0, 0)", stream="out")
-    no_errors_reported(p)
+    save_versions(p, tmp_path / "lib.py", lib, range(1, 61))
 
 
 def test_files_saved_together_import_each_others_new_names(run_jurigged, tmp_path):
@@ -172,7 +176,4 @@ def test_rename_is_seen_in_one_step(run_jurigged, tmp_path):
     p = start(run_jurigged, tmp_path, {"lib.py": lib(0)}, "import lib", check, "lib.b()",
               "-d", "0")
     p.expect("R ((0, 0), 0, 0)", stream="out")
-    for version in range(1, 151):
-        (tmp_path / "lib.py").write_text(lib(version))
-        p.expect(f"R (({version}, {version}), 0, 0)", stream="out")
-    no_errors_reported(p)
+    save_versions(p, tmp_path / "lib.py", lib, range(1, 151))
