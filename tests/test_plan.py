@@ -39,7 +39,7 @@ def planned(tmp_path, monkeypatch):
         assert _state(module) == before, "planning changed the live module"
         if patch is None:
             return None, (), module
-        return patch.file_plan, patch.file_plan.entries(new_text.splitlines()), module
+        return patch.plan, patch.plan.entries(new_text.splitlines()), module
 
     yield plan
     for name in imported:
@@ -189,7 +189,7 @@ def test_a_failed_statement_is_carried_in_the_next_plan(tmp_path, monkeypatch, c
         assert "plan_probe_missing_module" in capfd.readouterr().err
         (pending,) = file.pending
         patch = file.stage(failing.replace("return 1", "return 2").encode())
-        (carried,) = patch.file_plan.carried_pending
+        (carried,) = patch.plan.carried_pending
         assert (carried.verb, carried.index) == ("run", pending.index)
         assert carried is not pending  # the file keeps its own until the save applies
         assert module.f() == 1
@@ -217,7 +217,7 @@ def test_planning_over_a_definitions_view_runs_nothing(tmp_path, capfd):
     view = DefinitionsView("viewed", old.encode(), path)
     assert isinstance(view.A, type) and view.f.__defaults__ is None
     patch = SourceFile(path, "viewed", old.encode(), module=view).stage(new.encode())
-    entries = patch.file_plan.entries(new.splitlines())
+    entries = patch.plan.entries(new.splitlines())
     assert [(e.verb, e.what, e.at_commit) for e in entries] == [
         ("update", "f", True), ("update", "A.m", True)]
     assert "RAN" not in capfd.readouterr().out

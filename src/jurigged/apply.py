@@ -1,5 +1,6 @@
-# The live steps of a save after its commit: definitions, deletions, re-run statements,
-# re-created classes and decorator changes, failed steps retried, dataclasses refreshed.
+# The live steps of a save after its commit (the third phase, after plan.py and
+# commit.py): definitions, deletions, re-run statements, re-created classes and
+# decorator changes, failed steps retried, dataclasses refreshed.
 
 from __future__ import annotations
 
@@ -12,61 +13,91 @@ from .liveobjects import (
     _bind, _conform_method, function_index, _function_update, _functions_in, _held, _layers,
     _rebind_module_names, Scope, _trampoline, _unbind,
 )
-from .records import DEFINITION_KINDS, Pending, Progress, STATEMENT_VERBS, Step, Swap
+from .context import SaveContext
+from .records import (
+    DEFINITION_KINDS, FilePlan, Pending, Progress, REASON_DECORATORS, REASON_HEADER,
+    SaveOutcome, STATEMENT_VERBS, Step, Swap,
+)
+from .swaps import Swapper
 
 
-class PatchApply:
-    """Part of `Patch`: the steps run live, in file order, after the commit."""
+class LiveSteps:
+    """The steps of one save's plan that the commit did not take, run live in file
+    order; failures kept in the outcome for retry."""
+
+    def __init__(self, context: SaveContext, plan: FilePlan, outcome: SaveOutcome,
+                 swapper: Swapper):
+        self.context = context
+        self.plan = plan
+        self.outcome = outcome
+        self.swapper = swapper
+        self.file = context.file
+        self.old, self.new = context.old, context.new
+        self.new_lines = context.new_lines
+        self.namespace = context.namespace
+
+    def run(self, step: Step) -> None:
+        """Do one step live (raises what it raises)."""
+        verb, node = step.verb, step.node
+        if verb == "add":
+            self._define(node, step.code, "add")
+        elif verb == "delete" and step.attribute:
+            self._delete_class_attribute(node, step.attribute)
+        elif verb == "delete":
+            self._delete(node)
+        elif verb == "replace" and node.kind == "class":
+            self._replace_class(step)
+        elif verb == "replace":
+            self._redecorate(step.old, node, step.code)
+        elif verb == "run":
+            self._rerun(node, step.code, step.origin, step.index)
+        else:
+            self.swapper.apply_deferred(step.swap)
 
     def _delete_class_attribute(self, old, attribute: str) -> None:
-        cls = _held(self._live_scope(self.old, self.old[old.parent]), self.old[old.parent].name)
+        cls = _held(self.context.live_scope(self.old, self.old[old.parent]), self.old[old.parent].name)
         if isinstance(cls, type) and attribute in cls.__dict__:
             try:
                 delattr(cls, attribute)
             except (AttributeError, TypeError):
                 return  # a metaclass that keeps it (its class is re-created instead)
-            logger.delete(f"{self._qualname(self.old[old.parent])}.{attribute}",
+            logger.delete(f"{self.context.qualname(self.old[old.parent])}.{attribute}",
                           self.file.path, old.line)
 
     # -- 3. run --------------------------------------------------------------------------
-
-    def run(self) -> None:
-        """Bind this save's definitions, then run its statements."""
-        self.run_steps(early=True)
-        self.run_steps(early=False)
-        self.refresh_classes()
 
     def run_steps(self, early: bool) -> None:
         """Run the early steps (deletions, and definitions no statement of this save
         comes before: a batch binds them in every file first), or the others, in file
         order (a definition after a changed statement may use what it made, as at
         import). A failure is kept in `failures` (to retry) or reported."""
-        live = [step for step in self.file_plan.steps
-                if id(step) not in self.prebuilt]  # the rest was committed
+        live = [step for step in self.plan.steps
+                if id(step) not in self.outcome.prebuilt]  # the rest was committed
         first_statement = next((i for i, step in enumerate(live)
                                 if step.verb in STATEMENT_VERBS), len(live))
         for position, step in enumerate(live):
             if early != (step.verb == "delete" or position < first_statement):
                 continue
-            if step.index >= 0 and self.replaced.intersection(
-                    self._ancestor_indices(self.new, step.node)):
+            if step.index >= 0 and self.outcome.replaced.intersection(
+                    self.context.ancestor_indices(self.new, step.node)):
                 continue  # its class was re-created with it inside
             try:
-                step.run()
+                self.run(step)
                 Progress.tick()
             except Exception as exc:
-                self._step_failed(step, exc)
+                self.step_failed(step, exc)
 
-    def _step_failed(self, step: Step, exc: BaseException) -> None:
+    def step_failed(self, step: Step, exc: BaseException) -> None:
+        """Keep a failed step for retry (or report it, for a deletion)."""
         new_index, node, verb = step.index, step.node, step.verb
         if new_index >= 0 and verb in ("run", "add", "update", "replace"):
-            old_code = self.deferred_codes.get(new_index)
+            old_code = step.swap.old_code if step.swap is not None else None
             if old_code is not None:
                 # The functions still run it: later lookups must find them by it.
-                self.new_codes[(node.qualname, node.line)] = old_code
-            self.failures.append(Pending(
-                new_index, verb, exc, step.run if verb == "replace" else None, old_code,
-                failed_at=Progress.count))
+                self.outcome.codes[(node.qualname, node.line)] = old_code
+            action = (lambda: self.run(step)) if verb == "replace" else None
+            self.outcome.failures.append(Pending(new_index, verb, exc, action, old_code,
+                                                 failed_at=Progress.count))
             return
         what = node.qualname or f"line {node.line}"
         logger.error(f"{self.file.path}:{node.line}: {verb} {what} failed",
@@ -77,28 +108,28 @@ class PatchApply:
         node = self.new[pending.index]
         if pending.verb == "run":
             origin = self.file.origins.get(pending.index)
-            self._rerun(node, self._compile(node), origin, pending.index, pending.index)
+            self._rerun(node, self.context.compile(node), origin, pending.index)
         elif pending.verb == "add":
-            self._define(node, self._compile(node), "add")
+            self._define(node, self.context.compile(node), "add")
         elif pending.verb == "replace":
             pending.action()  # prepared from this same text: no save of it came since
         else:
             self._retry_swap(node, pending)
 
     def _retry_swap(self, node, pending: Pending) -> None:
-        module_code = self._compile(node, keep_decorators=False)
+        module_code = self.context.compile(node, keep_decorators=False)
         old_code = self.file.codes.get((node.qualname, node.line), pending.old_code)
         functions = [f for f in function_index.functions(old_code)
                      if not _conform_method(f)]
-        swap = Swap(node, node, self._function_code(module_code, node), old_code, functions,
+        swap = Swap(node, node, self.context.function_code(module_code, node), old_code, functions,
                     [], log=True, closures=False, deferred=module_code)
-        self._deferred_swap(swap)
+        self.swapper.apply_deferred(swap)
 
     def refresh_classes(self) -> None:
         """Dataclasses whose fields changed get their generated methods again."""
-        for index in sorted(self.touched_classes):
+        for index in sorted(self.outcome.touched_classes):
             node = self.new[index] if index > 0 else None
-            if node is None or node.kind != "class" or index in self.replaced:
+            if node is None or node.kind != "class" or index in self.outcome.replaced:
                 continue
             try:
                 self._refresh_dataclass(index, node)
@@ -113,23 +144,23 @@ class PatchApply:
     def _refresh_dataclass(self, index, node) -> None:
         """A dataclass whose fields changed gets the methods the decorator generates
         made again, from the new text, on the same class object."""
-        scope_object = self._live_scope(self.new, node)
+        scope_object = self.context.live_scope(self.new, node)
         cls = _held(scope_object, node.name)
         if isinstance(cls, type):
             classes.refresh_abstracts(cls)
         if not isinstance(cls, type) or "__dataclass_fields__" not in cls.__dict__:
             return
-        code = self._compile(node)
-        if self._module_level(self.new, node):
+        code = self.context.compile(node)
+        if self.context.module_level(self.new, node):
             scope = Scope({})
             exec(code, self.namespace, scope)
         else:
-            scope = self._run_in_scope(self._scope_code(code, node), scope_object,
+            scope = self.context.run_in_scope(self.context.scope_code(code, node), scope_object,
                                        capture=True)
         made = scope.writes.get(node.name)
         if not isinstance(made, type):
             return
-        own = {self.new[i].name for i in self._scope_members(index)}
+        own = {self.new[i].name for i in self.context.scope_members(index)}
         fields_before = set(cls.__dict__["__dataclass_fields__"])
         for name in self._DATACLASS_MADE:
             if name in own:
@@ -139,43 +170,43 @@ class PatchApply:
             elif name in cls.__dict__ and name != "__hash__":
                 delattr(cls, name)
         classes.fill_added_fields(cls, fields_before)
-        logger.update(self._qualname(node), self.file.path, node.line)
+        logger.update(self.context.qualname(node), self.file.path, node.line)
 
     def _define(self, new, code: types.CodeType, verb: str) -> None:
         if verb == "run":
-            self.touched_classes.add(new.parent)
-        scope_object = self._live_scope(self.new, new)
-        if self._module_level(self.new, new):
+            self.outcome.touched_classes.add(new.parent)
+        scope_object = self.context.live_scope(self.new, new)
+        if self.context.module_level(self.new, new):
             exec(code, self.namespace)
         else:
-            self._run_in_scope(self._scope_code(code, new), scope_object, capture=False)
+            self.context.run_in_scope(self.context.scope_code(code, new), scope_object, capture=False)
         if verb == "run":
-            self._log_run(new)
+            self.context.log_run(new)
         elif verb == "replace":
-            logger.update(self._qualname(new), self.file.path, new.line)
+            logger.update(self.context.qualname(new), self.file.path, new.line)
         else:
-            logger.add(self._qualname(new), self.file.path, new.line)
+            logger.add(self.context.qualname(new), self.file.path, new.line)
             if isinstance(scope_object, type):
-                self.touched_classes.add(new.parent)  # an ABC may have a new abstract
+                self.outcome.touched_classes.add(new.parent)  # an ABC may have a new abstract
 
     def _redecorate(self, old, new, code: types.CodeType) -> None:
         """A function whose decorators changed is defined again; what held the old
         one is forwarded to the new one."""
         try:
-            before = _held(self._live_scope(self.old, old), old.name)
+            before = _held(self.context.live_scope(self.old, old), old.name)
         except LookupError:
             before = None
         self._define(new, code, "replace")
         if before is None:
             return
-        scope_object = self._live_scope(self.new, new)
+        scope_object = self.context.live_scope(self.new, new)
         after = _held(scope_object, new.name)
         if isinstance(scope_object, dict) and after is not None:
             # `from mod import f` elsewhere (or `g = f` here) names the new object, as
             # in a fresh run; other holders get the trampoline below.
             _rebind_module_names(before, after)
         if self._forward(old, new, before, after):
-            logger.notice(f"{self._qualname(new)}: decorators changed, so it was "
+            logger.notice(f"{self.context.qualname(new)}: decorators changed, so it was "
                           f"re-created; references taken before now call the new one",
                           self.file.path, new.line)
 
@@ -186,7 +217,7 @@ class PatchApply:
         kinds = (staticmethod, classmethod)
         if type(before) in kinds or type(after) in kinds:
             if type(before) is not type(after):
-                logger.notice(f"{self._qualname(new)}: changed between a plain, static "
+                logger.notice(f"{self.context.qualname(new)}: changed between a plain, static "
                               f"and class method; references taken before keep the old "
                               f"version", self.file.path, new.line)
                 return False
@@ -194,7 +225,7 @@ class PatchApply:
         if isinstance(before, types.FunctionType):
             olds = [before]
         else:
-            olds = self._functions_defined_by(old, before)
+            olds = self.context.functions_defined_by(old, before)
         updates = []
         for function in olds:
             if function is after or not callable(after):
@@ -213,53 +244,37 @@ class PatchApply:
         _core.commit(updates)
         return bool(updates) or not olds
 
-    def _log_run(self, new) -> None:
-        text = "\n".join(self.new_lines[new.line - 1: new.end_line])
-        logger.run(self.file.module_name, self.file.path, new.line, text)
-
-    def _kept_in_new_scope(self, old) -> bool:
-        """Whether a same-named definition still exists in the new version of the
-        scope of the deleted `old` (then its name stays bound)."""
-        scope_index = old.parent
-        while scope_index > 0 and self.old[scope_index].kind == "block":
-            scope_index = self.old[scope_index].parent
-        parent_new = self.old_to_new.get(scope_index)
-        return parent_new is not None and any(self.new[i].name == old.name
-                                              for i in self._scope_members(parent_new))
-
     def _delete(self, old) -> None:
-        if self._kept_in_new_scope(old):
-            return
         try:
-            scope = self._live_scope(self.old, old)
+            scope = self.context.live_scope(self.old, old)
         except LookupError:
             return
         held = _held(scope, old.name)
         if held is not None and _conform_method(held):
             _conform_method(held)(None)
         _unbind(scope, old.name)
-        logger.delete(self._qualname(old), self.file.path, old.line)
+        logger.delete(self.context.qualname(old), self.file.path, old.line)
 
-    def _rerun(self, new, code, origin, old_index, new_index) -> None:
+    def _rerun(self, new, code, origin, new_index: int) -> None:
         if origin is not None:
             start, end = origin
-            if any(start <= line <= end for line in self._running_lines()):
-                self.new_origins[new_index] = origin
+            if any(start <= line <= end for line in self.context.running_lines()):
+                self.outcome.origins[new_index] = origin
                 logger.notice(f"{self.file.module_name}:{new.line}: this statement is "
                               f"running now; the change applies on restart",
                               self.file.path, new.line)
                 return
-        scope_object = self._live_scope(self.new, new)
-        names = [self.new[i].name for i in self._scope_members(new_index)
+        scope_object = self.context.live_scope(self.new, new)
+        names = [self.new[i].name for i in self.context.scope_members(new_index)
                  if self.new[i].kind in DEFINITION_KINDS]
         before = {name: _held(scope_object, name) for name in names}
-        if self._module_level(self.new, new):
+        if self.context.module_level(self.new, new):
             exec(code, self.namespace)
         else:
-            self._run_in_scope(self._scope_code(code, new), scope_object, capture=False)
+            self.context.run_in_scope(self.context.scope_code(code, new), scope_object, capture=False)
         self._keep_identities(scope_object, before)
-        self._log_run(new)
-        self.touched_classes.add(new.parent)
+        self.context.log_run(new)
+        self.outcome.touched_classes.add(new.parent)
 
     def _keep_identities(self, scope_object, before: dict) -> None:
         """A re-run statement that redefines a function leaves the old function object
@@ -287,39 +302,40 @@ class PatchApply:
                     and old_value.__bases__ == new_value.__bases__):
                 _bind(scope_object, name, old_value)
 
-    def _replace_class(self, old, new_index, new, code, reason: str = "") -> None:
-        scope_object = self._live_scope(self.new, new)
+    def _replace_class(self, step: Step) -> None:
+        old, new, code = step.old, step.node, step.code
+        scope_object = self.context.live_scope(self.new, new)
         current = _held(scope_object, old.name)
-        if self._module_level(self.new, new):
+        if self.context.module_level(self.new, new):
             scope = Scope({})
             exec(code, self.namespace, scope)
         else:
-            scope = self._run_in_scope(self._scope_code(code, new), scope_object, capture=True)
+            scope = self.context.run_in_scope(self.context.scope_code(code, new), scope_object, capture=True)
         made = scope.writes.get(new.name)
-        if (reason in ("", "its decorators changed") and isinstance(current, type)
+        if (step.reason in (REASON_HEADER, REASON_DECORATORS) and isinstance(current, type)
                 and isinstance(made, type)
                 and type(made) is type(current) and current.__bases__ != made.__bases__):
             try:
                 current.__bases__ = made.__bases__
-                logger.update(self._qualname(new), self.file.path, new.line)
+                logger.update(self.context.qualname(new), self.file.path, new.line)
                 return
             except TypeError:
                 pass
         _bind(scope_object, new.name, made)
-        self._adopt_replaced_class(current, made, new_index, new, reason)
+        self.adopt_replaced_class(current, made, step)
 
-    def _adopt_replaced_class(self, current, made, new_index, new, reason: str) -> None:
+    def adopt_replaced_class(self, current, made, step: Step) -> None:
         """What follows the binding of a re-created class: its functions indexed, the
         instances of the class it replaced migrated where their layout allows."""
-        self.replaced.add(new_index)
+        new = step.node
+        self.outcome.replaced.add(step.index)
         self._index_class_functions(made, new)
-        logger.update(self._qualname(new), self.file.path, new.line)
+        logger.update(self.context.qualname(new), self.file.path, new.line)
         if not isinstance(current, type) or not isinstance(made, type):
             return
         migration = classes.migrate(current, made)
         if migration.reasons:  # a complete migration needs no word beyond "Update"
-            text = classes.describe(self._qualname(new), reason or "its header changed",
-                                    migration)
+            text = classes.describe(self.context.qualname(new), step.reason, migration)
             logger.notice(f"{self.file.path}:{new.line}: {text}", self.file.path, new.line)
 
     def _index_class_functions(self, cls, node) -> None:
@@ -334,4 +350,4 @@ class PatchApply:
                 if (self.file._same_file(code.co_filename)
                         and function.__qualname__.startswith(prefix)):
                     function_index.add(code, function)
-                    self.new_codes[(function.__qualname__, code.co_firstlineno)] = code
+                    self.outcome.codes[(function.__qualname__, code.co_firstlineno)] = code

@@ -1,23 +1,26 @@
 # The one commit of a save (or a batch of saves): swaps, closures made before, and the
-# steps that can be built without binding anything, published in one `_core.commit`.
+# steps that can be built without binding anything, published in one `_core.commit`
+# (the second phase of a save, after plan.py, before apply.py's live steps).
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import importlib
 import sys
 import time
 import types
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
-from . import _core, classes, cpython
+from . import _core, cpython
+from .apply import LiveSteps
+from .context import SaveContext
 from .logs import logger
 from .liveobjects import (
-    _bindable, closure_for, _code_doc, _conform_method, function_index, _function_update,
-    _held, _layers, _nested_codes, Scope,
+    _bindable, closure_for, _conform_method, _function_update, _held, _nested_codes, Scope,
 )
-from .records import CommitPart, Prebuilt, Progress, STATEMENT_VERBS, Swap, _TRANSIENT
+from .records import (
+    CommitPart, FilePlan, Prebuilt, Progress, SaveOutcome, STATEMENT_VERBS, Step, _TRANSIENT,
+)
+from .swaps import Swapper
 
 
 # How long a deleted name may stay bound for calls still running the old code that
@@ -155,40 +158,32 @@ def _import_statements(lines: List[str]) -> Optional[list]:
     return tree.body
 
 
-class PatchCommit:
-    """Part of `Patch`: this file's share of the batch's commit, and what follows it."""
+class Committer:
+    """One file's share of a batch's commit: every swap of its plan, then the steps at
+    the head of the file, built without binding anything; and what follows the commit
+    (index, log, hooks). A step that fails to build is handed to the live steps, which
+    report and retry it."""
 
-    # -- 2. commit -----------------------------------------------------------------------
+    def __init__(self, context: SaveContext, plan: FilePlan, outcome: SaveOutcome,
+                 swapper: Swapper, live: LiveSteps):
+        self.context = context
+        self.plan = plan
+        self.outcome = outcome
+        self.swapper = swapper
+        self.live = live
+        self.file = context.file
+        self.old, self.new = context.old, context.new
+        self.new_lines = context.new_lines
+        self.namespace = context.namespace
 
-    def _swap_updates(self, swap: Swap) -> list:
-        updates = []
-        cls = None
-        try:
-            scope = self._live_scope(self.new, swap.new)
-            cls = scope if isinstance(scope, type) else None
-        except LookupError:
-            pass
-        signature = swap.signature
-        for function in swap.functions:
-            closure, _ = closure_for(function, swap.code, cls)
-            if signature is None:
-                updates.append(_function_update(function, swap.code, closure=closure,
-                                                    doc=_code_doc(swap.code)))
-            else:
-                updates.append(_function_update(
-                    function, swap.code, closure=closure, defaults=signature.defaults,
-                    kwdefaults=signature.kwdefaults, annotations=signature.annotations,
-                    doc=_code_doc(swap.code)))
-        return updates
-
-    def build_commit(self, batch: "BatchCommit") -> CommitPart:
+    def build(self, batch: "BatchCommit") -> CommitPart:
         """This file's share of the batch's one commit: every swap (with the closures
         made before), then the steps that can be built without binding anything.
         Nothing is visible to other threads until the commit."""
         part = CommitPart()
         nested_map: Dict[types.CodeType, types.CodeType] = {}
-        for swap in self.file_plan.swaps:
-            part.updates.extend(self._swap_updates(swap))
+        for swap in self.plan.swaps:
+            part.updates.extend(self.swapper.updates(swap))
             if swap.closures:
                 old_nested = _nested_codes(swap.old_code)
                 new_nested = _nested_codes(swap.code)
@@ -210,12 +205,7 @@ class PatchCommit:
         self._prebuild_steps(batch, part)
         return part
 
-    def refused(self, exc: BaseException) -> None:
-        logger.error(f"{self.file.path}: could not update the live functions ({exc}); "
-                     f"nothing applied", self.file.path, 0)
-        self.file_plan = dataclasses.replace(self.file_plan, swaps=())
-
-    def finish_commit(self, part: CommitPart) -> None:
+    def finish(self, part: CommitPart) -> None:
         """What follows the commit: index, log and hooks of what it published."""
         for finish in part.finishers:
             finish()
@@ -227,8 +217,8 @@ class PatchCommit:
                           f"has no value for new free variable(s) {', '.join(missing)} (made "
                           f"before it used them); it raises NameError until it is made "
                           f"again", self.file.path, line)
-        for swap in self.file_plan.swaps:
-            self._finish_swap(swap)
+        for swap in self.plan.swaps:
+            self.swapper.finish(swap)
 
     # -- steps built for the commit ---------------------------------------------------
 
@@ -242,12 +232,12 @@ class PatchCommit:
         later one first would run its decorators before code the file runs above it.
         Deletions run no code and always go into the commit."""
         head = True
-        for step in self.file_plan.steps:
-            if step.prebuild is None or not (head or step.verb == "delete"):
+        for step in self.plan.steps:
+            if not step.buildable or not (head or step.verb == "delete"):
                 head = head and step.verb == "delete"
                 continue
             try:
-                built = step.prebuild(batch)
+                built = self._prebuild(step, batch)
             except (NameError, KeyError):
                 # Most likely a name of this batch that a scratch build cannot see
                 # (read through the module's globals by a decorator's own code), or a
@@ -257,26 +247,38 @@ class PatchCommit:
                 built = None
             except Exception as exc:
                 # It fails in a fresh run too: reported and retried as a live step is.
-                self.prebuilt.add(id(step))
-                self._step_failed(step, exc)
+                self.outcome.prebuilt.add(id(step))
+                self.live.step_failed(step, exc)
                 continue
             if built is None:
                 head = head and step.verb == "delete"
                 continue
-            self.prebuilt.add(id(step))
+            self.outcome.prebuilt.add(id(step))
             part.bindings.extend(built.bindings)
             part.updates.extend(built.updates)
             part.finishers.append(built.finish)
             part.unbound.extend(built.unbound)
         batch.settle(self.file.module_name, self._names_bound_after_commit())
 
+    def _prebuild(self, step: Step, batch: "BatchCommit") -> Optional[Prebuilt]:
+        """Build one step for the commit (None: it must run live instead)."""
+        if step.verb == "add":
+            return self._prebuild_definition(step.node, step.code, batch)
+        if step.verb == "delete":
+            return self._prebuild_delete(step.node, batch)
+        if step.verb == "replace":
+            return self._prebuild_replaced_class(step, batch)
+        if step.verb == "run":
+            return self._prebuild_import(step.node, step.origin, batch)
+        return None
+
     def _names_bound_after_commit(self) -> Set[str]:
         """The names that steps run after the commit may bind (a statement's every
         name, conservatively): an import of them in another file of the batch must
         wait for those steps, as it does today."""
         names: Set[str] = set()
-        for step in self.file_plan.steps:
-            if id(step) in self.prebuilt:
+        for step in self.plan.steps:
+            if id(step) in self.outcome.prebuilt:
                 continue
             if step.node.name:
                 names.add(step.node.name)
@@ -285,9 +287,9 @@ class PatchCommit:
         return names
 
     def _under_replaced_class(self, node) -> bool:
-        replaced = {step.index for step in self.file_plan.steps
+        replaced = {step.index for step in self.plan.steps
                     if step.verb == "replace" and self.new[step.index].kind == "class"}
-        return bool(replaced.intersection(self._ancestor_indices(self.new, node)))
+        return bool(replaced.intersection(self.context.ancestor_indices(self.new, node)))
 
     def _prebuild_definition(self, new, code: types.CodeType,
                              batch: "BatchCommit") -> Optional[Prebuilt]:
@@ -295,13 +297,13 @@ class PatchCommit:
         earlier unbound values, as a fresh run makes it; the commit binds it."""
         if self._under_replaced_class(new):
             return None
-        scope_object = self._live_scope(self.new, new)
+        scope_object = self.context.live_scope(self.new, new)
         if not _bindable(scope_object, new.name):
             return None
         if new.kind == "class" and not self._defines_only(new):
             return None
-        module_level = self._module_level(self.new, new)
-        scope_code = code if module_level else self._scope_code(code, new)
+        module_level = self.context.module_level(self.new, new)
+        scope_code = code if module_level else self.context.scope_code(code, new)
         # Code that reads the module's names through its globals (a class body, a
         # type-parameter scope) would not see those the batch has not bound yet.
         through_globals = _names_in(scope_code, top=not module_level)
@@ -323,22 +325,22 @@ class PatchCommit:
                 set_name(value, scope_object, new.name)
 
         def finish() -> None:
-            logger.add(self._qualname(new), self.file.path, new.line)
+            logger.add(self.context.qualname(new), self.file.path, new.line)
             if isinstance(scope_object, type):
-                self.touched_classes.add(new.parent)  # an ABC may have a new abstract
+                self.outcome.touched_classes.add(new.parent)  # an ABC may have a new abstract
             Progress.tick()
 
         return Prebuilt([_core.Binding(scope_object, new.name, value)], [], finish)
 
-    def _prebuild_replaced_class(self, old, new_index, new, code: types.CodeType,
-                                 reason: str, batch: "BatchCommit") -> Optional[Prebuilt]:
+    def _prebuild_replaced_class(self, step: Step, batch: "BatchCommit") -> Optional[Prebuilt]:
         """A module-level class that its metaclass or decorator makes again from the new
         text (an Enum that gains a member), made in a scratch scope so that the commit
         binds it in the same step as the swaps of the functions that use what it
         gained. Its instances migrate after the commit."""
-        if not self._module_level(self.new, new) or self._under_replaced_class(new):
+        old, new, code = step.old, step.node, step.code
+        if not self.context.module_level(self.new, new) or self._under_replaced_class(new):
             return None
-        scope_object = self._live_scope(self.new, new)
+        scope_object = self.context.live_scope(self.new, new)
         if not _bindable(scope_object, new.name):
             return None
         if _names_in(code, top=False) & batch.unbound_names(self.namespace):
@@ -349,7 +351,7 @@ class PatchCommit:
         made = scratch.writes[new.name]
 
         def finish() -> None:
-            self._adopt_replaced_class(current, made, new_index, new, reason)
+            self.live.adopt_replaced_class(current, made, step)
             Progress.tick()
 
         return Prebuilt([_core.Binding(scope_object, new.name, made)], [], finish)
@@ -371,10 +373,8 @@ class PatchCommit:
 
     def _prebuild_delete(self, old, batch: "BatchCommit") -> Optional[Prebuilt]:
         """A deleted definition's name, unbound by the commit."""
-        if self._kept_in_new_scope(old):
-            return Prebuilt()
         try:
-            scope = self._live_scope(self.old, old)
+            scope = self.context.live_scope(self.old, old)
         except LookupError:
             return Prebuilt()
         if not _bindable(scope, old.name):
@@ -385,7 +385,7 @@ class PatchCommit:
         def finish() -> None:
             if held is not None and _conform_method(held):
                 _conform_method(held)(None)
-            logger.delete(self._qualname(old), self.file.path, old.line)
+            logger.delete(self.context.qualname(old), self.file.path, old.line)
             Progress.tick()
 
         binding = _core.Binding(scope, old.name, _core.UNBIND)
@@ -399,7 +399,7 @@ class PatchCommit:
         if new.parent != 0 or new.kind != "statement" or self.new[0].kind != "module":
             return None
         if origin is not None and any(origin[0] <= line <= origin[1]
-                                      for line in self._running_lines()):
+                                      for line in self.context.running_lines()):
             return None
         statements = _import_statements(self.new_lines[new.line - 1: new.end_line])
         if statements is None:
@@ -415,7 +415,7 @@ class PatchCommit:
             batch.bind(self.namespace, name, value)
 
         def finish() -> None:
-            self._log_run(new)
+            self.context.log_run(new)
             Progress.tick()
 
         return Prebuilt([_core.Binding(self.namespace, name, value) for name, value in values],
@@ -452,61 +452,3 @@ class PatchCommit:
         if value is _core.UNBIND:
             return None
         return alias.asname or alias.name, value
-
-    def _finish_swap(self, swap: Swap) -> None:
-        """After a swap is committed: index, remember and report it, and hand the new
-        function to `__conform__` objects."""
-        function_index.move(swap.old_code, swap.code)
-        self.new_codes[(swap.new.qualname, swap.new.line)] = swap.code
-        self._conform(swap)
-        if swap.log:
-            logger.update(self._qualname(swap.new), self.file.path, swap.new.line)
-
-    def _conform(self, swap: Swap) -> None:
-        """Objects that manage a function's code themselves (the `__conform__`
-        protocol) get a new function instead of a code swap; caches of the function's
-        results are emptied."""
-        self._clear_caches(swap.new)
-        if not swap.conformers:
-            return
-        new = swap.new
-        scope = self._live_scope(self.new, new)
-        cls = scope if isinstance(scope, type) else None
-        model = swap.functions[0] if swap.functions else None
-        closure = None
-        if swap.code.co_freevars:
-            cells = {"__class__": types.CellType(cls)} if cls is not None else {}
-            closure = tuple(cells.get(n, types.CellType()) for n in swap.code.co_freevars)
-        signature = swap.signature
-        defaults = (signature.defaults if signature is not None
-                    else model.__defaults__ if model else None)
-        function = types.FunctionType(swap.code, self.namespace, new.name, defaults, closure)
-        function.__kwdefaults__ = (signature.kwdefaults if signature is not None
-                                   else model.__kwdefaults__ if model else None)
-        function.__qualname__ = new.qualname
-        for conformer in swap.conformers:
-            try:
-                _conform_method(conformer)(function)
-            except Exception as exc:
-                logger.error(f"{self.file.path}:{new.line}: __conform__ of "
-                             f"{new.qualname} failed", self.file.path, new.line, exc)
-
-    def _clear_caches(self, new) -> None:
-        """`functools.lru_cache`/`cache` wrappers of an updated function forget the
-        results of its old code."""
-        try:
-            scope = self._live_scope(self.new, new)
-        except LookupError:
-            return
-        for layer in _layers(_held(scope, new.name)):
-            clear = getattr(layer, "cache_clear", None)
-            if callable(clear) and "__wrapped__" in getattr(layer, "__dict__", {}):
-                clear()
-            if isinstance(layer, functools.cached_property) and isinstance(scope, type):
-                classes.forget_cached(scope, layer.attrname or new.name)
-
-    def _deferred_swap(self, swap: Swap) -> None:
-        swap = dataclasses.replace(
-            swap, signature=self._evaluate_signature(swap.new, swap.deferred))
-        _core.commit(self._swap_updates(swap))
-        self._finish_swap(swap)

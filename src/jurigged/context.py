@@ -1,17 +1,24 @@
-# A node of a save in its context: the scopes around it in the tree, its code compiled
-# where it stands in the file (classes and blocks around it stood in for), and the
-# live scope and functions it corresponds to.
+# A save's context: the file's old and new trees and text, and the live module. For a
+# node of either tree: the scopes around it, its code compiled where it stands in the
+# file (classes and blocks around it stood in for), and the live scope and functions
+# it corresponds to. Planning, the commit and the live steps all read through it.
 
 from __future__ import annotations
 
 import __future__
 import sys
 import types
-from typing import Iterator, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Iterator, List, Optional, Set, Tuple
 
 from . import cpython
+from .locate import HeapSearch
+from .logs import logger
 from .liveobjects import _bind, function_index, _functions_in, _held, Scope, _unbind
-from .records import FUNCTION_KINDS, _KEEP, PatchError
+from .records import FUNCTION_KINDS, _KEEP, PatchError, Signature
+
+if TYPE_CHECKING:
+    from .parsing import SourceLines
+    from .patcher import SourceFile
 
 
 def future_flags(namespace: dict) -> int:
@@ -25,7 +32,7 @@ def future_flags(namespace: dict) -> int:
 
 
 # A node this many lines (or fewer) below the top of the file is compiled with blank
-# lines above it; a deeper one from a compact text (see PatchContext._context_source).
+# lines above it; a deeper one from a compact text (see SaveContext._context_source).
 _PADDING_LIMIT = 1000
 
 
@@ -46,29 +53,41 @@ def _slice_bytes(text: str, start: int, end: Optional[int]) -> str:
     return data[start:end].decode("utf-8", errors="replace")
 
 
-class PatchContext:
-    """Part of `Patch`: the tree, compile and live-object lookups every phase uses."""
+class SaveContext:
+    """One save of one file: its two trees, the new text and the live module, with the
+    lookups and the compile every phase uses. It changes nothing live itself (only
+    `run_in_scope` runs code, for the phase that asks)."""
+
+    def __init__(self, file: "SourceFile", new_tree, new_lines: "SourceLines"):
+        self.file = file
+        self.new_tree = new_tree
+        self.old, self.new = file.nodes, new_tree.nodes  # node lists of the two trees
+        self.new_lines = new_lines
+        self.namespace = file.namespace
+        self.flags = future_flags(self.namespace)
+        self.heap = HeapSearch(self.namespace, file._same_file)
+        self.found_in_heap: List[types.FunctionType] = []  # placed by the heap search
 
     # -- tree helpers -----------------------------------------------------------------
 
     @staticmethod
-    def _ancestors(nodes, node) -> list:
+    def ancestors(nodes, node) -> list:
         chain = []
         while node.parent > 0:
             node = nodes[node.parent]
             chain.append(node)
         return chain[::-1]
 
-    def _in_function(self, tree, node) -> bool:
-        return any(a.kind in FUNCTION_KINDS for a in self._ancestors(tree, node))
+    def in_function(self, tree, node) -> bool:
+        return any(a.kind in FUNCTION_KINDS for a in self.ancestors(tree, node))
 
-    def _qualname(self, node) -> str:
+    def qualname(self, node) -> str:
         return f"{self.file.module_name}.{node.qualname}"
 
-    def _live_scope(self, tree, node):
+    def live_scope(self, tree, node):
         """The object whose namespace holds `node`: the module dict or a live class."""
         scope = self.namespace
-        for ancestor in self._ancestors(tree, node):
+        for ancestor in self.ancestors(tree, node):
             if ancestor.kind != "class":
                 continue
             value = _held(scope, ancestor.name)
@@ -77,8 +96,8 @@ class PatchContext:
             scope = value
         return scope
 
-    def _module_level(self, tree, node) -> bool:
-        return all(a.kind == "block" for a in self._ancestors(tree, node))
+    def module_level(self, tree, node) -> bool:
+        return all(a.kind == "block" for a in self.ancestors(tree, node))
 
     # -- compiling in context -----------------------------------------------------------
 
@@ -91,7 +110,7 @@ class PatchContext:
         compiling the blank lines would cost ~26 ns each, 1.3 ms at line 50,000."""
         lines = self.new_lines
         headers: List[Tuple[int, str]] = []
-        for ancestor in self._ancestors(self.new, node):
+        for ancestor in self.ancestors(self.new, node):
             header_line = ancestor.def_line if ancestor.kind == "class" else ancestor.line
             if header_line >= node.line:  # `class A: x = 1`: the node's line wins
                 continue
@@ -120,7 +139,7 @@ class PatchContext:
         text = "\n".join([stand_in for _, stand_in in headers] + body) + "\n"
         return ContextSource(text, real_lines)
 
-    def _compile(self, node, keep_decorators: bool = True) -> types.CodeType:
+    def compile(self, node, keep_decorators: bool = True) -> types.CodeType:
         context = self._context_source(node, keep_decorators)
         path, flags = self.file.path, self.flags
         try:
@@ -164,16 +183,16 @@ class PatchContext:
                                           ancestor.name)
         return f"class {ancestor.name}{params}:"
 
-    def _scope_code(self, module_code: types.CodeType, node) -> types.CodeType:
+    def scope_code(self, module_code: types.CodeType, node) -> types.CodeType:
         """The code object that runs `node`'s enclosing scope in a context compile."""
         code = module_code
-        for ancestor in self._ancestors(self.new, node):
+        for ancestor in self.ancestors(self.new, node):
             if ancestor.kind == "class":
                 code = self._child_code(code, ancestor)
         return code
 
-    def _function_code(self, module_code: types.CodeType, node) -> types.CodeType:
-        return self._child_code(self._scope_code(module_code, node), node)
+    def function_code(self, module_code: types.CodeType, node) -> types.CodeType:
+        return self._child_code(self.scope_code(module_code, node), node)
 
     def _child_code(self, code: types.CodeType, node) -> types.CodeType:
         """The code of the definition `node` among the constants of `code`, looking
@@ -183,7 +202,7 @@ class PatchContext:
             raise PatchError(f"cannot find the compiled code of {node.qualname}", node.line)
         return found
 
-    def _run_in_scope(self, code: types.CodeType, scope_object, capture: bool,
+    def run_in_scope(self, code: types.CodeType, scope_object, capture: bool,
                       extra: Optional[dict] = None) -> Scope:
         """Run a context compile's scope code in the live scope. With `capture`, writes
         are only collected; otherwise they are applied to the module or class."""
@@ -214,9 +233,19 @@ class PatchContext:
         for name in scope.deleted:
             _unbind(scope_object, name)
 
+    def evaluate_signature(self, new, module_code) -> Signature:
+        """Defaults, keyword defaults and annotations of the new definition, evaluated
+        where Python evaluates them: in the enclosing (class) scope, at definition."""
+        scope_object = self.live_scope(self.new, new)
+        scope_code = self.scope_code(module_code, new)
+        scope = self.run_in_scope(scope_code, scope_object, capture=True,
+                                   extra={_KEEP: lambda f: f})
+        made = scope.writes[new.name]
+        return Signature(made.__defaults__, made.__kwdefaults__, dict(made.__annotations__))
+
     # -- finding live functions ----------------------------------------------------------
 
-    def _live_functions(self, node) -> Tuple[Optional[types.CodeType], list]:
+    def live_functions(self, node) -> Tuple[Optional[types.CodeType], list]:
         """The code `node` (of the old tree) runs now, and the functions running it."""
         code = self.file.codes.get((node.qualname, node.line))
         if code is not None:
@@ -224,19 +253,19 @@ class PatchContext:
             if functions:
                 return code, functions
         try:
-            scope = self._live_scope(self.old, node)
+            scope = self.live_scope(self.old, node)
         except LookupError:
             return None, []
-        found = self._functions_defined_by(node, _held(scope, node.name))
+        found = self.functions_defined_by(node, _held(scope, node.name))
         if not found:
             # Not under its own name (e.g. one of several `_` registered with a
             # singledispatch function): look through the whole scope once.
             values = scope.values() if isinstance(scope, dict) else scope.__dict__.values()
             seen: Set[int] = set()
             found = [f for value in list(values)
-                     for f in self._functions_defined_by(node, value, seen)]
+                     for f in self.functions_defined_by(node, value, seen)]
         if not found:
-            found = self._heap.functions(node.name, node.line)
+            found = self.heap.functions(node.name, node.line)
             self.found_in_heap.extend(found)
         if not found:
             return None, []
@@ -246,7 +275,7 @@ class PatchContext:
                 function_index.add(code, function)
         return code, [f for f in found if f.__code__ is code]
 
-    def _functions_defined_by(self, node, value, seen: Optional[Set[int]] = None
+    def functions_defined_by(self, node, value, seen: Optional[Set[int]] = None
                               ) -> List[types.FunctionType]:
         """The functions `value` holds that the definition `node` made."""
         return [f for f in _functions_in(value, set() if seen is None else seen)
@@ -254,26 +283,31 @@ class PatchContext:
                 and self.file._same_file(f.__code__.co_filename)]
 
     @staticmethod
-    def _ancestor_indices(nodes, node) -> List[int]:
+    def ancestor_indices(nodes, node) -> List[int]:
         indices = []
         while node.parent > 0:
             indices.append(node.parent)
             node = nodes[node.parent]
         return indices
 
-    def _held_old(self, old):
+    def held_old(self, old):
         try:
-            return _held(self._live_scope(self.old, old), old.name)
+            return _held(self.live_scope(self.old, old), old.name)
         except LookupError:
             return None
 
-    def _scope_members(self, index) -> Iterator[int]:
+    def scope_members(self, index) -> Iterator[int]:
         for child in self.new[index].children:
             yield child
             if self.new[child].kind == "block":
-                yield from self._scope_members(child)
+                yield from self.scope_members(child)
 
-    def _running_lines(self) -> Set[int]:
+    def log_run(self, new) -> None:
+        """Say that the statement `new` of the new text ran."""
+        text = "\n".join(self.new_lines[new.line - 1: new.end_line])
+        logger.run(self.file.module_name, self.file.path, new.line, text)
+
+    def running_lines(self) -> Set[int]:
         """Lines at which this file's module-level code is running in some thread."""
         lines = set()
         for frame in sys._current_frames().values():

@@ -56,8 +56,7 @@ def explain(old: bytes, new: bytes, path: str) -> List[PlannedStep]:
     patch = file.stage(new)
     if patch is None:
         raise Refused(path)
-    lines = patch.new_lines
-    steps = [_step(entry) for entry in patch.file_plan.entries(lines)]
+    steps = [_step(entry) for entry in patch.plan.entries(patch.context.new_lines)]
     return sorted(steps, key=lambda s: not s.at_commit)
 
 

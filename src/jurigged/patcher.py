@@ -21,10 +21,12 @@ A batch of saves is applied in four steps:
 4. retry: a step that failed (this batch or an earlier one) is run again, until it
    succeeds or its text changes; what still fails is reported.
 
-This module is the facade (SourceFile, batches, retries); `Patch`, one save of one
-file, is made of the parts in plan.py (1), commit.py (2) and apply.py (3, 4), over
-context.py (a node compiled in its context, its live scope), records.py (the typed
-records) and liveobjects.py (namespaces, functions and the function index).
+This module is the facade (SourceFile, batches, retries); `Patch` (patch.py), one
+save of one file, wires its phases: plan.py's Planner (1), commit.py's Committer (2)
+and apply.py's LiveSteps (3, 4), over context.py (the save's trees, a node compiled
+in its context, its live scope), swaps.py (a swap carried out), records.py (the typed
+records: FilePlan, Step, SaveOutcome...) and liveobjects.py (namespaces, functions and
+the function index).
 """
 
 from __future__ import annotations
@@ -153,9 +155,7 @@ class SourceFile:
         from .records import PatchError
 
         try:
-            patch = Patch(self, new_tree, new_lines)
-            patch.validate_whole_file(source)
-            patch.prepare()
+            patch = Patch.planned(self, new_tree, new_lines, source)
         except PatchError as exc:
             logger.error(f"{self.path}:{exc.line}: {exc}; nothing applied, the previous "
                          f"code keeps running", self.path, exc.line, exc.cause)
@@ -168,11 +168,12 @@ class SourceFile:
 
     def adopt(self, patch: "Patch", source: bytes) -> None:
         """The save is committed: it is the baseline of the next diff from now on."""
+        context = patch.context
         self.source = source
-        self.tree, self.lines, self.nodes = patch.new_tree, patch.new_lines, patch.new
-        self.codes = patch.new_codes
-        self.origins = patch.new_origins
-        self.pending = patch.carried_pending
+        self.tree, self.lines, self.nodes = context.new_tree, context.new_lines, context.new
+        self.codes = patch.outcome.codes
+        self.origins = patch.outcome.origins
+        self.pending = list(patch.plan.carried_pending)
 
 
 # -- batches -------------------------------------------------------------------------------
@@ -211,19 +212,19 @@ def _apply_batch(changes: List[Tuple[SourceFile, bytes]],
     applied: List[Tuple[SourceFile, "Patch"]] = []
     for file, source, patch in staged:  # in batch order, as before
         if id(file) in committed:
-            _guarded(file, lambda: patch.finish_commit(committed[id(file)]))
+            _guarded(file, lambda: patch.committer.finish(committed[id(file)]))
             file.adopt(patch, source)
             applied.append((file, patch))
     for file, patch in applied:
-        _guarded(file, lambda: patch.run_steps(early=True))
+        _guarded(file, lambda: patch.live.run_steps(early=True))
     for file, patch in _dependency_order(applied):
-        _guarded(file, lambda: patch.run_steps(early=False))
+        _guarded(file, lambda: patch.live.run_steps(early=False))
     for file, patch in applied:
-        _guarded(file, patch.refresh_classes)
-        file.pending.extend(patch.failures)
+        _guarded(file, patch.live.refresh_classes)
+        file.pending.extend(patch.outcome.failures)
     files = [file for file, _ in applied]
     files += [file for file in watched if file not in files]
-    changed = {name for _, patch in applied for name in getattr(patch, "changed_names", ())}
+    changed = {name for _, patch in applied for name in patch.plan.changed_names}
     retry_pending(files, changed, report=report)
     _clear_stale_caches(applied, files if every_file is None else every_file, changed)
     return [file for file, _ in applied]
@@ -251,7 +252,7 @@ def _commit_batch(staged: List[Tuple[SourceFile, bytes, "Patch"]]) -> Dict[int, 
     batch = BatchCommit(file.module_name for file, _, _ in staged)
     parts: Dict[int, CommitPart] = {}
     for file, patch in _dependency_order([(file, patch) for file, _, patch in staged]):
-        part = _guarded_value(file, lambda: patch.build_commit(batch))
+        part = _guarded_value(file, lambda: patch.committer.build(batch))
         if part is not None:
             parts[id(file)] = part
     try:
@@ -270,7 +271,8 @@ def _commit_batch(staged: List[Tuple[SourceFile, bytes, "Patch"]]) -> Dict[int, 
             _commit_when_unused(part.updates, part.bindings, part.unbound)
             committed[id(file)] = part
         except (TypeError, ValueError) as exc:
-            patch.refused(exc)
+            logger.error(f"{file.path}: could not update the live functions ({exc}); "
+                         f"nothing applied", file.path, 0)
     return committed
 
 
@@ -331,27 +333,28 @@ def _retry_file(file: SourceFile, changed: Optional[Set[str]] = None) -> bool:
     if file.namespace is None or file.nodes is None:
         return False
     from .patch import Patch
+    from .plan import names_bound_by
     from .records import Progress
 
-    patch = Patch(file, file.tree, file.lines, plan=[])
+    patch = Patch.over_current_text(file)
     still, progress = [], False
     for pending in file.pending:
         if pending.failed_at >= Progress.count:
             still.append(pending)  # nothing happened since it failed
             continue
         try:
-            patch.retry(pending)
+            patch.live.retry(pending)
             Progress.tick()
             progress = True
             if changed is not None:
-                changed |= patch.names_bound_by(patch.new[pending.index], patch.new_lines)
+                changed |= names_bound_by(file.nodes[pending.index], file.lines)
         except Exception as exc:
             pending.error, pending.failed_at = exc, Progress.count
             still.append(pending)
     file.pending = still
-    file.codes.update(patch.new_codes)
-    file.origins.update(patch.new_origins)
-    patch.refresh_classes()
+    file.codes.update(patch.outcome.codes)
+    file.origins.update(patch.outcome.origins)
+    patch.live.refresh_classes()
     return progress
 
 
@@ -385,7 +388,7 @@ def _dependency_order(applied: List[Tuple[SourceFile, "Patch"]]
             return
         visited.add(name)
         file, patch = by_module[name]
-        for imported in _imported_modules(file, patch.new_lines):
+        for imported in _imported_modules(file, patch.context.new_lines):
             if imported in by_module:
                 visit(imported)
         ordered.append((file, patch))

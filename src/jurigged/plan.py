@@ -7,20 +7,17 @@ from __future__ import annotations
 
 import types
 import dataclasses
-from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 from . import _core, classes
-from .locate import HeapSearch, conformers_of
+from .context import SaveContext
+from .locate import conformers_of
 from .logs import logger
-from .context import future_flags
 from .liveobjects import _conform_method, _kind_flags, runs_code
 from .records import (
-    DEFINITION_KINDS, FilePlan, FUNCTION_KINDS, _KEEP, PatchError, Pending, Signature,
-    STATEMENT_VERBS, Step, Swap,
+    DEFINITION_KINDS, FilePlan, FUNCTION_KINDS, PatchError, Pending, REASON_DECORATORS,
+    REASON_HEADER, Signature, STATEMENT_VERBS, Step, Swap,
 )
-
-if TYPE_CHECKING:
-    from .patcher import SourceFile
 
 
 class _OldToNew:
@@ -34,7 +31,7 @@ class _OldToNew:
     def get(self, old: int, default=None):
         if old in self._planned:
             return self._planned[old]
-        if self._changes is None or old < 0:
+        if old < 0:
             return default
         try:
             new = self._changes.new_index(old)
@@ -182,48 +179,46 @@ def _mangled(name: str, class_name: str) -> str:
     return name
 
 
-class PatchPlan:
-    """Part of `Patch`: the plan of one save, built by `prepare`."""
+def names_bound_by(node, lines: List[str], nodes=None) -> Set[str]:
+    """The names `node` binds, with the definitions around it (with `nodes`)."""
+    if node.kind == "module":
+        return set()
+    names = set()
+    parent = node.parent if nodes is not None else -1
+    while parent > 0:
+        if nodes[parent].name:
+            names.add(nodes[parent].name)
+        parent = nodes[parent].parent
+    if node.kind in DEFINITION_KINDS:
+        return names | {node.name}
+    return names | _bound_names(lines[node.line - 1: node.end_line])
 
-    def __init__(self, file: SourceFile, new_tree, new_lines: List[str],
-                 plan: Optional[list] = None):
-        """`plan` defaults to the diff from the file's baseline; an empty plan gives a
-        patch over the current text, for retrying failed steps."""
-        self.file = file
-        self.new_tree = new_tree
-        self.old, self.new = file.nodes, new_tree.nodes
-        self.new_lines = new_lines
-        self.namespace = file.namespace
-        self.flags = future_flags(self.namespace)
+
+class Planner:
+    """Plans one save: `prepare` turns the diff's changed entries into a `FilePlan`."""
+
+    def __init__(self, context: SaveContext):
+        self.context = context
+        self.file = context.file
+        self.old, self.new = context.old, context.new
+        self.new_lines = context.new_lines
         # Only the changed entries of the diff are planned (self.plan); the unchanged
         # ones stay in C++ (self._changes), so a save costs what it changed.
-        self._changes = None
-        self._positions: List[int] = []
-        if plan is None:
-            self._changes = _core.changes(file.tree, new_tree)
-            self._positions = list(self._changes.positions)
-            plan = list(self._changes.entries)
-            failed = {p.index for p in self.file.pending if p.verb == "replace"}
-            plan = self._with_unchanged(plan, failed)
-            plan = _pair_same_named_by_position(plan, self.old, self.new)
-            plan = self._redo_failed_replacements(plan)
-        self.plan = plan
+        self._changes = _core.changes(self.file.tree, context.new_tree)
+        self._positions: List[int] = list(self._changes.positions)
+        plan = list(self._changes.entries)
+        failed = {p.index for p in self.file.pending if p.verb == "replace"}
+        plan = self._with_unchanged(plan, failed)
+        plan = _pair_same_named_by_position(plan, self.old, self.new)
+        self.plan = self._redo_failed_replacements(plan)
         self.old_to_new = _OldToNew(self._changes, self.plan)
         self.swaps: List[Swap] = []       # existing functions to update in place
         self.steps: List[Step] = []       # the rest, in file order
-        self.replaced: Set[int] = set()   # new class nodes re-created whole
-        self.new_codes: Dict[Tuple[str, int], types.CodeType] = {}
-        self.new_origins: Dict[int, Tuple[int, int]] = {}
-        self.touched_classes: Set[int] = set()  # new class nodes whose body statements ran
-        self._heap = HeapSearch(self.namespace, file._same_file)
-        self.found_in_heap: List[types.FunctionType] = []  # placed by the heap search
+        self.codes: Dict[Tuple[str, int], types.CodeType] = {}  # carried live codes
+        self.origins: Dict[int, Tuple[int, int]] = {}  # carried import-time lines
+        self.touched_classes: Set[int] = set()  # new class nodes whose fields may change
         self.rerun_units: Set[int] = set()  # new blocks that re-run whole
-        self.deferred_codes: Dict[int, types.CodeType] = {}  # deferred swap -> live code
-        self.failures: List[Pending] = []  # steps of this save that failed
-        self.carried_pending: List[Pending] = []  # earlier failures this save leaves as is
-        # The value `prepare` makes of the above; what commit.py and apply.py perform.
-        self.file_plan = FilePlan(file.path, (), ())
-        self.prebuilt: Set[int] = set()  # ids of the plan's steps that went into the commit
+        self._restructured: Optional[Tuple[Set[int], Set[int]]] = None
 
     def _with_unchanged(self, plan: List[tuple], old_indices) -> List[tuple]:
         """`plan` with the unchanged entries of `old_indices` put back in their place."""
@@ -239,8 +234,6 @@ class PatchPlan:
         """What unchanged definitions and statements keep: the live code of functions
         (keyed by name and line, both the same) and the import-time lines of
         module-level statements (keyed by node index, which may have shifted)."""
-        if self._changes is None:
-            return
         # Entries the plan changes itself (a failed re-creation is redone) carry nothing.
         redone = [o for change, o, _ in self.plan if change and o >= 0
                   and self._changes.unchanged(o)]
@@ -248,10 +241,10 @@ class PatchPlan:
                    map(self.old.__getitem__, [*self._changes.uncarried_functions, *redone])}
         for key, code in self.file.codes.items():
             if key not in dropped:
-                self.new_codes.setdefault(key, code)
+                self.codes.setdefault(key, code)
         for old_index, origin in self.file.origins.items():
             if self._changes.unchanged(old_index):
-                self.new_origins.setdefault(self._changes.new_index(old_index), origin)
+                self.origins.setdefault(self._changes.new_index(old_index), origin)
 
     def _redo_failed_replacements(self, plan: List[tuple]) -> List[tuple]:
         """A definition whose re-creation failed on an earlier save (a new decorator
@@ -267,17 +260,16 @@ class PatchPlan:
 
     def prepare(self) -> FilePlan:
         """Plan the save: every change compiled in context and turned into a swap or a
-        step, kept as `file_plan` (and returned). Nothing live is bound or run."""
-        if self._changes is not None:  # unchanged classes whose members change
-            olds, news = self._restructured_classes()
-            olds = olds | {self._changes.old_index(n) for n in news if n > 0}
-            self.plan = self._with_unchanged(self.plan, {o for o in olds if o > 0})
+        step. Nothing live is bound or run."""
+        olds, news = self._restructured_classes()  # unchanged classes whose members change
+        olds = olds | {self._changes.old_index(n) for n in news if n > 0}
+        self.plan = self._with_unchanged(self.plan, {o for o in olds if o > 0})
         self._carry_unchanged()
         for change, old_index, new_index in self.plan:
             old = self.old[old_index] if old_index >= 0 else None
             new = self.new[new_index] if new_index >= 0 else None
             node, tree = (new, self.new) if new is not None else (old, self.old)
-            if node.kind == "module" or self._in_function(tree, node):
+            if node.kind == "module" or self.context.in_function(tree, node):
                 continue
             if new is not None and self._covered_by_rerun(change, new):
                 continue
@@ -287,12 +279,10 @@ class PatchPlan:
                 self._prepare_deleted(old)
             else:
                 self._prepare_matched(change, old_index, new_index, old, new)
-        self.carried_pending = self._carry_pending()
-        self.changed_names = self._changed_names()
-        self.file_plan = FilePlan(self.file.path, tuple(self.swaps), tuple(self.steps),
-                                  tuple(self.carried_pending), frozenset(self.changed_names),
-                                  self.new)
-        return self.file_plan
+        return FilePlan(self.file.path, tuple(self.swaps), tuple(self.steps),
+                        tuple(self._carry_pending()), frozenset(self._changed_names()),
+                        self.new, self.codes, self.origins, frozenset(self.touched_classes),
+                        self.old_to_new)
 
     _UNCHANGED = _core.MOVED | _core.REFORMATTED
 
@@ -304,25 +294,10 @@ class PatchPlan:
             if not change & ~self._UNCHANGED:
                 continue
             if new_index >= 0:
-                names |= self.names_bound_by(self.new[new_index], self.new_lines, self.new)
+                names |= names_bound_by(self.new[new_index], self.new_lines, self.new)
             else:
-                names |= self.names_bound_by(self.old[old_index], self.file.lines, self.old)
+                names |= names_bound_by(self.old[old_index], self.file.lines, self.old)
         return names
-
-    @staticmethod
-    def names_bound_by(node, lines: List[str], nodes=None) -> Set[str]:
-        """The names `node` binds, with the definitions around it (with `nodes`)."""
-        if node.kind == "module":
-            return set()
-        names = set()
-        parent = node.parent if nodes is not None else -1
-        while parent > 0:
-            if nodes[parent].name:
-                names.add(nodes[parent].name)
-            parent = nodes[parent].parent
-        if node.kind in DEFINITION_KINDS:
-            return names | {node.name}
-        return names | _bound_names(lines[node.line - 1: node.end_line])
 
     def _covered_by_rerun(self, change, new) -> bool:
         """A statement or block nested in a block that re-runs whole runs as part of it
@@ -382,7 +357,7 @@ class PatchPlan:
         if new_index < 0 or not change & (_core.ADDED | _core.BODY_CHANGED):
             return False
         node = self.new[new_index]
-        if node.kind == "module" or self._in_function(self.new, node):
+        if node.kind == "module" or self.context.in_function(self.new, node):
             return False
         return bool(change & _core.ADDED) or (
             node.kind in ("statement", "block") and bool(change & _core.BODY_CHANGED))
@@ -391,10 +366,9 @@ class PatchPlan:
         if new.kind not in DEFINITION_KINDS:
             self._prepare_statement(-1, new_index, new)
             return
-        code = self._compile(new)
+        code = self.context.compile(new)
         self.steps.append(Step(
-            new_index, new, "add", lambda: self._define(new, code, "add"),
-            lambda batch: self._prebuild_definition(new, code, batch), code=code))
+            new_index, new, "add", code=code, buildable=True))
 
     def _prepare_deleted(self, old) -> None:
         if old.kind == "block":
@@ -406,8 +380,18 @@ class PatchPlan:
                 if self.old[old.parent].kind == "class":
                     self._prepare_deleted_class_attributes(old, parent_new)
             return
-        self.steps.append(Step(-1, old, "delete", lambda: self._delete(old),
-                               lambda batch: self._prebuild_delete(old, batch)))
+        if not self._kept_in_new_scope(old):
+            self.steps.append(Step(-1, old, "delete", buildable=True))
+
+    def _kept_in_new_scope(self, old) -> bool:
+        """Whether a same-named definition still exists in the new version of the
+        scope of the deleted `old` (then its name stays bound: nothing to delete)."""
+        scope_index = old.parent
+        while scope_index > 0 and self.old[scope_index].kind == "block":
+            scope_index = self.old[scope_index].parent
+        parent_new = self.old_to_new.get(scope_index)
+        return parent_new is not None and any(
+            self.new[i].name == old.name for i in self.context.scope_members(parent_new))
 
     def _prepare_deleted_class_attributes(self, old, class_new: int) -> None:
         """A class-body assignment deleted from the text takes its attribute off the
@@ -415,7 +399,7 @@ class PatchPlan:
         the name)."""
         names = _assigned_names(self.file.lines[old.line - 1: old.end_line])
         kept = set()
-        for index in self._scope_members(class_new):
+        for index in self.context.scope_members(class_new):
             node = self.new[index]
             if node.kind in DEFINITION_KINDS:
                 kept.add(node.name)
@@ -424,8 +408,7 @@ class PatchPlan:
         owner = self.old[old.parent]
         for name in sorted(names - kept):
             attribute = _mangled(name, owner.name)
-            self.steps.append(Step(-1, old, "delete", lambda attribute=attribute: (
-                self._delete_class_attribute(old, attribute))))
+            self.steps.append(Step(-1, old, "delete", attribute=attribute))
 
     def _prepare_deleted_block(self, old) -> None:
         """A deleted block takes the definitions inside it along (its entry stands for
@@ -434,33 +417,28 @@ class PatchPlan:
             node = self.old[child]
             if node.kind == "block":
                 self._prepare_deleted_block(node)
-            elif node.kind in DEFINITION_KINDS:
-                self.steps.append(Step(
-                    -1, node, "delete", lambda node=node: self._delete(node),
-                    lambda batch, node=node: self._prebuild_delete(node, batch)))
+            elif node.kind in DEFINITION_KINDS and not self._kept_in_new_scope(node):
+                self.steps.append(Step(-1, node, "delete", buildable=True))
 
     def _prepare_matched(self, change, old_index, new_index, old, new) -> None:
         key_old = (old.qualname, old.line)
         if new.kind in FUNCTION_KINDS:
             if change & _core.DECORATORS_CHANGED:
-                code = self._compile(new)
-                self.steps.append(Step(new_index, new, "replace",
-                                       lambda: self._redecorate(old, new, code), code=code,
-                                       reason="its decorators changed"))
+                code = self.context.compile(new)
+                self.steps.append(Step(new_index, new, "replace", code, REASON_DECORATORS,
+                                       old, old_index))
                 return
             if change == 0:  # unchanged
                 if key_old in self.file.codes:
-                    self.new_codes[(new.qualname, new.line)] = self.file.codes[key_old]
+                    self.codes[(new.qualname, new.line)] = self.file.codes[key_old]
                 return
             self._prepare_swap(change, old, new, new_index)
         elif new.kind == "class":
             if change & (_core.CLASS_HEADER_CHANGED | _core.DECORATORS_CHANGED):
-                code = self._compile(new)
-                reason = ("its decorators changed" if change & _core.DECORATORS_CHANGED
-                          else "")
-                self.steps.append(Step(new_index, new, "replace", lambda: self._replace_class(
-                    old, new_index, new, code, reason), code=code,
-                    reason=reason or "its header changed"))
+                code = self.context.compile(new)
+                reason = (REASON_DECORATORS if change & _core.DECORATORS_CHANGED
+                          else REASON_HEADER)
+                self.steps.append(Step(new_index, new, "replace", code, reason, old, old_index))
             elif self._members_restructured(old_index, new_index):
                 self._prepare_restructured_class(old, new_index, new)
         elif new.kind == "block":
@@ -483,9 +461,8 @@ class PatchPlan:
     def _restructured_classes(self) -> Tuple[Set[int], Set[int]]:
         """The old and new indices of the classes whose members a save adds, removes
         or re-runs; one pass over the plan, kept for the whole patch."""
-        cached = getattr(self, "_restructured", None)
-        if cached is not None:
-            return cached
+        if self._restructured is not None:
+            return self._restructured
         olds: Set[int] = set()
         news: Set[int] = set()
         for change, o, n in self.plan:
@@ -513,7 +490,7 @@ class PatchPlan:
         """A class built by a metaclass or decorator is made again from the new text
         when its members change; any other class is patched in place (and ABCs get
         their abstract methods recomputed)."""
-        live = self._held_old(old)
+        live = self.context.held_old(old)
         if not isinstance(live, type):
             return
         decorators = "\n".join(self.new_lines[new.line - 1: new.def_line - 1])
@@ -521,52 +498,49 @@ class PatchPlan:
         if reason is None:
             self.touched_classes.add(new_index)
             return
-        code = self._compile(new)
-        self.steps.append(Step(new_index, new, "replace", lambda: self._replace_class(
-            old, new_index, new, code, reason), code=code, reason=reason,
-            prebuild=lambda batch: self._prebuild_replaced_class(
-                old, new_index, new, code, reason, batch)))
+        code = self.context.compile(new)
+        self.steps.append(Step(new_index, new, "replace", code, reason, old,
+                               buildable=True))
 
     def _carry_origin(self, old_index, new_index) -> None:
         if old_index in self.file.origins:
-            self.new_origins[new_index] = self.file.origins[old_index]
+            self.origins[new_index] = self.file.origins[old_index]
 
     def _prepare_statement(self, old_index, new_index, new) -> None:
-        code = self._compile(new)
+        code = self.context.compile(new)
         if new.kind == "block":
             self.rerun_units.add(new_index)
         origin = self.file.origins.get(old_index) if old_index >= 0 else None
-        self.steps.append(Step(
-            new_index, new, "run", lambda: self._rerun(new, code, origin, old_index, new_index),
-            lambda batch: self._prebuild_import(new, origin, batch), code=code))
+        self.steps.append(Step(new_index, new, "run", code, old=self.old[old_index]
+                               if old_index >= 0 else None, old_index=old_index,
+                               origin=origin, buildable=True))
 
     def _prepare_swap(self, change, old, new, new_index: int = -1) -> None:
         signature = bool(change & _core.SIGNATURE_CHANGED)
-        module_code = self._compile(new, keep_decorators=False)
-        new_code = self._function_code(module_code, new)
-        old_code, functions = self._live_functions(old)
-        if old_code is None and self._held_old(old) is not None and _conform_method(
-                self._held_old(old)):
+        module_code = self.context.compile(new, keep_decorators=False)
+        new_code = self.context.function_code(module_code, new)
+        old_code, functions = self.context.live_functions(old)
+        if old_code is None and self.context.held_old(old) is not None and _conform_method(
+                self.context.held_old(old)):
             old_code = new_code  # a conformer without a visible function: call it only
         if old_code is None:
-            if self._module_level(self.old, old) and old.parent > 0:
+            if self.context.module_level(self.old, old) and old.parent > 0:
                 return  # under a branch that did not run: nothing live to update
             if not change & (_core.BODY_CHANGED | _core.SIGNATURE_CHANGED):
                 return  # only moved: nothing the user would miss
-            logger.notice(f"no live function found for {self._qualname(old)}; "
+            logger.notice(f"no live function found for {self.context.qualname(old)}; "
                           f"the change applies to code defined from now on",
                           self.file.path, new.line)
             return
         if _kind_flags(old_code) != _kind_flags(new_code):
             # Plain function <-> generator/coroutine: CPython deprecates swapping the
             # code of such a function, so it is re-created and forwarded to instead.
-            code = self._compile(new)
-            self.steps.append(Step(new_index, new, "replace",
-                                   lambda: self._redecorate(old, new, code), code=code,
-                                   reason="it becomes or stops being a generator or coroutine"))
+            code = self.context.compile(new)
+            self.steps.append(Step(new_index, new, "replace", code,
+                                   "it becomes or stops being a generator or coroutine", old))
             return
-        conformers = [c for c in [self._held_old(old)] + functions if _conform_method(c)]
-        heap_found = [f for f in functions if f in self.found_in_heap]
+        conformers = [c for c in [self.context.held_old(old)] + functions if _conform_method(c)]
+        heap_found = [f for f in functions if f in self.context.found_in_heap]
         conformers += [c for c in conformers_of(heap_found)
                        if all(c is not known for known in conformers)]
         functions = [f for f in functions if not _conform_method(f)]
@@ -580,10 +554,9 @@ class PatchPlan:
             if now is None:
                 # The defaults may need statements of this same save: update later.
                 swap = dataclasses.replace(swap, deferred=module_code)
-                self.deferred_codes[new_index] = old_code
-                self.steps.append(Step(new_index, new, "update",
-                                       lambda: self._deferred_swap(swap), code=module_code,
-                                       reason="its defaults may need a statement of this save"))
+                self.steps.append(Step(new_index, new, "update", module_code,
+                                       "its defaults may need a statement of this save",
+                                       swap=swap))
                 return
             swap = dataclasses.replace(swap, signature=now)
         self.swaps.append(swap)
@@ -599,16 +572,6 @@ class PatchPlan:
             # live save whose new defaults evaluate.
             return Signature(None, None, {})
         try:
-            return self._evaluate_signature(new, module_code)
+            return self.context.evaluate_signature(new, module_code)
         except Exception:
             return None
-
-    def _evaluate_signature(self, new, module_code) -> Signature:
-        """Defaults, keyword defaults and annotations of the new definition, evaluated
-        where Python evaluates them: in the enclosing (class) scope, at definition."""
-        scope_object = self._live_scope(self.new, new)
-        scope_code = self._scope_code(module_code, new)
-        scope = self._run_in_scope(scope_code, scope_object, capture=True,
-                                   extra={_KEEP: lambda f: f})
-        made = scope.writes[new.name]
-        return Signature(made.__defaults__, made.__kwdefaults__, dict(made.__annotations__))

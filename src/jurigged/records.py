@@ -6,16 +6,17 @@ from __future__ import annotations
 import types
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, FrozenSet, List, Optional, Tuple
-
-if TYPE_CHECKING:
-    from .commit import BatchCommit
+from typing import Callable, Dict, FrozenSet, List, Optional, Set, Tuple
 
 
 FUNCTION_KINDS = ("function", "async function")
 _TRANSIENT = ("<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>")
 DEFINITION_KINDS = FUNCTION_KINDS + ("class",)
 _KEEP = "__jurigged_keep__"  # stands in for decorators when only the bare function is wanted
+# Why a definition is re-created, when its header or decorators changed (a class whose
+# metaclass or decorator makes it again says its own reason).
+REASON_HEADER = "its header changed"
+REASON_DECORATORS = "its decorators changed"
 
 
 class PatchError(Exception):
@@ -82,16 +83,21 @@ class Prebuilt:
 
 @dataclass(frozen=True, eq=False)
 class Step:
-    """A step of a save after the swaps: define, delete, re-create or run a node."""
+    """A step of a save after the swaps: define, delete, re-create or run a node. Plain
+    data: the commit (commit.py) builds the steps it can, the rest run live (apply.py),
+    each by its verb and node kind."""
 
     index: int                     # its node in the new tree, -1 for a deletion
-    node: object
+    node: object                   # that node (in the old tree for a deletion)
     verb: str                      # "add", "delete", "replace", "update" or "run"
-    run: Callable[[], None]        # do it live, after the commit
-    # Build it without binding anything, for the batch's commit; None: cannot be.
-    prebuild: Optional[Callable[["BatchCommit"], Optional[Prebuilt]]] = None
     code: Optional[types.CodeType] = None  # its context compile, if it has one
     reason: str = ""               # why it is needed, when the verb does not say
+    old: object = None             # "replace", "run": the node in the old tree
+    old_index: int = -1
+    origin: Optional[Tuple[int, int]] = None  # "run": the statement's lines at import
+    attribute: str = ""            # "delete" of a class-body assignment: the attribute
+    swap: Optional[Swap] = None    # "update": the swap waiting for its signature
+    buildable: bool = False        # can be built for the commit, binding nothing
 
 
 @dataclass
@@ -103,6 +109,25 @@ class CommitPart:
     finishers: List[Callable[[], None]] = dataclasses.field(default_factory=list)
     # (module namespace, name) of the names it unbinds, for `_commit_when_unused`.
     unbound: List[Tuple[dict, object]] = dataclasses.field(default_factory=list)
+
+
+@dataclass
+class SaveOutcome:
+    """What applying a save leaves, filled in by its commit and its live steps: the
+    file's new code map and statement lines (the next save's baseline), the classes to
+    refresh, the failures to retry."""
+
+    codes: Dict[Tuple[str, int], types.CodeType]   # (qualname, line) -> live code
+    origins: Dict[int, Tuple[int, int]]            # module-level node -> lines at import
+    touched_classes: Set[int]      # new class nodes whose body changed live
+    replaced: Set[int] = dataclasses.field(default_factory=set)  # classes made again
+    prebuilt: Set[int] = dataclasses.field(default_factory=set)  # ids of committed steps
+    failures: List[Pending] = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def of(cls, plan: "FilePlan") -> "SaveOutcome":
+        return cls(dict(plan.carried_codes), dict(plan.carried_origins),
+                   set(plan.touched_classes))
 
 
 class Progress:
@@ -148,6 +173,14 @@ class FilePlan:
     carried_pending: Tuple[Pending, ...] = ()
     changed_names: FrozenSet[str] = frozenset()
     nodes: object = dataclasses.field(default=None, compare=False, repr=False)  # new tree
+    # What the save keeps of the file's unchanged code: the live code of functions by
+    # (qualname, line), and the import-time lines of module-level statements by node.
+    carried_codes: Dict[Tuple[str, int], types.CodeType] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False)
+    carried_origins: Dict[int, Tuple[int, int]] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False)
+    touched_classes: FrozenSet[int] = frozenset()  # new classes whose fields may change
+    old_to_new: object = dataclasses.field(default=None, compare=False, repr=False)
 
     def by_verb(self, verb: str) -> Tuple[Step, ...]:
         return tuple(step for step in self.steps if step.verb == verb)
@@ -198,7 +231,7 @@ class FilePlan:
             if step.verb == "delete":
                 found.append(True)
                 continue
-            head = head and step.prebuild is not None and step.verb not in STATEMENT_VERBS
+            head = head and step.buildable and step.verb not in STATEMENT_VERBS
             found.append(head)
         return found
 
