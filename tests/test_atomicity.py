@@ -114,6 +114,28 @@ def test_a_re_created_enum_and_the_function_using_it_change_together(run_jurigge
     save_versions(p, tmp_path / "lib.py", lib, range(1, 61))
 
 
+def test_a_class_whose_decorator_changed_and_its_user_change_together(run_jurigged, tmp_path):
+    # Each save changes the argument of a class decorator (the class is made again, as
+    # a fresh run makes it) and f() reads what the decorator set. Made after the
+    # commit, the new f() read the old class. A call of the old f() in flight at the
+    # commit may read the new class (first < second): that one cannot be helped.
+    def lib(version: int) -> str:
+        return (f"def mark(value):\n    def decorate(cls):\n        cls.mark = value\n"
+                f"        return cls\n    return decorate\n\n\n"
+                f"@mark({version})\nclass P:\n    pass\n\n\n"
+                f"def f():\n    return ({version}, P.mark)\n")
+
+    check = """\
+    first, second = lib.f()
+    if first > second:
+        mixed[0] += 1
+    """
+    p = start(run_jurigged, tmp_path, {"lib.py": lib(0)}, "import lib", check, "lib.f()",
+              "-d", "0")
+    p.expect("R ((0, 0), 0, 0)", stream="out")
+    save_versions(p, tmp_path / "lib.py", lib, range(1, 61))
+
+
 def test_files_saved_together_import_each_others_new_names(run_jurigged, tmp_path):
     # Forward: a.py imports new_name, which b.py adds in the same batch, and a.use()
     # calls it. Back: both go away. Other threads must never see a.use() calling a

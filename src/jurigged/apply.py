@@ -312,17 +312,29 @@ class LiveSteps:
         else:
             scope = self.context.run_in_scope(self.context.scope_code(code, new), scope_object, capture=True)
         made = scope.writes.get(new.name)
-        if (step.reason in (REASON_HEADER, REASON_DECORATORS) and isinstance(current, type)
-                and isinstance(made, type)
-                and type(made) is type(current) and current.__bases__ != made.__bases__):
-            try:
-                current.__bases__ = made.__bases__
-                logger.update(self.context.qualname(new), self.file.path, new.line)
-                return
-            except TypeError:
-                pass
-        _bind(scope_object, new.name, made)
-        self.adopt_replaced_class(current, made, step)
+        if not self.takes_new_bases(current, made, step):
+            _bind(scope_object, new.name, made)
+            self.adopt_replaced_class(current, made, step)
+
+    @staticmethod
+    def keeps_identity(current, made, step: Step) -> bool:
+        """Whether a class re-created for its header or decorators stays the live class
+        object, given the bases it was made with (same metaclass, other bases)."""
+        return (step.reason in (REASON_HEADER, REASON_DECORATORS) and isinstance(current, type)
+                and isinstance(made, type) and type(made) is type(current)
+                and current.__bases__ != made.__bases__)
+
+    def takes_new_bases(self, current, made, step: Step) -> bool:
+        """Give the live class the bases of `made` in place, if it keeps its identity
+        and its layout allows; returns whether it did."""
+        if not self.keeps_identity(current, made, step):
+            return False
+        try:
+            current.__bases__ = made.__bases__
+        except TypeError:
+            return False
+        logger.update(self.context.qualname(step.node), self.file.path, step.node.line)
+        return True
 
     def adopt_replaced_class(self, current, made, step: Step) -> None:
         """What follows the binding of a re-created class: its functions indexed, the

@@ -15,7 +15,8 @@ from .apply import LiveSteps
 from .context import SaveContext
 from .logs import logger
 from .liveobjects import (
-    _bindable, closure_for, _conform_method, _function_update, _held, _nested_codes, Scope,
+    _bind, _bindable, closure_for, _conform_method, _function_update, _held, _nested_codes,
+    Scope,
 )
 from .records import (
     CommitPart, FilePlan, Prebuilt, Progress, SaveOutcome, STATEMENT_VERBS, Step, _TRANSIENT,
@@ -225,12 +226,12 @@ class Committer:
     def _prebuild_steps(self, batch: "BatchCommit", part: CommitPart) -> None:
         """Build the steps at the head of the file (those no statement of the save
         comes before: a fresh run makes them in that same order) for the commit.
-        The first step that cannot be built so (a statement, a class whose body runs
-        code for its effects, a class re-created because its header or decorators
-        changed, a decorator change) and every step
-        after it are run live after the commit, in file order as today: building a
-        later one first would run its decorators before code the file runs above it.
-        Deletions run no code and always go into the commit."""
+        The first step that cannot be built so (a statement, an added class whose
+        body runs code for its effects, a class below the module level re-created, a
+        function's decorator change) and every step after it are run live after the
+        commit, in file order: building a later one first would run its decorators
+        before code the file runs above it. Deletions run no code and always go into
+        the commit."""
         head = True
         for step in self.plan.steps:
             if not step.buildable or not (head or step.verb == "delete"):
@@ -333,10 +334,12 @@ class Committer:
         return Prebuilt([_core.Binding(scope_object, new.name, value)], [], finish)
 
     def _prebuild_replaced_class(self, step: Step, batch: "BatchCommit") -> Optional[Prebuilt]:
-        """A module-level class that its metaclass or decorator makes again from the new
-        text (an Enum that gains a member), made in a scratch scope so that the commit
-        binds it in the same step as the swaps of the functions that use what it
-        gained. Its instances migrate after the commit."""
+        """A module-level class made again from the new text (its metaclass or decorator
+        makes it again when members change, an Enum that gains one; or its header or
+        decorators changed), made in a scratch scope so that the commit binds it in the
+        same step as the swaps of the functions that use what it gained. Its instances
+        migrate after the commit. A class that only gets new bases stays the live
+        object: they are set right after the commit."""
         old, new, code = step.old, step.node, step.code
         if not self.context.module_level(self.new, new) or self._under_replaced_class(new):
             return None
@@ -349,6 +352,14 @@ class Committer:
         scratch = batch.scratch(scope_object)
         exec(code, self.namespace, scratch)
         made = scratch.writes[new.name]
+        if self.live.keeps_identity(current, made, step):
+            def set_bases() -> None:
+                if not self.live.takes_new_bases(current, made, step):
+                    _bind(scope_object, new.name, made)  # its layout refused them
+                    self.live.adopt_replaced_class(current, made, step)
+                Progress.tick()
+
+            return Prebuilt([], [], set_bases)
 
         def finish() -> None:
             self.live.adopt_replaced_class(current, made, step)

@@ -438,7 +438,8 @@ class Planner:
                 code = self.context.compile(new)
                 reason = (REASON_DECORATORS if change & _core.DECORATORS_CHANGED
                           else REASON_HEADER)
-                self.steps.append(Step(new_index, new, "replace", code, reason, old, old_index))
+                self.steps.append(Step(new_index, new, "replace", code, reason, old, old_index,
+                                       buildable=True))
             elif self._members_restructured(old_index, new_index):
                 self._prepare_restructured_class(old, new_index, new)
         elif new.kind == "block":

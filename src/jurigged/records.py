@@ -221,10 +221,9 @@ class FilePlan:
     def expected_at_commit(self) -> List[bool]:
         """For each step, whether the commit takes it (the rule of the commit's
         `_prebuild_steps`, read without building anything): deletions always, the
-        definitions at the head of the file (module-level classes its metaclass or
-        decorator makes again included), before the first step that must run live (a
-        statement, a class re-created for its header or decorators, a deferred
-        update). A statement made only of
+        definitions at the head of the file (module-level classes made again
+        included), before the first step that must run live (a statement, a
+        function's decorator change, a deferred update). A statement made only of
         imports may still be resolved into the commit."""
         head, found = True, []
         for step in self.steps:
