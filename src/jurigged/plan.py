@@ -219,6 +219,7 @@ class Planner:
         self.touched_classes: Set[int] = set()  # new class nodes whose fields may change
         self.rerun_units: Set[int] = set()  # new blocks that re-run whole
         self._restructured: Optional[Tuple[Set[int], Set[int]]] = None
+        self._classes_losing_attributes: Dict[int, int] = {}  # old class -> new class
 
     def _with_unchanged(self, plan: List[tuple], old_indices) -> List[tuple]:
         """`plan` with the unchanged entries of `old_indices` put back in their place."""
@@ -279,6 +280,7 @@ class Planner:
                 self._prepare_deleted(old)
             else:
                 self._prepare_matched(change, old_index, new_index, old, new)
+        self._prepare_lost_class_attributes()
         return FilePlan(self.file.path, tuple(self.swaps), tuple(self.steps),
                         tuple(self._carry_pending()), frozenset(self._changed_names()),
                         self.new, self.codes, self.origins, frozenset(self.touched_classes),
@@ -378,7 +380,7 @@ class Planner:
             if parent_new is not None:
                 self.touched_classes.add(parent_new)  # a dataclass may have lost a field
                 if self.old[old.parent].kind == "class":
-                    self._prepare_deleted_class_attributes(old, parent_new)
+                    self._classes_losing_attributes[old.parent] = parent_new
             return
         if not self._kept_in_new_scope(old):
             self.steps.append(Step(-1, old, "delete", buildable=True))
@@ -393,22 +395,28 @@ class Planner:
         return parent_new is not None and any(
             self.new[i].name == old.name for i in self.context.scope_members(parent_new))
 
-    def _prepare_deleted_class_attributes(self, old, class_new: int) -> None:
-        """A class-body assignment deleted from the text takes its attribute off the
-        live class, as a fresh run would not have it (unless the new body still binds
-        the name)."""
-        names = _assigned_names(self.file.lines[old.line - 1: old.end_line])
-        kept = set()
-        for index in self.context.scope_members(class_new):
-            node = self.new[index]
-            if node.kind in DEFINITION_KINDS:
-                kept.add(node.name)
-            else:
-                kept |= _assigned_names(self.new_lines[node.line - 1: node.end_line])
-        owner = self.old[old.parent]
-        for name in sorted(names - kept):
-            attribute = _mangled(name, owner.name)
-            self.steps.append(Step(-1, old, "delete", attribute=attribute))
+    def _prepare_lost_class_attributes(self) -> None:
+        """The attributes that class-body assignments deleted or changed no longer bind
+        come off the live class, as a fresh run would not have them (the diff may pair
+        `a = 1` deleted with `b = 2` changed, so a class's whole old body is read)."""
+        for class_old, class_new in sorted(self._classes_losing_attributes.items()):
+            bound_by = {}
+            for child in self.old[class_old].children:
+                old = self.old[child]
+                if old.kind == "statement":
+                    for name in _assigned_names(self.file.lines[old.line - 1: old.end_line]):
+                        bound_by.setdefault(name, old)
+            kept = set()
+            for index in self.context.scope_members(class_new):
+                node = self.new[index]
+                if node.kind in DEFINITION_KINDS:
+                    kept.add(node.name)
+                else:
+                    kept |= _assigned_names(self.new_lines[node.line - 1: node.end_line])
+            owner = self.old[class_old]
+            for name in sorted(set(bound_by) - kept):
+                self.steps.append(Step(-1, bound_by[name], "delete",
+                                       attribute=_mangled(name, owner.name)))
 
     def _prepare_deleted_block(self, old) -> None:
         """A deleted block takes the definitions inside it along (its entry stands for
@@ -449,6 +457,8 @@ class Planner:
                 self._carry_origin(old_index, new_index)
         else:  # statement
             if change & _core.BODY_CHANGED:
+                if old.parent > 0 and self.old[old.parent].kind == "class":
+                    self._classes_losing_attributes[old.parent] = new.parent
                 self._prepare_statement(old_index, new_index, new)
             else:
                 self._carry_origin(old_index, new_index)
