@@ -346,6 +346,31 @@ def test_running_main_loop_is_not_run_twice(run_jurigged, tmp_path):
     assert "Run __main__" not in p.output("out")
 
 
+def test_a_running_call_that_keeps_the_old_code_is_named(run_jurigged, tmp_path):
+    # forever() runs for good: its edit cannot reach the running call, and the log
+    # must say so. step() changes in the same save; its calls are short, each next
+    # one runs the new code, so it is not named.
+    lib = dedent("""\
+    import time
+    def step():
+        return "s1"
+    def forever():
+        while True:
+            print("tick", step(), flush=True)
+            time.sleep(0.01)
+    """)
+    write(tmp_path / "lib.py", lib)
+    write(tmp_path / "app.py", "import lib\nlib.forever()\n")
+    p = run_jurigged("-v", "app.py")
+    p.expect("tick s1", stream="out")
+    write(tmp_path / "lib.py", lib.replace('"s1"', '"s2"').replace('"tick"', '"tock"'))
+    p.expect("tick s2", stream="out")  # the running call, old code, calling new step()
+    p.expect("a call of lib.forever that was running when it changed is still running",
+             stream="err")
+    assert "lib.step that was running" not in p.output("err")
+    assert "tock" not in p.output("out")
+
+
 def test_new_code_raising_does_not_kill_the_program(run_jurigged, tmp_path):
     lib = dedent("""\
     def f():

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 import types
 
-from . import _core, classes
+from . import _core, classes, inflight
 from .logs import logger
 from .liveobjects import (
     _bind, _conform_method, function_index, _function_update, _functions_in, _held, _layers,
@@ -227,6 +227,8 @@ class LiveSteps:
         else:
             olds = self.context.functions_defined_by(old, before)
         updates = []
+        old_codes = [(function.__code__, self.context.qualname(new)) for function in olds
+                     if function is not after and callable(after)]
         for function in olds:
             if function is after or not callable(after):
                 continue
@@ -242,6 +244,7 @@ class LiveSteps:
             if callable(clear):
                 clear()
         _core.commit(updates)
+        inflight.watch_calls(inflight.calls_of_swapped_code(old_codes, self.file.path))
         return bool(updates) or not olds
 
     def _delete(self, old) -> None:

@@ -10,7 +10,7 @@ import time
 import types
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
-from . import _core, cpython
+from . import _core, cpython, inflight
 from .apply import LiveSteps
 from .context import SaveContext
 from .logs import logger
@@ -220,6 +220,10 @@ class Committer:
                           f"again", self.file.path, line)
         for swap in self.plan.swaps:
             self.swapper.finish(swap)
+        if self.plan.swaps:
+            old_codes = [(swap.old_code, self.context.qualname(swap.new))
+                         for swap in self.plan.swaps]
+            inflight.watch_calls(inflight.calls_of_swapped_code(old_codes, self.file.path))
 
     # -- steps built for the commit ---------------------------------------------------
 

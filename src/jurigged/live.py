@@ -54,9 +54,9 @@ PRELOAD_AFTER_MS = 1000
 _PRELOADED = ("re", "ast", "dis", "inspect", "dataclasses", "typing", "traceback",
               "jurigged.cpython", "jurigged.function_index", "jurigged.liveobjects",
               "jurigged.records", "jurigged.classes", "jurigged.locate",
-              "jurigged.parsing", "jurigged.context", "jurigged.plan", "jurigged.swaps",
-              "jurigged.apply", "jurigged.commit", "jurigged.patch", "jurigged.caches",
-              "jurigged.hooks",
+              "jurigged.parsing", "jurigged.context", "jurigged.plan", "jurigged.inflight",
+              "jurigged.swaps", "jurigged.apply", "jurigged.commit", "jurigged.patch",
+              "jurigged.caches", "jurigged.hooks",
               "jurigged.frameworks")
 
 # Held by the watcher thread around each import it makes, and by os.fork() (before
