@@ -18,7 +18,8 @@ from .model import (CACHE_DECORATOR, METHOD_DECORATORS, Block, ClassDef, Const, 
 
 FAMILIES = ["bodies", "defaults", "added", "removed", "renamed", "classes",
             "dataclasses", "enums", "attributes_removed", "decorators", "closures",
-            "blocks", "statements", "imports", "errors", "batches", "lru_cache"]
+            "blocks", "statements", "imports", "errors", "batches", "lru_cache",
+            "class_headers"]
 
 # Families that combine other edits rather than making one of their own.
 COMBINING = {"errors", "batches"}
@@ -303,6 +304,26 @@ def edit_remove_attribute(rng, project):
     return edit_class_member(rng, project, rng.choice(["plain", "dataclass"]), action)
 
 
+def edit_class_header(rng, project):
+    """A plain class gains or loses its base, or its class decorator is added, removed
+    or given another argument (the class is made again, or gets new bases in place)."""
+    found = classes_of(project, "plain")
+    if not found:
+        module = rng.choice(project.modules)
+        cls = add_class(rng, project, module, "plain")
+        return f"{module.name}: add class {cls.name}"
+    module, cls = rng.choice(found)
+    where = f"{module.name}.{cls.name}"
+    if rng.random() < 0.4:
+        cls.bases = "" if cls.bases else "_Base"
+        return f"{where}: bases -> ({cls.bases})"
+    if cls.decorators and rng.random() < 0.4:
+        cls.decorators = []
+        return f"{where}: remove class decorator"
+    cls.decorators = [f"_mark({rng.randint(0, 99)})"]
+    return f"{where}: class decorator @{cls.decorators[0]}"
+
+
 def edit_decorator(rng, project):
     targets = [(m, f, None) for m in project.modules for f in m.of_type(Function)]
     targets += [(m, f, c) for m in project.modules for c in m.of_type(ClassDef)
@@ -466,7 +487,7 @@ EDITS: Dict[str, Edit] = {
     "removed": edit_remove, "renamed": edit_rename, "classes": edit_class,
     "dataclasses": edit_dataclass, "enums": edit_enum,
     "attributes_removed": edit_remove_attribute, "decorators": edit_decorator,
-    "lru_cache": edit_cached,
+    "lru_cache": edit_cached, "class_headers": edit_class_header,
     "closures": edit_closure, "blocks": edit_block, "statements": edit_statement,
     "imports": edit_import,
 }

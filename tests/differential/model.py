@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Union
 
 # Decorators every module defines (private names: the probe skips them). `_plain` is
-# a closure without functools.wraps, `_tag` one with it.
+# a closure without functools.wraps, `_tag` one with it; `_mark(N)` sets a class's
+# `mark`; `_Base` is a base a plain class may gain or lose.
 PRELUDE = '''\
 import dataclasses, enum, functools
 
@@ -29,6 +30,17 @@ def _plain(fn):
     def wrapper(*args, **kwargs):
         return ["plain", fn(*args, **kwargs)]
     return wrapper
+
+
+def _mark(value):
+    def decorate(cls):
+        cls.mark = value
+        return cls
+    return decorate
+
+
+class _Base:
+    based = 1
 '''
 
 FUNCTION_DECORATORS = ["_tag", "_plain"]
@@ -79,9 +91,13 @@ class ClassDef:
     attrs: List[Const] = field(default_factory=list)
     methods: List[Function] = field(default_factory=list)
     instance: bool = False
+    bases: str = ""  # plain classes: "" or "_Base"
+    decorators: List[str] = field(default_factory=list)  # plain classes: "_mark(N)"
 
     def render(self) -> List[str]:
-        header = {"plain": f"class {self.name}:",
+        plain = "".join(f"@{d}\n" for d in self.decorators) + (
+            f"class {self.name}({self.bases}):" if self.bases else f"class {self.name}:")
+        header = {"plain": plain,
                   "dataclass": f"@dataclasses.dataclass\nclass {self.name}:",
                   "enum": f"class {self.name}(enum.Enum):"}[self.kind]
         lines = header.split("\n")
