@@ -23,7 +23,10 @@ import gen  # noqa: E402
 def main() -> None:
     lines, edits = int(sys.argv[1]), int(sys.argv[2])
     from jurigged import patcher
+    from jurigged.context import SaveContext
     from jurigged.parsing import SourceLines, parse_source
+    from jurigged.patch import Patch
+    from jurigged.plan import Planner
 
     folder = tempfile.mkdtemp(prefix="jurigged-stages-")
     text = gen.module(lines, value=0)
@@ -49,15 +52,18 @@ def main() -> None:
         tree = timed("parse + diff (C++)", "released",
                      lambda: parse_source(source, path, against=file.tree))
         new_lines = timed("decode + line starts", "held", lambda: SourceLines(source))
-        patch = timed("plan: changed entries to Python", "held",
-                      lambda: patcher.Patch(file, tree, new_lines))
-        timed("plan: validate", "held", lambda: patch.validate_whole_file(source))
-        timed("plan: prepare (compile one function)", "held", patch.prepare)
-        timed("commit (the swap)", "held", patch.commit)
+        planner = timed("plan: changed entries to Python", "held",
+                        lambda: Planner(SaveContext(file, tree, new_lines)))
+        timed("plan: validate", "held", lambda: planner.validate_whole_file(source))
+        plan = timed("plan: prepare (compile one function)", "held", planner.prepare)
+        patch = Patch(planner.context, plan)
+        timed("commit (the swap)", "held", lambda: patch.committer.finish(
+            patcher._commit_batch([(file, source, patch)])[id(file)]))
         timed("adopt the new tree", "held", lambda: file.adopt(patch, source))
-        timed("run steps", "held", lambda: (patch.run_steps(True), patch.run_steps(False),
-                                            patch.refresh_classes()))
-        del patch, tree
+        timed("run steps", "held", lambda: (patch.live.run_steps(True),
+                                            patch.live.run_steps(False),
+                                            patch.live.refresh_classes()))
+        del patch, planner, plan, tree
         assert module.target() == value
     for (name, gil), values in stages.items():
         values.sort()
