@@ -53,7 +53,8 @@ def main() -> None:
                       lambda: patcher.Patch(file, tree, new_lines))
         timed("plan: validate", "held", lambda: patch.validate_whole_file(source))
         timed("plan: prepare (compile one function)", "held", patch.prepare)
-        timed("commit (the swap)", "held", patch.commit)
+        timed("commit (the swap)", "held", lambda: patch.finish_commit(
+            patcher._commit_batch([(file, source, patch)])[id(file)]))
         timed("adopt the new tree", "held", lambda: file.adopt(patch, source))
         timed("run steps", "held", lambda: (patch.run_steps(True), patch.run_steps(False),
                                             patch.refresh_classes()))
