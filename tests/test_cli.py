@@ -434,3 +434,27 @@ def test_a_command_line_without_options_of_ours_parses_as_argparse_would():
     for argv in (["app.py"], ["app.py", "-v", "--", "x"], ["folder", "-m", "y"]):
         assert vars(cli._parse(argv)) == vars(Parser().parse(argv))
         assert cli._parse(argv).args == argv[1:]
+
+
+def test_common_options_parse_without_argparse_as_argparse_would():
+    # `jurigged -v -d 0.05 PROGRAM ARG...` is parsed by hand too (start-up time): it
+    # must give what the parser gives, and leave to the parser every command line it
+    # does not fully understand (so that the parser's messages are unchanged).
+    from jurigged import cli
+    from jurigged.cli_options import Parser
+
+    simple = (["-d", "0.05", "app.py"], ["-v", "app.py", "-d", "1"],
+              ["--debounce=0", "-w", "lib.py", "--watch=src/*.py", "app.py", "x"],
+              ["--poll", "0.5", "--no-children", "--trust-shared", "-i", "app.py"],
+              ["--verbose", "--interactive", "-d", "1e-3", "-d", "2", "dir", "--", "-v"])
+    for argv in simple:
+        assert cli._simple(argv) is not None, argv
+        assert vars(cli._parse(argv)) == vars(Parser().parse(argv)), argv
+    left_to_parser = (["-d", "-1", "app.py"], ["-d", "nan", "app.py"], ["-d", "inf", "a"],
+                      ["--poll", "0", "app.py"], ["-w", "-v", "app.py"], ["-d"],
+                      ["-v"], ["-vi", "app.py"], ["-d0.1", "app.py"], ["--debounce="],
+                      ["-m", "pkg"], ["-v", "-m", "pkg"], ["--", "app.py"], ["-v", "-"],
+                      ["--help"], ["--verbose=1", "app.py"], ["--exclude", "x", "app.py"],
+                      ["--verb", "app.py"], [])
+    for argv in left_to_parser:
+        assert cli._simple(argv) is None, argv

@@ -49,6 +49,10 @@ std::vector<std::pair<std::string, std::string>> locations(const std::string& pa
     std::error_code ec;
     fs::path absolute = fs::absolute(path, ec).lexically_normal();
     add(absolute);
+    // A file that is not a symlink is where its directory really is: resolving it
+    // again (one readlink per path component, twice) cost most of an add().
+    struct stat st {};
+    if (::lstat(absolute.c_str(), &st) == 0 && !S_ISLNK(st.st_mode)) return out;
     fs::path real = fs::canonical(absolute, ec);
     if (!ec) add(real);
     return out;

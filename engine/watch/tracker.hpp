@@ -34,8 +34,9 @@ public:
     Tracker(const Tracker&) = delete;
     Tracker& operator=(const Tracker&) = delete;
 
-    // The file is re-read after the first quiet period, so an edit made between the
-    // import (the baseline) and add() is still reported.
+    // The file is re-read once Options::added_check_ms have passed (with the others
+    // added meanwhile), so an edit made between the import (the baseline) and add() is
+    // still reported. Its watch is in place when add() returns: later edits are seen.
     void add(const std::string& path, const std::string& baseline);
     void remove(const std::string& path);
     std::vector<std::string> paths() const;
@@ -92,6 +93,7 @@ private:
     void run_sync();  // without mutex_ held
     void settle_loop();
     std::vector<Due> take_due(Clock::time_point now, Clock::time_point& wake);  // with mutex_ held
+    void check_added(Clock::time_point now, Clock::time_point& wake);            // with mutex_ held
     void settle(std::unique_lock<std::mutex>& lock, std::vector<Due> due);
     Clock::time_point batch_deadline() const;
     void judge(const Due& due, Reading& reading, std::vector<Event>& out);
@@ -103,6 +105,7 @@ private:
     const std::chrono::milliseconds max_delay_;
     const std::chrono::milliseconds unclosed_wait_;
     const std::chrono::milliseconds confirm_empty_;
+    const std::chrono::milliseconds added_check_delay_;
     const std::uint64_t max_file_size_;
     const bool report_unchanged_;
     std::chrono::milliseconds quiet_period_;  // guarded by mutex_
@@ -112,6 +115,8 @@ private:
     std::condition_variable ready_cv_;  // wakes wait()
     std::map<std::string, File> files_;
     std::set<std::string> pending_;     // touched since last read (some still being written)
+    std::set<std::string> added_;       // added, not touched since: read at added_check_
+    Clock::time_point added_check_{};
     bool batch_has_ready_ = false;      // some pending file is complete: a batch is open
     Clock::time_point first_ready_{};   // when the open batch got its first complete file
     bool took_batch_ = false;                // the files being read include a batch

@@ -31,6 +31,11 @@ struct Options {
     // (a truncate, an unlink before the new file is created), before the kernel has
     // queued the event that says so: it is believed once it stayed so, untouched, this long.
     int confirm_empty_ms = 250;
+    // The re-read that catches an edit made between the import (the baseline) and add()
+    // waits this long: the files of a start-up (hundreds of imports, one add() each)
+    // are then read in a few batches, not each on its own wake-up of the settle thread
+    // while the program is still importing.
+    int added_check_ms = 50;
     // Bigger files are never read (so never allocated): one Error, then nothing until
     // the file is back under the limit.
     std::uint64_t max_file_size = 16 * 1024 * 1024;

@@ -229,14 +229,72 @@ def _error(message: str) -> int:
 
 def _parse(argv: List[str]) -> Options:
     """The options of `argv` (see cli_options.Parser.parse). The common
-    `jurigged PROGRAM ARG...` has none of ours: it skips importing argparse and
-    building the parser, which cost ~4 ms of every start (argparse needs re, looks for
-    translations and the terminal's size on the way)."""
-    if argv and not argv[0].startswith("-"):
-        return _without_options(argv[0], argv[1:])
+    `jurigged [-v] [-d SECONDS] ... PROGRAM ARG...` is parsed here: it skips importing
+    argparse and building the parser, which cost ~4-8 ms and ~1.5 MB of every start
+    (argparse needs re, looks for translations and the terminal's size on the way).
+    Anything else (other options, joined short options, a value to complain about,
+    -m, --help) goes to the parser."""
+    options = _simple(argv)
+    if options is not None:
+        return options
     from .cli_options import Parser
 
     return Parser().parse(argv)
+
+
+# The options _simple parses: flags, and options whose value is the next argument
+# (or follows "=" in the long form), with how the value is checked.
+_SIMPLE_FLAGS = {"-v": "verbose", "--verbose": "verbose", "-i": "interactive",
+                 "--interactive": "interactive", "--trust-shared": "trust_shared",
+                 "--no-children": "no_children"}
+_SIMPLE_VALUES = {"-d": "debounce", "--debounce": "debounce", "--poll": "poll",
+                  "-w": "watch", "--watch": "watch"}
+
+
+def _simple(argv: List[str]) -> Optional[Options]:
+    """What cli_options.Parser().parse(argv) returns, for a command line made of the
+    options above followed by a PATH; None for any other (tests/test_cli.py checks
+    both agree)."""
+    options = _without_options("", [])
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        arg = argv[i]
+        name, equals, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if name in _SIMPLE_FLAGS and not equals:
+            setattr(options, _SIMPLE_FLAGS[name], True)
+            i += 1
+            continue
+        if name not in _SIMPLE_VALUES:
+            return None
+        if not equals:
+            if i + 1 >= len(argv):
+                return None
+            value = argv[i + 1]
+            i += 1
+        i += 1
+        if not value or value.startswith("-"):
+            return None  # argparse takes "-..." for an option: let it say so
+        dest = _SIMPLE_VALUES[name]
+        if dest == "watch":
+            options.watch = (options.watch or []) + [value]
+            continue
+        seconds = _seconds_or_none(value)
+        if seconds is None or (dest == "poll" and seconds == 0):
+            return None  # the parser says what is wrong with it
+        setattr(options, dest, seconds)
+    if i >= len(argv) or argv[i] == "-":
+        return None
+    options.target, options.args = argv[i], list(argv[i + 1:])
+    return options
+
+
+def _seconds_or_none(text: str) -> Optional[float]:
+    """float(text) if it is a number of seconds >= 0 (as the parser's check)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if 0 <= value < float("inf") else None
 
 
 def _without_options(target: str, args: List[str]) -> Options:
