@@ -464,18 +464,22 @@ STOP_CHILD = dedent("""\
     import os, sys, time
     import lib
 
+    def say(*words):  # one write a line: both children share the pipe
+        sys.stdout.write(" ".join(map(str, words)) + "\\n")
+        sys.stdout.flush()
+
     tag = sys.argv[1]
     live = sys.modules.get("jurigged.live")
     watching = live is not None and live._watcher is not None and not live._watcher.stopped
-    print(tag, "watching", watching, flush=True)
+    say(tag, "watching", watching)
     last = None
     while not os.path.exists("finish"):
         value = lib.f()
         if value != last:
-            print(tag, value, flush=True)
+            say(tag, value)
             last = value
         time.sleep(0.005)
-    print(tag, "final", lib.f(), flush=True)
+    say(tag, "final", lib.f())
     """)
 
 
