@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import types
+from dataclasses import dataclass
 
 from . import _core, classes, inflight
 from .logs import logger
@@ -19,6 +20,19 @@ from .records import (
     SaveOutcome, STATEMENT_VERBS, Step, Swap,
 )
 from .swaps import Swapper
+
+
+@dataclass
+class Forwarding:
+    """How the old function objects of a re-created function forward to the new one:
+    the trampoline updates (for a commit) and what follows them."""
+
+    before: object                  # what the scope held before
+    after: object                   # what it holds now
+    forwarded: list                 # (function, the code it ran)
+    updates: list                   # for `_core.commit`
+    said: bool = False              # worth the "references now call the new one" line
+    kinds_changed: bool = False     # plain/static/class method changed: not forwarded
 
 
 class LiveSteps:
@@ -192,10 +206,7 @@ class LiveSteps:
     def _redecorate(self, old, new, code: types.CodeType) -> None:
         """A function whose decorators changed is defined again; what held the old
         one is forwarded to the new one."""
-        try:
-            before = _held(self.context.live_scope(self.old, old), old.name)
-        except LookupError:
-            before = None
+        before = self.held_before(old)
         self._define(new, code, "replace")
         if before is None:
             return
@@ -205,30 +216,32 @@ class LiveSteps:
             # `from mod import f` elsewhere (or `g = f` here) names the new object, as
             # in a fresh run; other holders get the trampoline below.
             _rebind_module_names(before, after)
-        if self._forward(old, new, before, after):
-            logger.notice(f"{self.context.qualname(new)}: decorators changed, so it was "
-                          f"re-created; references taken before now call the new one",
-                          self.file.path, new.line)
+        forwarding = self.forwarding(old, before, after)
+        _core.commit(forwarding.updates)
+        self.finish_forwarding(new, forwarding)
 
-    def _forward(self, old, new, before, after) -> bool:
+    def held_before(self, old):
+        """What the live scope holds under the old definition's name (None: nothing)."""
+        try:
+            return _held(self.context.live_scope(self.old, old), old.name)
+        except LookupError:
+            return None
+
+    def forwarding(self, old, before, after) -> Forwarding:
         """After a decorator change re-created a function, the old function objects
         (held by references taken before: imports elsewhere, callbacks, bound methods)
-        run a trampoline into the new decorated object, so they behave as it does."""
+        run a trampoline into the new decorated object, so they behave as it does:
+        the updates that do it, for a commit."""
         kinds = (staticmethod, classmethod)
         if type(before) in kinds or type(after) in kinds:
             if type(before) is not type(after):
-                logger.notice(f"{self.context.qualname(new)}: changed between a plain, static "
-                              f"and class method; references taken before keep the old "
-                              f"version", self.file.path, new.line)
-                return False
+                return Forwarding(before, after, [], [], kinds_changed=True)
             before, after = before.__func__, after.__func__
         if isinstance(before, types.FunctionType):
             olds = [before]
         else:
             olds = self.context.functions_defined_by(old, before)
-        updates = []
-        old_codes = [(function.__code__, self.context.qualname(new)) for function in olds
-                     if function is not after and callable(after)]
+        forwarded, updates = [], []
         for function in olds:
             if function is after or not callable(after):
                 continue
@@ -236,16 +249,34 @@ class LiveSteps:
             code = trampoline.__code__.replace(co_name=function.__code__.co_name)
             if sys.version_info >= (3, 11):
                 code = code.replace(co_qualname=function.__qualname__)
-            function_index.forget(function.__code__)
+            forwarded.append((function, function.__code__))
             updates.append(_function_update(function, code, closure=trampoline.__closure__,
-                                                defaults=None, kwdefaults=None))
-        for layer in _layers(before):
+                                            defaults=None, kwdefaults=None))
+        return Forwarding(before, after, forwarded, updates, said=bool(updates) or not olds)
+
+    def finish_forwarding(self, new, forwarding: Forwarding) -> None:
+        """Once the trampolines are live: the old code forgotten, caches of the old
+        object emptied, and a word on what references taken before now do."""
+        qualname, path = self.context.qualname(new), self.file.path
+        if forwarding.kinds_changed:
+            logger.notice(f"{qualname}: changed between a plain, static and class method; "
+                          f"references taken before keep the old version", path, new.line)
+            return
+        for _, old_code in forwarding.forwarded:
+            function_index.forget(old_code)
+        for layer in _layers(forwarding.before):
             clear = getattr(layer, "cache_clear", None)
             if callable(clear):
                 clear()
-        _core.commit(updates)
-        inflight.watch_calls(inflight.calls_of_swapped_code(old_codes, self.file.path))
-        return bool(updates) or not olds
+        # A decorator's wrapper code is shared by the wrappers it makes, the new one
+        # included: calls of that code are not calls of the old function.
+        shared = {id(f.__code__) for f in _functions_in(forwarding.after, set())}
+        inflight.watch_calls(inflight.calls_of_swapped_code(
+            [(old_code, qualname) for _, old_code in forwarding.forwarded
+             if id(old_code) not in shared], path))
+        if forwarding.said:
+            logger.notice(f"{qualname}: decorators changed, so it was re-created; "
+                          f"references taken before now call the new one", path, new.line)
 
     def _delete(self, old) -> None:
         try:

@@ -15,8 +15,8 @@ from .apply import LiveSteps
 from .context import SaveContext
 from .logs import logger
 from .liveobjects import (
-    _bind, _bindable, closure_for, _conform_method, _function_update, _held, _nested_codes,
-    Scope,
+    _bind, _bindable, closure_for, _conform_method, _function_update, _held,
+    _module_names_bound_to, _nested_codes, Scope,
 )
 from .records import (
     CommitPart, FilePlan, Prebuilt, Progress, SaveOutcome, STATEMENT_VERBS, Step, _TRANSIENT,
@@ -271,8 +271,10 @@ class Committer:
             return self._prebuild_definition(step.node, step.code, batch)
         if step.verb == "delete":
             return self._prebuild_delete(step.node, batch)
-        if step.verb == "replace":
+        if step.verb == "replace" and step.node.kind == "class":
             return self._prebuild_replaced_class(step, batch)
+        if step.verb == "replace":
+            return self._prebuild_redecorated(step, batch)
         if step.verb == "run":
             return self._prebuild_import(step.node, step.origin, batch)
         return None
@@ -300,12 +302,30 @@ class Committer:
                              batch: "BatchCommit") -> Optional[Prebuilt]:
         """An added function or class, made in a scratch scope that sees the batch's
         earlier unbound values, as a fresh run makes it; the commit binds it."""
+        if new.kind == "class" and not self._defines_only(new):
+            return None
+        made = self._made_in_scratch(new, code, batch)
+        if made is None:
+            return None
+        scope_object, value = made
+
+        def finish() -> None:
+            logger.add(self.context.qualname(new), self.file.path, new.line)
+            if isinstance(scope_object, type):
+                self.outcome.touched_classes.add(new.parent)  # an ABC may have a new abstract
+            Progress.tick()
+
+        return Prebuilt([_core.Binding(scope_object, new.name, value)], [], finish)
+
+    def _made_in_scratch(self, new, code: types.CodeType, batch: "BatchCommit"
+                         ) -> Optional[Tuple[object, object]]:
+        """(live scope, value) of the definition `new`, made by running its context
+        compile in a scratch scope of the batch, bound nowhere yet; None when it
+        cannot be made so (see `_prebuild_definition`)."""
         if self._under_replaced_class(new):
             return None
         scope_object = self.context.live_scope(self.new, new)
         if not _bindable(scope_object, new.name):
-            return None
-        if new.kind == "class" and not self._defines_only(new):
             return None
         module_level = self.context.module_level(self.new, new)
         scope_code = code if module_level else self.context.scope_code(code, new)
@@ -328,14 +348,35 @@ class Committer:
             set_name = getattr(type(value), "__set_name__", None)
             if set_name is not None:
                 set_name(value, scope_object, new.name)
+        return scope_object, value
+
+    def _prebuild_redecorated(self, step: Step, batch: "BatchCommit") -> Optional[Prebuilt]:
+        """A function whose decorators changed (or that became or stopped being a
+        generator), made again in a scratch scope; the commit binds it, rebinds the
+        module names that held the old object (`from mod import f` elsewhere) and
+        turns the old function objects into trampolines into it, all in one step."""
+        old, new = step.old, step.node
+        before = self.live.held_before(old)
+        made = self._made_in_scratch(new, step.code, batch)
+        if made is None:
+            return None
+        scope_object, after = made
+        bindings = [_core.Binding(scope_object, new.name, after)]
+        forwarding = None
+        if before is not None:
+            if isinstance(scope_object, dict):
+                bindings += [_core.Binding(namespace, name, after)
+                             for namespace, name in _module_names_bound_to(before)
+                             if not (namespace is scope_object and name == new.name)]
+            forwarding = self.live.forwarding(old, before, after)
 
         def finish() -> None:
-            logger.add(self.context.qualname(new), self.file.path, new.line)
-            if isinstance(scope_object, type):
-                self.outcome.touched_classes.add(new.parent)  # an ABC may have a new abstract
+            logger.update(self.context.qualname(new), self.file.path, new.line)
+            if forwarding is not None:
+                self.live.finish_forwarding(new, forwarding)
             Progress.tick()
 
-        return Prebuilt([_core.Binding(scope_object, new.name, value)], [], finish)
+        return Prebuilt(bindings, forwarding.updates if forwarding else [], finish)
 
     def _prebuild_replaced_class(self, step: Step, batch: "BatchCommit") -> Optional[Prebuilt]:
         """A module-level class made again from the new text (its metaclass or decorator

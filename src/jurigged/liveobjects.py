@@ -208,22 +208,30 @@ def _conform_method(obj):
     return None
 
 
+def _module_names_bound_to(value) -> List[Tuple[dict, str]]:
+    """(namespace, name) of every module-level name, of any module, bound to `value`
+    (only in namespaces whose keys are all str, as `_core.commit` requires)."""
+    found = []
+    for module in list(sys.modules.values()):
+        namespace = getattr(module, "__dict__", None)
+        if not isinstance(module, types.ModuleType) or type(namespace) is not dict:
+            continue
+        try:
+            names = [name for name, held in list(namespace.items()) if held is value]
+        except RuntimeError:  # changed by another thread meanwhile
+            continue
+        if names and all(type(key) is str for key in list(namespace)):
+            found += [(namespace, name) for name in names]
+    return found
+
+
 def _rebind_module_names(old_value, new_value) -> int:
     """Every module-level name (of any module) bound to `old_value` is bound to
     `new_value` instead. Returns how many were."""
-    rebound = 0
-    for module in list(sys.modules.values()):
-        namespace = getattr(module, "__dict__", None)
-        if not isinstance(module, types.ModuleType) or not isinstance(namespace, dict):
-            continue
-        try:
-            names = [name for name, value in list(namespace.items()) if value is old_value]
-        except RuntimeError:  # changed by another thread meanwhile
-            continue
-        for name in names:
-            namespace[name] = new_value
-            rebound += 1
-    return rebound
+    found = _module_names_bound_to(old_value)
+    for namespace, name in found:
+        namespace[name] = new_value
+    return len(found)
 
 
 def _bind(scope_object, name: str, value) -> None:

@@ -434,7 +434,7 @@ class Planner:
             if change & _core.DECORATORS_CHANGED:
                 code = self.context.compile(new)
                 self.steps.append(Step(new_index, new, "replace", code, REASON_DECORATORS,
-                                       old, old_index))
+                                       old, old_index, buildable=True))
                 return
             if change == 0:  # unchanged
                 if key_old in self.file.codes:
@@ -548,7 +548,8 @@ class Planner:
             # code of such a function, so it is re-created and forwarded to instead.
             code = self.context.compile(new)
             self.steps.append(Step(new_index, new, "replace", code,
-                                   "it becomes or stops being a generator or coroutine", old))
+                                   "it becomes or stops being a generator or coroutine", old,
+                                   buildable=True))
             return
         conformers = [c for c in [self.context.held_old(old)] + functions if _conform_method(c)]
         heap_found = [f for f in functions if f in self.context.found_in_heap]
