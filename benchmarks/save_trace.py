@@ -5,7 +5,7 @@ checks, hooks, parse, plan, commit, adopt, retries, caches), and the harness sav
 generated module as in section 0. Unlike stages.py this sees the hand-off from the
 native watcher and what live.py does around a save.
 
-    python benchmarks/save_trace.py LINES EDITS [busy] [--python PY]
+    python benchmarks/save_trace.py LINES EDITS [busy] [rename|outside] [--python PY]
 
 Prints, per stage, its median over the edits (the first edit apart) in milliseconds,
 from the end of the write; PY defaults to benchmarks/.venvs/ours (run run.py once)."""
@@ -149,6 +149,8 @@ def main() -> None:
         del args[at:at + 2]
     lines, edits = int(args[0]), int(args[1])
     busy = "busy" in args[2:]
+    style = (harness.RENAME if "rename" in args[2:] else
+             harness.RENAME_OUTSIDE if "outside" in args[2:] else harness.IN_PLACE)
     log_path = f"/tmp/jurigged-save-trace-{os.getpid()}.log"
     os.environ[_ENV_LOG] = log_path
     write = harness.Workdir.write
@@ -164,7 +166,8 @@ def main() -> None:
     harness.Workdir.write = logged_write
     tool = Tool("ours", python, [str(python), str(Path(__file__).resolve()), "--inside"])
     try:
-        run = workloads.edit_latency(tool, lines, edits, timeout=30.0, sleeping=not busy)
+        run = workloads.edit_latency(tool, lines, edits, timeout=30.0, rename=style,
+                                     sleeping=not busy)
         if run.error:
             print("error:", run.error)
         report(_stages_per_edit(log_path, run.latencies), run)
