@@ -29,6 +29,9 @@ while big.f() == 1 and time.monotonic() < deadline:
 print("R", big.f(), flush=True)
 while big.f() == 2 and time.monotonic() < deadline:
     time.sleep(0.001)
+# The new code is live from the commit on; the apply (and its interval) ends a moment later.
+while sys.getswitchinterval() != 0.002 and time.monotonic() < deadline:
+    time.sleep(0.001)
 print("R", big.f(), "interval", sys.getswitchinterval(), flush=True)
 """
 
