@@ -28,7 +28,7 @@ MOD = dedent("""\
 # Imports mod, prints `R (mod.f(), mod.g())` whenever it changes, reloads mod when the
 # file `reload-now` appears and stops when `stop` appears.
 APP = dedent("""\
-    import importlib, os, time
+    import importlib, os, sys, time
     import mod
     print("ready", flush=True)
     reloaded = False
@@ -43,7 +43,7 @@ APP = dedent("""\
             break
         value = (mod.f(), mod.g())
         if value != last:
-            print("R", repr(value), flush=True)
+            sys.stdout.write(" ".join(map(str, ("R", repr(value),))) + "\\n"); sys.stdout.flush()
             last = value
         time.sleep(0.005)
     """)

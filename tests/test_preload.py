@@ -30,7 +30,7 @@ for _ in range(20):
 print("preloaded", "jurigged.patch" in sys.modules, flush=True)
 while lib.f() == 1 and time.monotonic() < deadline:
     time.sleep(0.01)
-print("R", lib.f(), flush=True)
+sys.stdout.write(" ".join(map(str, ("R", lib.f(),))) + "\\n"); sys.stdout.flush()
 """
 
 

@@ -26,13 +26,13 @@ print("prepared", file.tree is not None, flush=True)
 sys.setswitchinterval(0.002)  # the program's own
 while big.f() == 1 and time.monotonic() < deadline:
     time.sleep(0.001)
-print("R", big.f(), flush=True)
+sys.stdout.write(" ".join(map(str, ("R", big.f(),))) + "\\n"); sys.stdout.flush()
 while big.f() == 2 and time.monotonic() < deadline:
     time.sleep(0.001)
 # The new code is live from the commit on; the apply (and its interval) ends a moment later.
 while sys.getswitchinterval() != 0.002 and time.monotonic() < deadline:
     time.sleep(0.001)
-print("R", big.f(), "interval", sys.getswitchinterval(), flush=True)
+sys.stdout.write(" ".join(map(str, ("R", big.f(), "interval", sys.getswitchinterval(),))) + "\\n"); sys.stdout.flush()
 """
 
 
@@ -62,6 +62,7 @@ def price(n):
 """
 
 CACHE_APP = """\
+import sys
 import time
 import shop
 
@@ -70,10 +71,10 @@ from jurigged import caches
 deadline = time.monotonic() + 60
 while not caches.index.scanned_files and time.monotonic() < deadline:
     time.sleep(0.01)  # the watcher thread scans after a moment without saves
-print("R", shop.price(10), "scanned", bool(caches.index.scanned_files), flush=True)
+sys.stdout.write(" ".join(map(str, ("R", shop.price(10), "scanned", bool(caches.index.scanned_files),))) + "\\n"); sys.stdout.flush()
 while shop.price(10) == 10 and time.monotonic() < deadline:
     time.sleep(0.001)
-print("R", shop.price(10), flush=True)
+sys.stdout.write(" ".join(map(str, ("R", shop.price(10),))) + "\\n"); sys.stdout.flush()
 """
 
 
@@ -89,6 +90,7 @@ def test_a_cache_found_by_the_preload_is_cleared_by_the_first_save(run_jurigged,
 
 
 HOOKS_APP = """\
+import sys
 import time
 import jurigged
 import lib
@@ -104,7 +106,7 @@ for expected in (2, 3):
         time.sleep(0.001)
     while len(calls) < 2 * (expected - 1) and time.monotonic() < deadline:
         time.sleep(0.001)
-    print("R", lib.f(), calls, flush=True)
+    sys.stdout.write(" ".join(map(str, ("R", lib.f(), calls,))) + "\\n"); sys.stdout.flush()
 """
 
 

@@ -36,7 +36,7 @@ last = None
 for _ in range(6000):
     value = (lib.f(), other.g())
     if value != last:
-        print("R", value, flush=True)
+        sys.stdout.write(f"R {{value}}\\n"); sys.stdout.flush()  # one write: -v logs too
         last = value
     time.sleep(0.005)
 """
@@ -167,14 +167,14 @@ def test_watch_keyword_trust_shared(run_jurigged, tmp_path, trust_shared):
     lib = write_lib(tmp_path, 1, 0o666)
     (tmp_path / "other.py").write_text(other_text(1))
     (tmp_path / "main.py").write_text(dedent(f"""\
-        import time, jurigged, lib, other
+        import sys, time, jurigged, lib, other
         jurigged.watch(trust_shared={trust_shared})
         print("ready", flush=True)
         last = None
         for _ in range(6000):
             if (lib.f(), other.g()) != last:
                 last = (lib.f(), other.g())
-                print("R", last, flush=True)
+                sys.stdout.write(f"R {{last}}\\n"); sys.stdout.flush()
             time.sleep(0.005)
         """))
     p = run_jurigged("main.py", command=[sys.executable])
