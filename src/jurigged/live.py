@@ -215,8 +215,8 @@ class Watcher:
                     with self._pending_lock:
                         self._pending.extend(events)
                     continue
-                with _quick_gil_handoffs():
-                    self.apply(events, report=False)
+                with _quick_gil_handoffs() as handoffs:
+                    self.apply(events, report=False, on_staged=handoffs.restore)
             except BaseException as exc:
                 report("applying a change", exc)
 
@@ -298,10 +298,11 @@ class Watcher:
             self.apply(_latest_per_file(events))
         return len(events)
 
-    def apply(self, events, *, report: bool = True) -> None:
+    def apply(self, events, *, report: bool = True, on_staged=None) -> None:
         """Apply one batch of (kind, path, content, message) events, in import order.
         With `report=False`, steps that still fail are reported later, once the
-        watched files are quiet (see FAILURE_GRACE_MS)."""
+        watched files are quiet (see FAILURE_GRACE_MS). `on_staged` is called once
+        the batch is parsed and compiled, right before it changes anything live."""
         events = trust.without_untrusted_saves(events, self.registry.trust_shared)
         changed = []
         resaved = []  # saved without a change: only the hooks run, as in 0.6.1
@@ -336,7 +337,7 @@ class Watcher:
             # 10,000 watched files.
             failing = [file for file in self.registry.files.values() if file.pending]
             apply_batch(saves, failing, report=report,
-                        every_file=self.registry.files.values())
+                        every_file=self.registry.files.values(), on_staged=on_staged)
             if not report:
                 # Only the batch's files and those that were failing can fail now.
                 self._report_due = unreported_failures(failing + [file for file, _ in saves])
@@ -367,19 +368,29 @@ def _importing(module) -> bool:
 
 
 class _quick_gil_handoffs:
-    """Lowers the switch interval (APPLY_SWITCH_INTERVAL_S) for the time of an apply,
-    then puts back the program's own, unless the program set another meanwhile."""
+    """Lowers the switch interval (APPLY_SWITCH_INTERVAL_S) while a save is read,
+    parsed and compiled, then puts back the program's own (unless the program set
+    another meanwhile) before the save changes anything live: with the GIL switching
+    every 0.1 ms there, the program's threads would run in the middle of steps that
+    are not atomic (a framework hook's route updates: a request then met a half-made
+    URL map, 1 run in ~10 of the Flask tests)."""
 
     def __enter__(self):
         self.previous = sys.getswitchinterval()
         if self.previous > APPLY_SWITCH_INTERVAL_S:
             sys.setswitchinterval(APPLY_SWITCH_INTERVAL_S)
         self.ours = sys.getswitchinterval()
+        self.restored = False
         return self
 
+    def restore(self) -> None:
+        if not self.restored:
+            self.restored = True
+            if sys.getswitchinterval() == self.ours:
+                sys.setswitchinterval(self.previous)
+
     def __exit__(self, *exc) -> None:
-        if sys.getswitchinterval() == self.ours:
-            sys.setswitchinterval(self.previous)
+        self.restore()
 
 
 # inspect.signature costs ~0.1 ms a callback, and hooks run twice on every save.

@@ -39,7 +39,7 @@ import types
 
 TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strings)
 if TYPE_CHECKING:
-    from typing import Collection, Dict, Iterable, List, Optional, Set, Tuple
+    from typing import Callable, Collection, Dict, Iterable, List, Optional, Set, Tuple
 
     from .parsing import SourceLines
 
@@ -181,7 +181,8 @@ class SourceFile:
 
 def apply_batch(changes: List[Tuple[SourceFile, bytes]],
                 watched: Iterable[SourceFile] = (), *, report: bool = True,
-                every_file: Optional[Collection[SourceFile]] = None) -> List[SourceFile]:
+                every_file: Optional[Collection[SourceFile]] = None,
+                on_staged: Optional[Callable[[], None]] = None) -> List[SourceFile]:
     """Apply files saved together as one unit: every file is validated and compiled
     first (a refused file is reported, the others still apply); then every swap of
     every file, with the definitions, deletions and imports built for it, becomes
@@ -191,14 +192,16 @@ def apply_batch(changes: List[Tuple[SourceFile, bytes]],
     was applied. With `report=False`, steps that still fail are not reported yet (the
     watcher first gives the next save of a checkout a moment to fix them): call
     `report_failures` then. `every_file`: all watched files, where the caches the
-    batch may make stale are looked for (by default the batch's and `watched`)."""
+    batch may make stale are looked for (by default the batch's and `watched`).
+    `on_staged` is called when every file is compiled, before anything live changes."""
     with apply_lock:
-        return _apply_batch(changes, watched, report, every_file)
+        return _apply_batch(changes, watched, report, every_file, on_staged)
 
 
 def _apply_batch(changes: List[Tuple[SourceFile, bytes]],
                  watched: Iterable[SourceFile], report: bool,
-                 every_file: Optional[Collection[SourceFile]]) -> List[SourceFile]:
+                 every_file: Optional[Collection[SourceFile]],
+                 on_staged: Optional[Callable[[], None]] = None) -> List[SourceFile]:
     from .records import Progress
 
     latest: Dict[int, Tuple[SourceFile, bytes]] = {}
@@ -208,6 +211,8 @@ def _apply_batch(changes: List[Tuple[SourceFile, bytes]],
     Progress.tick()
     staged = [(file, source, file.stage(source)) for file, source in latest.values()]
     staged = [(file, source, patch) for file, source, patch in staged if patch is not None]
+    if on_staged is not None:
+        on_staged()
     committed = _commit_batch(staged)
     applied: List[Tuple[SourceFile, "Patch"]] = []
     for file, source, patch in staged:  # in batch order, as before

@@ -113,6 +113,8 @@ def _replacing_add_url_rule(record: _Reopened, original):
                 else:
                     views.pop(name, None)
                 record.moved.add(name)
+            elif old is None and view_func is not None:
+                views[name] = view_func  # Flask adds the rule first: no rule without view
             record.registered.add(name)
         return original(rule, endpoint, view_func, **options)
 
@@ -268,6 +270,10 @@ def _blueprint_after(record: _Reopened, update: Update) -> None:
             if route.endpoint in replaced and full in app.view_functions:
                 _drop_rules(app.url_map, full)
                 app.view_functions[full] = route.view_func  # no gap, and no clash
+            elif full not in app.view_functions and route.view_func is not None:
+                # Flask adds the rule before the view: a request served by another
+                # thread in between would find the rule and no view (KeyError, 500).
+                app.view_functions[full] = route.view_func
         _run_on(app, [deferred for deferred in new if _routes_of(deferred)], state)
     # The blueprint forgets the records the save replaced or removed.
     gone = replaced | stale
