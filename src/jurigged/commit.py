@@ -232,7 +232,7 @@ class Committer:
         comes before: a fresh run makes them in that same order) for the commit.
         The first step that cannot be built so (a statement, an added class whose
         body runs code for its effects, a class below the module level re-created, a
-        function's decorator change) and every step after it are run live after the
+        signature update waiting for a statement) and every step after it are run live after the
         commit, in file order: building a later one first would run its decorators
         before code the file runs above it. Deletions run no code and always go into
         the commit."""

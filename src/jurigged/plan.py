@@ -283,8 +283,7 @@ class Planner:
         self._prepare_lost_class_attributes()
         return FilePlan(self.file.path, tuple(self.swaps), tuple(self.steps),
                         tuple(self._carry_pending()), frozenset(self._changed_names()),
-                        self.new, self.codes, self.origins, frozenset(self.touched_classes),
-                        self.old_to_new)
+                        self.new, self.codes, self.origins, frozenset(self.touched_classes))
 
     _UNCHANGED = _core.MOVED | _core.REFORMATTED
 
@@ -434,7 +433,7 @@ class Planner:
             if change & _core.DECORATORS_CHANGED:
                 code = self.context.compile(new)
                 self.steps.append(Step(new_index, new, "replace", code, REASON_DECORATORS,
-                                       old, old_index, buildable=True))
+                                       old, buildable=True))
                 return
             if change == 0:  # unchanged
                 if key_old in self.file.codes:
@@ -446,7 +445,7 @@ class Planner:
                 code = self.context.compile(new)
                 reason = (REASON_DECORATORS if change & _core.DECORATORS_CHANGED
                           else REASON_HEADER)
-                self.steps.append(Step(new_index, new, "replace", code, reason, old, old_index,
+                self.steps.append(Step(new_index, new, "replace", code, reason, old,
                                        buildable=True))
             elif self._members_restructured(old_index, new_index):
                 self._prepare_restructured_class(old, new_index, new)
@@ -523,8 +522,8 @@ class Planner:
             self.rerun_units.add(new_index)
         origin = self.file.origins.get(old_index) if old_index >= 0 else None
         self.steps.append(Step(new_index, new, "run", code, old=self.old[old_index]
-                               if old_index >= 0 else None, old_index=old_index,
-                               origin=origin, buildable=True))
+                               if old_index >= 0 else None, origin=origin,
+                               buildable=True))
 
     def _prepare_swap(self, change, old, new, new_index: int = -1) -> None:
         signature = bool(change & _core.SIGNATURE_CHANGED)

@@ -93,7 +93,6 @@ class Step:
     code: Optional[types.CodeType] = None  # its context compile, if it has one
     reason: str = ""               # why it is needed, when the verb does not say
     old: object = None             # "replace", "run": the node in the old tree
-    old_index: int = -1
     origin: Optional[Tuple[int, int]] = None  # "run": the statement's lines at import
     attribute: str = ""            # "delete" of a class-body assignment: the attribute
     swap: Optional[Swap] = None    # "update": the swap waiting for its signature
@@ -180,7 +179,6 @@ class FilePlan:
     carried_origins: Dict[int, Tuple[int, int]] = dataclasses.field(
         default_factory=dict, compare=False, repr=False)
     touched_classes: FrozenSet[int] = frozenset()  # new classes whose fields may change
-    old_to_new: object = dataclasses.field(default=None, compare=False, repr=False)
 
     def by_verb(self, verb: str) -> Tuple[Step, ...]:
         return tuple(step for step in self.steps if step.verb == verb)
@@ -221,9 +219,9 @@ class FilePlan:
     def expected_at_commit(self) -> List[bool]:
         """For each step, whether the commit takes it (the rule of the commit's
         `_prebuild_steps`, read without building anything): deletions always, the
-        definitions at the head of the file (module-level classes made again
-        included), before the first step that must run live (a statement, a
-        function's decorator change, a deferred update). A statement made only of
+        definitions at the head of the file (module-level classes and functions made
+        again included), before the first step that must run live (a statement, a
+        deferred update). A statement made only of
         imports may still be resolved into the commit."""
         head, found = True, []
         for step in self.steps:
