@@ -223,3 +223,82 @@ def test_rename_is_seen_in_one_step(run_jurigged, tmp_path):
               "-d", "0")
     p.expect("R ((0, 0), 0, 0)", stream="out")
     save_versions(p, tmp_path / "lib.py", lib, range(1, 151))
+
+
+def test_a_function_added_below_a_changed_statement_is_there_with_its_caller(
+        run_jurigged, tmp_path):
+    # Each save changes a statement run for its effect (it must re-run after the
+    # commit) and, below it, adds c() (even versions) that the new b() calls, or
+    # deletes it (odd ones). c() runs no code when made and reads nothing the
+    # statement names, so the commit binds it with b's new code: before, it was made
+    # after the statement ran, and the new b() met no c() in the meantime.
+    def lib(version: int) -> str:
+        text = "LOG = []\n\n\n"
+        if version % 2:
+            text += f"def b():\n    return ({version}, {version})\n\n\n"
+        else:
+            text += f"def b():\n    return ({version}, c())\n\n\n"
+        text += f"LOG.append({version})\n"
+        if version % 2 == 0:
+            text += f"\n\ndef c(value={version}):\n    return value\n"
+        return text
+
+    check = """\
+    first, second = lib.b()
+    if first != second:
+        mixed[0] += 1
+    """
+    p = start(run_jurigged, tmp_path, {"lib.py": lib(0)}, "import lib", check,
+              "(lib.b(), lib.LOG[-1])", "-d", "0")
+    p.expect("R (((0, 0), 0), 0, 0)", stream="out")
+    for version in range(1, 121):
+        (tmp_path / "lib.py").write_text(lib(version))
+        p.expect(f"R ((({version}, {version}), {version}), 0, 0)", stream="out")
+    no_errors_reported(p)
+
+
+def test_a_changed_constant_and_the_function_reading_it_change_together(run_jurigged,
+                                                                         tmp_path):
+    # Each save changes X and the function returning it. A plain assignment that
+    # calls nothing is evaluated before the commit and bound by it: run after the
+    # commit, it left the new f() reading the old X for a moment. (A call of the old
+    # f() in flight at the commit may read the new X: first < second, which cannot
+    # be helped.)
+    def lib(version: int) -> str:
+        return (f"X = {version}\n\n\n"
+                f"def f():\n    return ({version}, X)\n")
+
+    check = """\
+    first, second = lib.f()
+    if first > second:
+        mixed[0] += 1
+    """
+    p = start(run_jurigged, tmp_path, {"lib.py": lib(0)}, "import lib", check, "lib.f()",
+              "-d", "0")
+    p.expect("R ((0, 0), 0, 0)", stream="out")
+    save_versions(p, tmp_path / "lib.py", lib, range(1, 151))
+
+
+def test_a_class_given_new_bases_gets_them_with_its_users(run_jurigged, tmp_path):
+    # Each save adds a new base class and makes K derive from it instead (K stays
+    # the live class: only its bases change), and f() expects what the new base
+    # gives. The bases were set after the commit: the new f() met K with its old
+    # bases for a moment. (A call of the old f() in flight may see the new bases:
+    # first < second, which cannot be helped.)
+    def lib(version: int) -> str:
+        return (f"class Base{version}:\n    def who(self):\n        return {version}\n\n\n"
+                f"class K(Base{version}):\n    pass\n\n\n"
+                f"def f():\n    return ({version}, K().who())\n")
+
+    check = """\
+    first, second = lib.f()
+    if first > second:
+        mixed[0] += 1
+    """
+    p = start(run_jurigged, tmp_path, {"lib.py": lib(0)}, "import lib\nK = lib.K", check,
+              "(lib.f(), lib.K is K)", "-d", "0")
+    p.expect("R (((0, 0), True), 0, 0)", stream="out")
+    for version in range(1, 61):
+        (tmp_path / "lib.py").write_text(lib(version))
+        p.expect(f"R ((({version}, {version}), True), 0, 0)", stream="out")
+    no_errors_reported(p)

@@ -414,3 +414,37 @@ def test_hold_if_read_items_are_checked():
     with pytest.raises(TypeError):
         commit([], bindings=[Binding(namespace, "x", UNBIND)], hold_if_read=[(namespace, "x")])
     assert namespace == {"x": 1}
+
+
+def test_new_bases_of_a_plain_class_are_set_with_the_swaps():
+    # type's own __bases__ is the one data descriptor commit() stores through: a
+    # class whose header changed keeps its identity and gets its bases in the step
+    # that swaps the functions using them.
+    first = type("First", (), {"who": lambda self: "first"})
+    second = type("Second", (), {"who": lambda self: "second"})
+    child = type("Child", (first,), {})
+    function = make("def f():\n    return 'old'\n")
+    commit([update(function, code=make("def f():\n    return 'new'\n").__code__)],
+           bindings=[Binding(child, "__bases__", (second,))])
+    assert child.__bases__ == (second,) and child().who() == "second"
+    assert function() == "new"
+
+
+def test_new_bases_cpython_refuses_leave_everything_as_it_was():
+    # A layout change is refused by CPython itself: commit() raises before any swap,
+    # with the binding before it undone.
+    child = type("Child", (), {})
+    namespace = {"kept": 1}
+    function = make("def f():\n    return 'old'\n")
+    code = function.__code__
+    with pytest.raises(TypeError):
+        commit([update(function, code=make("def f():\n    return 'new'\n").__code__)],
+               bindings=[(namespace, "kept", 2), Binding(child, "__bases__", (int,))])
+    assert child.__bases__ == (object,) and namespace == {"kept": 1}
+    assert function.__code__ is code
+
+
+def test_new_bases_under_a_metaclass_of_its_own_are_refused():
+    cls = Meta("Plain", (), {})
+    with pytest.raises(ValueError, match="data descriptor"):
+        commit([], bindings=[Binding(cls, "__bases__", (object,))])

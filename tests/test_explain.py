@@ -30,6 +30,7 @@ NEW = dedent("""\
         return 2
 
     X = 2
+    print(X)
     """)
 
 
@@ -46,15 +47,16 @@ def test_explain_lists_the_commit_then_what_runs_after_it(tmp_path):
     assert result.stdout.splitlines() == [
         "commit new.py:4: update b",
         "commit new.py:7: add c",
+        "commit new.py:10: re-run X = 2",
         "commit old.py:7: delete gone",
-        "after  new.py:10: re-run X = 2",
+        "after  new.py:11: re-run print(X)",
     ]
 
 
 def test_explain_refuses_a_save_python_would_refuse(tmp_path):
     result = explain(tmp_path, OLD, NEW + "def broken(:\n")
     assert result.returncode == 1 and result.stdout == ""
-    assert "new.py:11: SyntaxError" in result.stderr and "refused" in result.stderr
+    assert "new.py:12: SyntaxError" in result.stderr and "refused" in result.stderr
 
 
 def test_explain_of_an_unchanged_file(tmp_path):
@@ -97,7 +99,8 @@ def test_explain_runs_no_decorator_default_or_statement(tmp_path):
 def test_explain_shows_what_the_planner_decides(tmp_path):
     # Decisions only the real planner makes: a decorator change re-creates the
     # function, a new signature after a changed statement waits for it, a new class
-    # header re-creates the class, and a definition after the statement follows it.
+    # header re-creates the class, a definition after the statement that reads what
+    # it binds follows it, and one that calls and reads nothing goes into the commit.
     old = dedent("""\
         import functools
         D = 1
@@ -113,7 +116,7 @@ def test_explain_shows_what_the_planner_decides(tmp_path):
         """)
     new = dedent("""\
         import functools
-        D = 2
+        D = int("2")
 
         def f(x=D + 1):
             return x
@@ -125,13 +128,17 @@ def test_explain_shows_what_the_planner_decides(tmp_path):
         class K(object):
             pass
 
-        def h():
+        def h(y=D):
             return 3
+
+        def i():
+            return 4
         """)
     result = explain(tmp_path, old, new)
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.splitlines() == [
-        "after  new.py:2: re-run D = 2",
+        "commit new.py:17: add i",
+        "after  new.py:2: re-run D = int(\"2\")",
         "after  new.py:4: update f  (its defaults may need a statement of this save)",
         "after  new.py:7: re-create g  (decorators changed; old references forwarded to it)",
         "after  new.py:11: re-create K  (its header changed)",

@@ -790,9 +790,14 @@ private:
             refuse_type(where, class_name + " is an immutable type");
 #endif
         // A data descriptor of the metaclass (__doc__, __name__, __bases__, a property)
-        // would take the store: its setter may run Python code or refuse.
+        // would take the store: its setter may run Python code or refuse. One is let
+        // through: type's own __bases__ (C code, with type's own mro()), which may
+        // still refuse new bases; commit()'s caller puts those first and retries
+        // without them (see apply_bindings).
         PyObject* descriptor = _PyType_Lookup(meta, name);
-        if (descriptor && Py_TYPE(descriptor)->tp_descr_set)
+        bool types_bases =
+            meta == &PyType_Type && PyUnicode_CompareWithASCIIString(name, "__bases__") == 0;
+        if (descriptor && Py_TYPE(descriptor)->tp_descr_set && !types_bases)
             refuse_value(where, "the name is a data descriptor of the metaclass " +
                                     std::string(meta->tp_name) + "; set it outside commit");
         // setattr looks the name up along both MROs (slot updates for dunder names).

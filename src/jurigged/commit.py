@@ -13,6 +13,7 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple
 from . import _core, cpython, inflight
 from .apply import LiveSteps
 from .context import SaveContext
+from .inert import CommitRule, names_in
 from .logs import logger
 from .liveobjects import (
     _bind, _bindable, closure_for, _conform_method, _function_update, _held,
@@ -29,8 +30,8 @@ from .swaps import Swapper
 _UNUSED_WAIT = 0.5
 
 
-def _commit_when_unused(updates: list, bindings: list, unbound: List[Tuple[dict, object]]
-                        ) -> None:
+def _commit_when_unused(updates: list, bindings: list, unbound: List[Tuple[dict, object]],
+                        new_bases: list = ()) -> None:
     """`_core.commit(updates, bindings)`, except for the names it unbinds that a call
     running in another thread still reads. Such a call started before the commit and
     goes on running the old code (`c()` in the old `b()`, whose `c` the save
@@ -42,8 +43,18 @@ def _commit_when_unused(updates: list, bindings: list, unbound: List[Tuple[dict,
 
     `_core.commit` itself looks at the running calls (`hold_if_read`), in the same
     step as the stores: a check made here in Python could be stale by the commit, as
-    another thread may run in between and enter the old code."""
-    held = _core.commit(updates, bindings=bindings, hold_if_read=unbound)
+    another thread may run in between and enter the old code.
+
+    `new_bases` set classes' `__bases__` first in the same step. CPython may refuse
+    one (a layout, a subclass whose MRO the new bases break): the commit is then made
+    without them, and those classes are made again after it (see the committer's
+    `_prebuild_replaced_class`)."""
+    try:
+        held = _core.commit(updates, bindings=[*new_bases, *bindings], hold_if_read=unbound)
+    except TypeError:
+        if not new_bases:
+            raise
+        held = _core.commit(updates, bindings=bindings, hold_if_read=unbound)
     if not held:
         return
     old_values = {id(binding): _held(binding.namespace, binding.name) for _, binding in held}
@@ -112,25 +123,6 @@ class BatchCommit:
         if module_name not in self.modules:
             return True
         return module_name in self._later and name not in self._later[module_name]
-
-
-_CO_OPTIMIZED = 0x1
-
-
-def _names_in(code: types.CodeType, top: bool = True, everything: bool = False) -> Set[str]:
-    """The names `code` reads or binds when it runs: its own (unless `top` is False)
-    and those of the code it runs right away (class bodies, comprehensions, PEP 695
-    type-parameter scopes), not function bodies, which run later (with `everything`,
-    those too)."""
-    names = set(code.co_names) if top else set()
-    for const in code.co_consts:
-        if not isinstance(const, types.CodeType):
-            continue
-        runs_now = (not const.co_flags & _CO_OPTIMIZED or const.co_name in _TRANSIENT
-                    or const.co_name.startswith("<generic parameters of"))
-        if everything or runs_now:
-            names |= _names_in(const, True, everything)
-    return names
 
 
 def _only_defines(statement) -> bool:
@@ -228,21 +220,22 @@ class Committer:
     # -- steps built for the commit ---------------------------------------------------
 
     def _prebuild_steps(self, batch: "BatchCommit", part: CommitPart) -> None:
-        """Build the steps at the head of the file (those no statement of the save
-        comes before: a fresh run makes them in that same order) for the commit.
-        The first step that cannot be built so (a statement, an added class whose
-        body runs code for its effects, a class below the module level re-created, a
-        signature update waiting for a statement) and every step after it are run live after the
-        commit, in file order: building a later one first would run its decorators
-        before code the file runs above it. Deletions run no code and always go into
-        the commit."""
-        head = True
+        """Build for the commit the steps that `CommitRule` offers: those at the head
+        of the file (no live step of the save comes before them: a fresh run makes
+        them in that same order), deletions, and definitions further down that run
+        no code and read nothing the live steps above them name. The first step that
+        cannot be built so (a statement, an added class whose body runs code for its
+        effects, a class below the module level re-created, a signature update
+        waiting for a statement) runs live after the commit, in file order, and so
+        does every step after it that is not offered: building a later one first
+        would run its decorators before code the file runs above it."""
+        rule = CommitRule(self._bound_now)
         for step in self.plan.steps:
-            if not step.buildable or not (head or step.verb == "delete"):
-                head = head and step.verb == "delete"
+            if not rule.offers(step):
+                rule.ran_live(step)
                 continue
             try:
-                built = self._prebuild(step, batch)
+                built = self._prebuild(step, batch, past_head=not rule.head)
             except (NameError, KeyError):
                 # Most likely a name of this batch that a scratch build cannot see
                 # (read through the module's globals by a decorator's own code), or a
@@ -256,18 +249,91 @@ class Committer:
                 self.live.step_failed(step, exc)
                 continue
             if built is None:
-                head = head and step.verb == "delete"
+                rule.ran_live(step)
                 continue
             self.outcome.prebuilt.add(id(step))
             part.bindings.extend(built.bindings)
             part.updates.extend(built.updates)
             part.finishers.append(built.finish)
             part.unbound.extend(built.unbound)
+            part.new_bases.extend(built.new_bases)
         batch.settle(self.file.module_name, self._names_bound_after_commit())
 
-    def _prebuild(self, step: Step, batch: "BatchCommit") -> Optional[Prebuilt]:
+    def _bound_now(self, step: Step) -> bool:
+        """Whether the name `step` defines is bound in its live scope already."""
+        try:
+            scope = self.context.live_scope(self.new, step.node)
+        except LookupError:
+            return True
+        return step.node.name in (scope if isinstance(scope, dict) else vars(scope))
+
+    def _bases_run_no_code(self, new, batch: "BatchCommit") -> bool:
+        """Whether making the class `new` (a function: trivially) runs no code of the
+        user's: its plain-name bases are plain classes, none of them with an
+        `__init_subclass__` of its own."""
+        if new.kind != "class":
+            return True
+        import ast
+        import builtins
+        import textwrap
+
+        text = textwrap.dedent("\n".join(self.new_lines[new.line - 1: new.end_line]))
+        try:
+            cls = ast.parse(text).body[0]
+        except (SyntaxError, ValueError, IndexError):
+            return False
+        for base in getattr(cls, "bases", None) or ():
+            value = batch.value(self.namespace, getattr(base, "id", ""))
+            if value is _core.UNBIND:
+                value = getattr(builtins, getattr(base, "id", ""), None)
+            if type(value) is not type or any(
+                    "__init_subclass__" in vars(klass) for klass in value.__mro__[:-1]):
+                return False
+        return True
+
+    def _prebuild_assignment(self, step: Step, batch: "BatchCommit") -> Optional[Prebuilt]:
+        """A module-level assignment to plain names that calls nothing (`X = 3`,
+        `A, B = "a", X`), evaluated in the batch's scratch scope and bound by the
+        commit, so the functions of the save that read it see its new value with
+        them. A name that holds a function or class stays with the live step (which
+        keeps that object's identity)."""
+        new = step.node
+        if step.reads is None or self.new[0].kind != "module" or new.parent != 0:
+            return None
+        if step.origin is not None and any(step.origin[0] <= line <= step.origin[1]
+                                           for line in self.context.running_lines()):
+            return None
+        for name in step.reads:
+            value = batch.value(self.namespace, name)
+            if isinstance(value, types.ModuleType) and value.__name__ in batch.modules:
+                return None  # its attributes the batch changes are not bound yet
+        scratch = batch.scratch(self.namespace)
+        before = dict(scratch.writes)
+        try:
+            exec(step.code, self.namespace, scratch)
+            written = {name: value for name, value in scratch.writes.items()
+                       if before.get(name, _core.UNBIND) is not value}
+            if any(isinstance(self.namespace.get(name), (type, types.FunctionType))
+                   for name in written):
+                raise LookupError("it rebinds a function or class")
+        except LookupError:  # NameError too: made live instead, where it may fail for real
+            scratch.writes.clear()
+            scratch.writes.update(before)
+            return None
+
+        def finish() -> None:
+            self.context.log_run(new)
+            Progress.tick()
+
+        return Prebuilt([_core.Binding(self.namespace, name, value)
+                         for name, value in written.items()], [], finish)
+
+    def _prebuild(self, step: Step, batch: "BatchCommit", past_head: bool
+                  ) -> Optional[Prebuilt]:
         """Build one step for the commit (None: it must run live instead)."""
         if step.verb == "add":
+            if past_head and not self._bases_run_no_code(step.node, batch):
+                return None
             return self._prebuild_definition(step.node, step.code, batch)
         if step.verb == "delete":
             return self._prebuild_delete(step.node, batch)
@@ -276,7 +342,8 @@ class Committer:
         if step.verb == "replace":
             return self._prebuild_redecorated(step, batch)
         if step.verb == "run":
-            return self._prebuild_import(step.node, step.origin, batch)
+            return (self._prebuild_import(step.node, step.origin, batch)
+                    or self._prebuild_assignment(step, batch))
         return None
 
     def _names_bound_after_commit(self) -> Set[str]:
@@ -290,7 +357,7 @@ class Committer:
             if step.node.name:
                 names.add(step.node.name)
             if step.verb in STATEMENT_VERBS and step.code is not None:
-                names |= _names_in(step.code, everything=True)
+                names |= names_in(step.code, everything=True)
         return names
 
     def _under_replaced_class(self, node) -> bool:
@@ -331,7 +398,7 @@ class Committer:
         scope_code = code if module_level else self.context.scope_code(code, new)
         # Code that reads the module's names through its globals (a class body, a
         # type-parameter scope) would not see those the batch has not bound yet.
-        through_globals = _names_in(scope_code, top=not module_level)
+        through_globals = names_in(scope_code, top=not module_level)
         if through_globals & batch.unbound_names(self.namespace):
             return None
         scratch = batch.scratch(scope_object)
@@ -391,20 +458,23 @@ class Committer:
         scope_object = self.context.live_scope(self.new, new)
         if not _bindable(scope_object, new.name):
             return None
-        if _names_in(code, top=False) & batch.unbound_names(self.namespace):
+        if names_in(code, top=False) & batch.unbound_names(self.namespace):
             return None  # its body reads a name of the batch that is not bound yet
         current = _held(scope_object, old.name)
         scratch = batch.scratch(scope_object)
         exec(code, self.namespace, scratch)
         made = scratch.writes[new.name]
         if self.live.keeps_identity(current, made, step):
-            def set_bases() -> None:
-                if not self.live.takes_new_bases(current, made, step):
+            def after_new_bases() -> None:
+                if current.__bases__ == made.__bases__:
+                    logger.update(self.context.qualname(new), self.file.path, new.line)
+                elif not self.live.takes_new_bases(current, made, step):
                     _bind(scope_object, new.name, made)  # its layout refused them
                     self.live.adopt_replaced_class(current, made, step)
                 Progress.tick()
 
-            return Prebuilt([], [], set_bases)
+            return Prebuilt([], [], after_new_bases,
+                            new_bases=[_core.Binding(current, "__bases__", made.__bases__)])
 
         def finish() -> None:
             self.live.adopt_replaced_class(current, made, step)

@@ -263,7 +263,8 @@ def _commit_batch(staged: List[Tuple[SourceFile, bytes, "Patch"]]) -> Dict[int, 
     try:
         _commit_when_unused([u for part in parts.values() for u in part.updates],
                             [b for part in parts.values() for b in part.bindings],
-                            [n for part in parts.values() for n in part.unbound])
+                            [n for part in parts.values() for n in part.unbound],
+                            [b for part in parts.values() for b in part.new_bases])
         return parts
     except (TypeError, ValueError):
         pass
@@ -273,7 +274,7 @@ def _commit_batch(staged: List[Tuple[SourceFile, bytes, "Patch"]]) -> Dict[int, 
         if part is None:
             continue
         try:
-            _commit_when_unused(part.updates, part.bindings, part.unbound)
+            _commit_when_unused(part.updates, part.bindings, part.unbound, part.new_bases)
             committed[id(file)] = part
         except (TypeError, ValueError) as exc:
             logger.error(f"{file.path}: could not update the live functions ({exc}); "

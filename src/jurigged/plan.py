@@ -11,6 +11,7 @@ from typing import Dict, List, Optional, Set, Tuple
 
 from . import _core, classes
 from .context import SaveContext
+from .inert import reads_when_made
 from .locate import conformers_of
 from .logs import logger
 from .liveobjects import _conform_method, _kind_flags, runs_code
@@ -18,6 +19,9 @@ from .records import (
     DEFINITION_KINDS, FilePlan, FUNCTION_KINDS, PatchError, Pending, REASON_DECORATORS,
     REASON_HEADER, Signature, STATEMENT_VERBS, Step, Swap,
 )
+
+# The longest definition or statement (in lines) whose making is checked for calls.
+_LONGEST_INERT = 200
 
 
 class _OldToNew:
@@ -369,7 +373,7 @@ class Planner:
             return
         code = self.context.compile(new)
         self.steps.append(Step(
-            new_index, new, "add", code=code, buildable=True))
+            new_index, new, "add", code=code, buildable=True, reads=self._reads(new)))
 
     def _prepare_deleted(self, old) -> None:
         if old.kind == "block":
@@ -521,9 +525,18 @@ class Planner:
         if new.kind == "block":
             self.rerun_units.add(new_index)
         origin = self.file.origins.get(old_index) if old_index >= 0 else None
+        reads = (self._reads(new) if new.kind == "statement" and new.parent == 0
+                 and self.new[0].kind == "module" else None)
         self.steps.append(Step(new_index, new, "run", code, old=self.old[old_index]
                                if old_index >= 0 else None, origin=origin,
-                               buildable=True))
+                               buildable=True, reads=reads))
+
+    def _reads(self, new):
+        """What making `new` reads, if that calls nothing (inert.py). Long ones are
+        not looked at (parsing them would cost as much as compiling them again)."""
+        if new.end_line - new.line >= _LONGEST_INERT:
+            return None
+        return reads_when_made(self.new_lines[new.line - 1: new.end_line])
 
     def _prepare_swap(self, change, old, new, new_index: int = -1) -> None:
         signature = bool(change & _core.SIGNATURE_CHANGED)

@@ -79,6 +79,9 @@ class Prebuilt:
     updates: list = dataclasses.field(default_factory=list)
     finish: Callable[[], None] = lambda: None
     unbound: List[Tuple[dict, object]] = dataclasses.field(default_factory=list)
+    # (class, "__bases__", bases) bindings, which CPython may still refuse (see
+    # commit._commit_when_unused).
+    new_bases: list = dataclasses.field(default_factory=list)
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,6 +100,8 @@ class Step:
     attribute: str = ""            # "delete" of a class-body assignment: the attribute
     swap: Optional[Swap] = None    # "update": the swap waiting for its signature
     buildable: bool = False        # can be built for the commit, binding nothing
+    # What making it reads, if that calls nothing (see inert.py): None if it may run code.
+    reads: Optional[FrozenSet[str]] = None
 
 
 @dataclass
@@ -108,6 +113,7 @@ class CommitPart:
     finishers: List[Callable[[], None]] = dataclasses.field(default_factory=list)
     # (module namespace, name) of the names it unbinds, for `_commit_when_unused`.
     unbound: List[Tuple[dict, object]] = dataclasses.field(default_factory=list)
+    new_bases: list = dataclasses.field(default_factory=list)  # see Prebuilt
 
 
 @dataclass
@@ -217,19 +223,20 @@ class FilePlan:
         return False
 
     def expected_at_commit(self) -> List[bool]:
-        """For each step, whether the commit takes it (the rule of the commit's
-        `_prebuild_steps`, read without building anything): deletions always, the
-        definitions at the head of the file (module-level classes and functions made
-        again included), before the first step that must run live (a statement, a
-        deferred update). A statement made only of
-        imports may still be resolved into the commit."""
-        head, found = True, []
+        """For each step, whether the commit takes it (inert.CommitRule, read without
+        building anything): deletions, the definitions and plain assignments at the
+        head of the file, and past it the definitions made without running code that
+        the live steps before them cannot see. A statement made only of imports may
+        still be resolved into the commit."""
+        from .inert import CommitRule
+
+        rule, found = CommitRule(), []
         for step in self.steps:
-            if step.verb == "delete":
-                found.append(True)
-                continue
-            head = head and step.buildable and step.verb not in STATEMENT_VERBS
-            found.append(head)
+            expected = rule.offers(step) and (step.verb not in STATEMENT_VERBS
+                                              or step.reads is not None)
+            if not expected:
+                rule.ran_live(step)
+            found.append(expected)
         return found
 
     def entries(self, lines: List[str]) -> Tuple[PlanEntry, ...]:

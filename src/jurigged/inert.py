@@ -1,0 +1,161 @@
+# Which steps of a save the commit takes (`CommitRule`), and what that rule reads:
+# the names that making a definition or running a statement reads when it calls
+# nothing (such a step can be built before a changed statement above it has run: it
+# neither runs the user's code nor reads what that statement binds), and the names
+# compiled code reads or binds.
+
+from __future__ import annotations
+
+import ast
+import textwrap
+import types
+from typing import Callable, FrozenSet, Iterable, Iterator, List, Optional, Set
+
+from .records import Step, _TRANSIENT
+
+# Expressions whose evaluation runs code of the user's, or binds a name as it goes.
+_RUNS_CODE = (ast.Call, ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr,
+              ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+_CO_OPTIMIZED = 0x1
+
+
+class CommitRule:
+    """Which steps of a plan the commit is offered, asked in file order (the one rule
+    of the commit's `_prebuild_steps` and of --explain): every buildable deletion;
+    the buildable steps at the head of the file, before the first step that runs live (a fresh run
+    makes them in that same order); past the head, a definition made without running
+    code (`Step.reads`) whose making reads nothing that the live steps before it
+    name, and whose name nothing binds yet (`bound`: else a live step before it may
+    reach what the name holds now through a function it calls, as a fresh run would).
+    A step offered that could not be built runs live: say so with `ran_live`."""
+
+    def __init__(self, bound: Optional[Callable[[Step], bool]] = None):
+        self.head = True
+        self.live_names: Set[str] = set()  # read or bound by the live steps so far
+        self.bound = bound
+
+    def offers(self, step: Step) -> bool:
+        if step.verb == "delete" or self.head:
+            return step.buildable
+        return (step.buildable and step.verb == "add" and step.reads is not None
+                and not (step.reads | {step.node.name}) & self.live_names
+                and not (self.bound is not None and self.bound(step)))
+
+    def ran_live(self, step: Step) -> None:
+        if step.verb == "delete":
+            return  # a deletion runs no code: it does not end the head of the file
+        self.head = False
+        self.live_names.add(step.node.name)
+        for code in (step.code, step.swap.code if step.swap is not None else None):
+            if code is not None:
+                self.live_names |= names_in(code, everything=True)
+
+
+def names_in(code: types.CodeType, top: bool = True, everything: bool = False) -> Set[str]:
+    """The names `code` reads or binds when it runs: its own (unless `top` is False)
+    and those of the code it runs right away (class bodies, comprehensions, PEP 695
+    type-parameter scopes), not function bodies, which run later (with `everything`,
+    those too)."""
+    names = set(code.co_names) if top else set()
+    for const in code.co_consts:
+        if not isinstance(const, types.CodeType):
+            continue
+        runs_now = (not const.co_flags & _CO_OPTIMIZED or const.co_name in _TRANSIENT
+                    or const.co_name.startswith("<generic parameters of"))
+        if everything or runs_now:
+            names |= names_in(const, True, everything)
+    return names
+
+
+def reads_when_made(lines: List[str]) -> Optional[FrozenSet[str]]:
+    """The names that making the one definition or statement `lines` hold reads, if
+    making it calls nothing (no call, decorator, metaclass, comprehension, PEP 695
+    scope; a statement only assigns to plain names); None if it may run code."""
+    try:
+        tree = ast.parse(textwrap.dedent("\n".join(lines)) + "\n")
+    except (SyntaxError, ValueError):
+        return None
+    if len(tree.body) != 1:
+        return None
+    reads: Set[str] = set()
+    if not _made_inertly(tree.body[0], reads):
+        return None
+    return frozenset(reads)
+
+
+def _made_inertly(statement: ast.stmt, reads: Set[str]) -> bool:
+    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return _function_made_inertly(statement, reads)
+    if isinstance(statement, ast.ClassDef):
+        return _class_made_inertly(statement, reads)
+    if isinstance(statement, ast.Assign):
+        return (all(_plain_target(target) for target in statement.targets)
+                and _evaluates_inertly([statement.value], reads))
+    return False
+
+
+def _function_made_inertly(function, reads: Set[str]) -> bool:
+    if function.decorator_list or getattr(function, "type_params", None):
+        return False
+    arguments = function.args
+    evaluated = [*arguments.defaults, *(d for d in arguments.kw_defaults if d is not None)]
+    every_argument = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
+                      *(a for a in (arguments.vararg, arguments.kwarg) if a is not None)]
+    evaluated += [a.annotation for a in every_argument if a.annotation is not None]
+    if function.returns is not None:
+        evaluated.append(function.returns)
+    return _evaluates_inertly(evaluated, reads)
+
+
+def _class_made_inertly(cls: ast.ClassDef, reads: Set[str]) -> bool:
+    """A class with no decorator, keyword (metaclass=) or PEP 695 scope, plain-name
+    bases (whether those run code as the class is made, `__init_subclass__`, is only
+    known live: the commit checks) and a body of such definitions and assignments."""
+    if cls.decorator_list or cls.keywords or getattr(cls, "type_params", None):
+        return False
+    if not all(isinstance(base, ast.Name) for base in cls.bases):
+        return False
+    reads.update(base.id for base in cls.bases)
+    for statement in cls.body:
+        if isinstance(statement, ast.Pass) or (
+                isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)):
+            continue
+        if isinstance(statement, ast.AnnAssign):
+            if not (isinstance(statement.target, ast.Name) and _evaluates_inertly(
+                    [statement.annotation, *([statement.value] if statement.value else [])],
+                    reads)):
+                return False
+        elif not _made_inertly(statement, reads):
+            return False
+    return True
+
+
+def _plain_target(target: ast.expr) -> bool:
+    if isinstance(target, ast.Name):
+        return True
+    return isinstance(target, (ast.Tuple, ast.List)) and all(
+        isinstance(element, ast.Name) for element in target.elts)
+
+
+def _evaluates_inertly(expressions: Iterable[ast.expr], reads: Set[str]) -> bool:
+    for node in _evaluated_nodes(expressions):
+        if isinstance(node, _RUNS_CODE):
+            return False
+        if isinstance(node, ast.Name):
+            reads.add(node.id)
+    return True
+
+
+def _evaluated_nodes(expressions: Iterable[ast.expr]) -> Iterator[ast.AST]:
+    """The nodes of `expressions` evaluated right away: a lambda's body is not (only
+    its defaults are)."""
+    pending = list(expressions)
+    while pending:
+        node = pending.pop()
+        yield node
+        if isinstance(node, ast.Lambda):
+            pending += [*node.args.defaults,
+                        *(d for d in node.args.kw_defaults if d is not None)]
+        else:
+            pending += ast.iter_child_nodes(node)
