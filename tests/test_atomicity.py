@@ -302,3 +302,34 @@ def test_a_class_given_new_bases_gets_them_with_its_users(run_jurigged, tmp_path
         (tmp_path / "lib.py").write_text(lib(version))
         p.expect(f"R ((({version}, {version}), True), 0, 0)", stream="out")
     no_errors_reported(p)
+
+
+def test_a_changed_caller_waits_for_the_decorated_function_it_calls(run_jurigged,
+                                                                      tmp_path):
+    # Each save changes a statement run for its effect and, below it, adds a
+    # decorated c() (even versions; a decorator runs code, so c is made after the
+    # statement, as in a fresh run) that the new b() calls, or deletes it (odd
+    # ones). b's new code waits for c: it is swapped in right after c is made.
+    def lib(version: int) -> str:
+        text = "LOG = []\n\n\ndef same(fn):\n    return fn\n\n\n"
+        if version % 2:
+            text += f"def b():\n    return ({version}, {version})\n\n\n"
+        else:
+            text += f"def b():\n    return ({version}, c())\n\n\n"
+        text += f"LOG.append({version})\n"
+        if version % 2 == 0:
+            text += f"\n\n@same\ndef c():\n    return {version}\n"
+        return text
+
+    check = """\
+    first, second = lib.b()
+    if first != second:
+        mixed[0] += 1
+    """
+    p = start(run_jurigged, tmp_path, {"lib.py": lib(0)}, "import lib", check,
+              "(lib.b(), lib.LOG[-1])", "-d", "0")
+    p.expect("R (((0, 0), 0), 0, 0)", stream="out")
+    for version in range(1, 121):
+        (tmp_path / "lib.py").write_text(lib(version))
+        p.expect(f"R ((({version}, {version}), {version}), 0, 0)", stream="out")
+    no_errors_reported(p)

@@ -144,3 +144,41 @@ def test_explain_shows_what_the_planner_decides(tmp_path):
         "after  new.py:11: re-create K  (its header changed)",
         "after  new.py:14: add h  (after a re-run statement of the file)",
     ]
+
+
+def test_explain_shows_a_swap_waiting_for_the_definition_it_calls(tmp_path):
+    # b's new code calls c, which is made after the changed statement (it is
+    # decorated): b's swap waits for it instead of going into the commit.
+    old = dedent("""\
+        LOG = []
+
+        def same(fn):
+            return fn
+
+        def b():
+            return 1
+
+        LOG.append(1)
+        """)
+    new = dedent("""\
+        LOG = []
+
+        def same(fn):
+            return fn
+
+        def b():
+            return c()
+
+        LOG.append(2)
+
+        @same
+        def c():
+            return 2
+        """)
+    result = explain(tmp_path, old, new)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines() == [
+        "after  new.py:6: update b  (waits for c, made after the commit)",
+        "after  new.py:9: re-run LOG.append(2)",
+        "after  new.py:11: add c  (after a re-run statement of the file)",
+    ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 import types
 from dataclasses import dataclass
+from typing import Optional
 
 from . import _core, classes, inflight
 from .logs import logger
@@ -100,6 +101,16 @@ class LiveSteps:
                 Progress.tick()
             except Exception as exc:
                 self.step_failed(step, exc)
+            self.apply_waiting_swaps(step)
+        if not early:
+            self.apply_waiting_swaps()
+
+    def apply_waiting_swaps(self, step: Optional[Step] = None) -> None:
+        """The swaps that waited for `step` to run (made or failed), or every one left."""
+        keys = [id(step)] if step is not None else list(self.outcome.waiting_swaps)
+        for key in keys:
+            for swap in self.outcome.waiting_swaps.pop(key, ()):
+                self.swapper.apply_now(swap)
 
     def step_failed(self, step: Step, exc: BaseException) -> None:
         """Keep a failed step for retry (or report it, for a deletion)."""

@@ -13,14 +13,15 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple
 from . import _core, cpython, inflight
 from .apply import LiveSteps
 from .context import SaveContext
-from .inert import CommitRule, names_in
+from .inert import CommitRule, names_in, waiting_swaps
 from .logs import logger
 from .liveobjects import (
     _bind, _bindable, closure_for, _conform_method, _function_update, _held,
     _module_names_bound_to, _nested_codes, Scope,
 )
 from .records import (
-    CommitPart, FilePlan, Prebuilt, Progress, SaveOutcome, STATEMENT_VERBS, Step, _TRANSIENT,
+    CommitPart, FilePlan, Prebuilt, Progress, SaveOutcome, STATEMENT_VERBS, Step, Swap,
+    _TRANSIENT,
 )
 from .swaps import Swapper
 
@@ -174,8 +175,14 @@ class Committer:
         made before), then the steps that can be built without binding anything.
         Nothing is visible to other threads until the commit."""
         part = CommitPart()
+        # The steps first: which definitions are made live decides which swaps wait.
+        self._prebuild_steps(batch, part)
+        self.outcome.waiting_swaps = self._waiting_swaps()
+        waiting = {id(swap) for swaps in self.outcome.waiting_swaps.values() for swap in swaps}
         nested_map: Dict[types.CodeType, types.CodeType] = {}
         for swap in self.plan.swaps:
+            if id(swap) in waiting:
+                continue
             part.updates.extend(self.swapper.updates(swap))
             if swap.closures:
                 old_nested = _nested_codes(swap.old_code)
@@ -194,27 +201,37 @@ class Committer:
                 if missing:
                     lost.append((function, missing))
                 part.updates.append(_function_update(function, code, closure=closure))
-        part.finishers.append(lambda: self._finish_swaps(lost))
-        self._prebuild_steps(batch, part)
+        part.finishers.insert(0, lambda: self._finish_swaps(lost, waiting))
         return part
+
+    def _waiting_swaps(self) -> Dict[int, List[Swap]]:
+        """The swaps that wait for a live step (inert.waiting_swaps). Swaps that also
+        reach existing closures stay in the commit."""
+        swaps = [swap for swap in self.plan.swaps
+                 if not (swap.closures and any(code.co_name not in _TRANSIENT for code
+                                               in _nested_codes(swap.old_code).values()))]
+        live = [step for step in self.plan.steps if id(step) not in self.outcome.prebuilt
+                and step.index >= 0 and self.context.module_level(self.new, step.node)]
+        return waiting_swaps(swaps, live)
 
     def finish(self, part: CommitPart) -> None:
         """What follows the commit: index, log and hooks of what it published."""
         for finish in part.finishers:
             finish()
 
-    def _finish_swaps(self, lost) -> None:
+    def _finish_swaps(self, lost, waiting: Set[int]) -> None:
         for function, missing in lost:
             line = function.__code__.co_firstlineno
             logger.notice(f"{self.file.path}:{line}: existing closure {function.__qualname__} "
                           f"has no value for new free variable(s) {', '.join(missing)} (made "
                           f"before it used them); it raises NameError until it is made "
                           f"again", self.file.path, line)
-        for swap in self.plan.swaps:
+        committed = [swap for swap in self.plan.swaps if id(swap) not in waiting]
+        for swap in committed:
             self.swapper.finish(swap)
-        if self.plan.swaps:
+        if committed:
             old_codes = [(swap.old_code, self.context.qualname(swap.new))
-                         for swap in self.plan.swaps]
+                         for swap in committed]
             inflight.watch_calls(inflight.calls_of_swapped_code(old_codes, self.file.path))
 
     # -- steps built for the commit ---------------------------------------------------

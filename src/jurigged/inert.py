@@ -9,15 +9,50 @@ from __future__ import annotations
 import ast
 import textwrap
 import types
-from typing import Callable, FrozenSet, Iterable, Iterator, List, Optional, Set
+from typing import Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Set
 
-from .records import Step, _TRANSIENT
+from .records import Step, Swap, _TRANSIENT
 
 # Expressions whose evaluation runs code of the user's, or binds a name as it goes.
 _RUNS_CODE = (ast.Call, ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr,
               ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 _CO_OPTIMIZED = 0x1
+
+
+def waiting_swaps(swaps: Iterable[Swap], live_steps: List[Step]) -> Dict[int, List[Swap]]:
+    """The swaps whose new code reads a module-level name that one of `live_steps`
+    (run after the commit, in file order) defines: `c()` in the new `b()`, with `c`
+    decorated below a changed statement. Each is left out of the commit and made
+    right after the last of those steps, so no thread calls the new `b()` before `c`
+    exists. (A statement run in between that calls `b()` meets the old one; the new
+    one would raise NameError there on its way to `c`, as in a fresh run.) What `c`
+    calls that is made live too is waited for as well. Keyed by the id of the step
+    each waits for."""
+    defined_live: Dict[str, int] = {}
+    for position, step in enumerate(live_steps):
+        if step.verb in ("add", "replace") and step.node.name:
+            defined_live[step.node.name] = position
+    waiting: Dict[int, List[Swap]] = {}
+    if not defined_live:
+        return waiting
+    reads: Dict[int, Set[str]] = {}  # of each live definition, read when first needed
+    for swap in swaps:
+        awaited: Set[int] = set()
+        pending = [name for name in names_in(swap.code, everything=True)
+                   if name in defined_live]
+        while pending:
+            position = defined_live[pending.pop()]
+            if position in awaited:
+                continue
+            awaited.add(position)
+            if position not in reads:
+                code = live_steps[position].code
+                reads[position] = names_in(code, everything=True) if code else set()
+            pending += [name for name in reads[position] if name in defined_live]
+        if awaited:
+            waiting.setdefault(id(live_steps[max(awaited)]), []).append(swap)
+    return waiting
 
 
 class CommitRule:

@@ -128,6 +128,9 @@ class SaveOutcome:
     replaced: Set[int] = dataclasses.field(default_factory=set)  # classes made again
     prebuilt: Set[int] = dataclasses.field(default_factory=set)  # ids of committed steps
     failures: List[Pending] = dataclasses.field(default_factory=list)
+    # Swaps left out of the commit, by the id of the live step they wait for (their
+    # new code calls the definition that step makes): see Committer._waiting_swaps.
+    waiting_swaps: Dict[int, List["Swap"]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def of(cls, plan: "FilePlan") -> "SaveOutcome":
@@ -239,13 +242,31 @@ class FilePlan:
             found.append(expected)
         return found
 
+    def _module_level(self, node) -> bool:
+        """Whether `node` (of the new tree) binds in the module: only blocks above it."""
+        if self.nodes is None:
+            return False
+        parent = node.parent
+        while parent > 0 and self.nodes[parent].kind == "block":
+            parent = self.nodes[parent].parent
+        return parent == 0 and node.parent >= 0
+
     def entries(self, lines: List[str]) -> Tuple[PlanEntry, ...]:
         """Every swap, then every step not covered by a re-created class, as typed
         entries (`lines`: the new text, for naming statements)."""
+        from .inert import waiting_swaps
+
+        expected = self.expected_at_commit()
+        live = [step for step, at_commit in zip(self.steps, expected)
+                if not at_commit and step.index >= 0 and self._module_level(step.node)]
+        waiting = {id(swap): step.node.name for step in live
+                   for swap in waiting_swaps(self.swaps, live).get(id(step), ())}
         found = [PlanEntry("update", swap.new.kind, swap.new.qualname, swap.new.line,
-                           swap.code, True, "" if swap.log else "line numbers only")
+                           swap.code, id(swap) not in waiting,
+                           f"waits for {waiting[id(swap)]}, made after the commit"
+                           if id(swap) in waiting else "" if swap.log else "line numbers only")
                  for swap in self.swaps]
-        for step, at_commit in zip(self.steps, self.expected_at_commit()):
+        for step, at_commit in zip(self.steps, expected):
             if self.covered(step):
                 continue
             node = step.node

@@ -58,13 +58,16 @@ class Swapper:
             context = self.context
             logger.update(context.qualname(swap.new), context.file.path, swap.new.line)
 
+    def apply_now(self, swap: Swap) -> None:
+        """A swap left out of the save's commit, committed on its own."""
+        _core.commit(self.updates(swap))
+        self.finish(swap)
+
     def apply_deferred(self, swap: Swap) -> None:
         """A swap whose signature waited for statements of the save: evaluated now,
         and committed on its own."""
-        swap = dataclasses.replace(
-            swap, signature=self.context.evaluate_signature(swap.new, swap.deferred))
-        _core.commit(self.updates(swap))
-        self.finish(swap)
+        self.apply_now(dataclasses.replace(
+            swap, signature=self.context.evaluate_signature(swap.new, swap.deferred)))
 
     def _conform(self, swap: Swap) -> None:
         """Objects that manage a function's code themselves (the `__conform__`
