@@ -406,28 +406,35 @@ def _dependency_order(applied: List[Tuple[SourceFile, "Patch"]]
 
 def _imported_modules(file: SourceFile, lines: SourceLines) -> Set[str]:
     """The modules (and their parent packages) a file's text imports from, relative
-    imports resolved against its package."""
-    import ast
+    imports resolved against its package. Read from the import lines alone, not a
+    parse of the whole file (~30 ms at 10,000 lines): a line that only looks like an
+    import (in a string) adds an order among the batch's files, nothing else."""
+    import re
 
-    try:
-        tree = ast.parse(lines.text)
-    except (SyntaxError, ValueError):
-        return set()
     is_package = os.path.basename(file.path) == "__init__.py"
     package = file.module_name if is_package else file.module_name.rpartition(".")[0]
     names: Set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".") if package else []
-                parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
-                base = ".".join(parts + ([base] if base else []))
-            if base:
-                names.add(base)
-                names.update(f"{base}.{alias.name}" for alias in node.names)
+    text = lines.text
+    for match in re.finditer(r"^[ \t]*import[ \t]+([^\n;#]+)", text, re.M):
+        names.update(_leading_names(match.group(1)))
+    for match in re.finditer(r"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]*"
+                             r"(\([^)]*\)|[^\n;#]*)", text, re.M):
+        level, base = len(match.group(1)), match.group(2)
+        if level:
+            parts = package.split(".") if package else []
+            parts = parts[: len(parts) - (level - 1)] if level > 1 else parts
+            base = ".".join(parts + ([base] if base else []))
+        if base:
+            names.add(base)
+            names.update(f"{base}.{name}" for name in _leading_names(match.group(3)))
     parents = {".".join(name.split(".")[:k]) for name in names
                for k in range(1, name.count(".") + 1)}
     return names | parents
+
+
+def _leading_names(aliases: str) -> List[str]:
+    """The dotted names of `a.b as c, (d, e)`: a.b, d, e."""
+    import re
+
+    found = (re.match(r"[\w.]+", part.strip(" \t\n()\\")) for part in aliases.split(","))
+    return [match.group(0) for match in found if match]
