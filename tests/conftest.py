@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -48,7 +49,8 @@ class JuriggedProcess:
         self.args = args
         self.popen = subprocess.Popen(
             [*command, *args], cwd=str(cwd), env=env, text=True,
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True)  # its own process group: kill() ends its children too
         self.lines = {"out": [], "err": [], "all": []}
         self._seen = {"out": 0, "err": 0, "all": 0}  # lines already passed by expect()
         self._arrivals = queue.Queue()
@@ -127,9 +129,15 @@ class JuriggedProcess:
         self.popen.send_signal(signal_number)
 
     def kill(self) -> None:
+        """Kill the process and whatever it started that is still running (a pool's
+        workers, a forked child), which would otherwise outlive the test."""
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
         if self.popen.poll() is None:
             self.popen.kill()
-            self.popen.wait()
+        self.popen.wait()
 
     def fail(self, reason: str):
         while self._pump(0):
