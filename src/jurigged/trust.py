@@ -111,6 +111,16 @@ class _Entry:  # a plain class: dataclasses and typing cost milliseconds to impo
         self.through_link = through_link  # the first symbolic link followed to get here
 
 
+_SLOW_WALK = object()
+
+
+class _Stat:  # the fields of os.stat_result that the rule reads
+    __slots__ = ("st_mode", "st_uid", "st_gid")
+
+    def __init__(self, mode: int, uid: int, gid: int):
+        self.st_mode, self.st_uid, self.st_gid = mode, uid, gid
+
+
 class _PathWalk:
     """Walks an absolute path from the root, entry by entry, following links."""
 
@@ -120,6 +130,31 @@ class _PathWalk:
         self.first_link: Optional[str] = None  # after problem(): the first link followed
 
     def problem(self) -> Optional[str]:
+        quick = self._problem_without_links()
+        if quick is not _SLOW_WALK:
+            return quick
+        return self._walk()
+
+    def _problem_without_links(self):
+        """The walk's answer when no entry on the path is a symbolic link (the usual
+        case), from one native call that keeps the GIL (see _core.stat_paths);
+        _SLOW_WALK when an entry is a link or cannot be read: the walk proper says
+        what follows from it."""
+        from . import _core
+
+        names = [part for part in self.path.split("/") if part not in ("", ".")]
+        if ".." in names:
+            return _SLOW_WALK
+        entries = ["/"] + ["/" + "/".join(names[:count]) for count in range(1, len(names) + 1)]
+        for entry, (error, mode, uid, gid, _) in zip(entries, _core.stat_paths(entries)):
+            if error or stat.S_ISLNK(mode):
+                return _SLOW_WALK
+            reason = self._judge(entry, _Stat(mode, uid, gid), through_link=None)
+            if reason is not None:
+                return reason
+        return None
+
+    def _walk(self) -> Optional[str]:
         pending = _components(self.path)  # what is left to walk, last component first
         current = "/"
         first_link: Optional[str] = None
