@@ -28,7 +28,7 @@ _ENV_LOG = "JURIGGED_SAVE_TRACE"  # set only by this script, for its own child
 
 def _install_tracing(log_path: str) -> None:
     """Wrap the save path's functions; each apply appends its records to the log."""
-    from jurigged import caches, live, logs, parsing, patcher, trust
+    from jurigged import caches, checkouts, live, logs, parsing, patcher, trust
     import jurigged.apply as apply_module
     import jurigged.commit as commit
     import jurigged.plan as plan
@@ -77,6 +77,10 @@ def _install_tracing(log_path: str) -> None:
     for owner, name, label in [
         (live.Watcher, "_with_rest_of_checkout", "checkout check"),
         (trust, "without_untrusted_saves", "trust check"),
+        (trust, "why_untrusted", "  trust: why_untrusted"),
+        (trust._PathWalk, "_problem_without_links", "  trust: quick"),
+        (checkouts, "in_progress", "  checkout: in_progress"),
+        (checkouts, "_held", "  checkout: _held"),
         (live.Watcher, "_emit", "hooks (prerun, postrun)"),
         (patcher.SourceFile, "_ensure_baseline", "baseline (first save only)"),
         (parsing, "parse_source", "parse + diff (GIL released)"),

@@ -176,7 +176,7 @@ void Tracker::add(const std::string& path, const std::string& baseline) {
     file.hash = content_hash(baseline);
     if (added_.empty()) {
         added_check_ = Clock::now() + added_check_delay_;
-        touched_.notify_one();  // the settle thread's next wake-up may be later
+        wake_settler();  // its next wake-up may be later
     }
     added_.insert(path);
 }
@@ -223,7 +223,19 @@ void Tracker::make_pending(const std::string& path, File& file, Touch how) {
         batch_has_ready_ = true;
         first_ready_ = now;
     }
-    touched_.notify_one();
+    wake_settler();
+}
+
+void Tracker::wake_settler() {
+    if (waiters_ > 0) {
+        ready_cv_.notify_all();
+    } else {
+        touched_.notify_one();
+    }
+}
+
+bool Tracker::has_work() const {
+    return batch_has_ready_ || !pending_.empty() || !added_.empty();
 }
 
 void Tracker::notice(const std::string& message) {
@@ -261,19 +273,39 @@ void Tracker::run_sync() {
 void Tracker::extend_quiet_period(int poll_interval_ms) {
     std::lock_guard lock(mutex_);
     quiet_period_ = debounce_ + std::chrono::milliseconds(poll_interval_ms);
-    touched_.notify_one();
+    wake_settler();
 }
 
 std::vector<Event> Tracker::wait(int timeout_ms) {
+    // The waiting thread settles the saves itself (reads, judges, delivers to itself)
+    // while it waits: a save then reaches it with one thread hop (the backend's touch)
+    // instead of two. The settle thread does that work only while nobody waits (the
+    // program is applying the last batch).
     std::unique_lock lock(mutex_);
-    auto ready = [this] { return closed_ || !ready_.empty(); };
-    if (timeout_ms < 0) {
-        ready_cv_.wait(lock, ready);
-    } else {
-        ready_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), ready);
+    auto deadline = timeout_ms < 0 ? Clock::time_point::max() : Clock::now() + std::chrono::milliseconds(timeout_ms);
+    ++waiters_;
+    struct Leave {
+        Tracker& tracker;
+        ~Leave() {  // with mutex_ held
+            if (--tracker.waiters_ == 0 && !tracker.closed_ && tracker.has_work()) tracker.touched_.notify_one();
+        }
+    } leave{*this};
+    for (;;) {
+        if (closed_) return {};
+        if (!ready_.empty()) return std::exchange(ready_, {});
+        auto wake = Clock::time_point::max();
+        // While the settle thread finishes a round it began, it wakes us when done.
+        if (!settling_ && settle_round(lock, wake)) continue;
+        if (closed_) return {};
+        if (!ready_.empty()) return std::exchange(ready_, {});
+        if (Clock::now() >= deadline) return {};
+        auto until = std::min(wake, deadline);
+        if (until == Clock::time_point::max()) {
+            ready_cv_.wait(lock);
+        } else {
+            ready_cv_.wait_until(lock, until);
+        }
     }
-    if (closed_) return {};
-    return std::exchange(ready_, {});
 }
 
 void Tracker::close() {
@@ -316,25 +348,41 @@ void Tracker::settle_thread() {
 void Tracker::settle_loop() {
     std::unique_lock lock(mutex_);
     while (!closed_) {
-        // A batch that is due first takes in every event the kernel has already queued
-        // (the rest of one read of the event buffer: a checkout, "save all"), so files
-        // saved together arrive together without waiting on a timer.
-        if (batch_has_ready_ && Clock::now() >= batch_deadline()) {
-            lock.unlock();
-            run_sync();
-            lock.lock();
-            if (closed_) break;
+        if (waiters_ > 0 || settling_) {  // a waiting thread settles (see wait)
+            touched_.wait(lock);
+            continue;
         }
         auto wake = Clock::time_point::max();
-        auto due = take_due(Clock::now(), wake);
-        if (!due.empty()) {
-            settle(lock, std::move(due));
-        } else if (wake == Clock::time_point::max()) {
+        bool worked = settle_round(lock, wake);
+        if (waiters_ > 0) ready_cv_.notify_all();  // one came meanwhile: the rest is its own
+        if (worked || closed_) continue;
+        if (wake == Clock::time_point::max()) {
             touched_.wait(lock);
         } else {
             touched_.wait_until(lock, wake);
         }
     }
+}
+
+bool Tracker::settle_round(std::unique_lock<std::mutex>& lock, Clock::time_point& wake) {
+    struct Settling {
+        bool& flag;
+        explicit Settling(bool& f) : flag(f) { flag = true; }
+        ~Settling() { flag = false; }  // with mutex_ held, whatever was thrown
+    } settling{settling_};
+    // A batch that is due first takes in every event the kernel has already queued
+    // (the rest of one read of the event buffer: a checkout, "save all"), so files
+    // saved together arrive together without waiting on a timer.
+    if (batch_has_ready_ && Clock::now() >= batch_deadline()) {
+        lock.unlock();
+        run_sync();
+        lock.lock();
+        if (closed_) return false;
+    }
+    auto due = take_due(Clock::now(), wake);
+    if (due.empty()) return false;
+    settle(lock, std::move(due));
+    return true;
 }
 
 void Tracker::check_added(Clock::time_point now, Clock::time_point& wake) {

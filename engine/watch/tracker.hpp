@@ -89,9 +89,14 @@ private:
     };
 
     void make_pending(const std::string& path, File& file, Touch how);  // with mutex_ held
+    void wake_settler();    // with mutex_ held: the waiting thread if any, else the settle thread
+    bool has_work() const;  // with mutex_ held
     void settle_thread();
     void run_sync();  // without mutex_ held
     void settle_loop();
+    // One round of settling by whichever thread (mutex_ held; released while reading):
+    // false if nothing was due, with `wake` set to when something will be.
+    bool settle_round(std::unique_lock<std::mutex>& lock, Clock::time_point& wake);
     std::vector<Due> take_due(Clock::time_point now, Clock::time_point& wake);  // with mutex_ held
     void check_added(Clock::time_point now, Clock::time_point& wake);            // with mutex_ held
     void settle(std::unique_lock<std::mutex>& lock, std::vector<Due> due);
@@ -112,7 +117,9 @@ private:
 
     mutable std::mutex mutex_;
     std::condition_variable touched_;  // wakes the settle thread
-    std::condition_variable ready_cv_;  // wakes wait()
+    std::condition_variable ready_cv_;  // wakes wait(): a batch, or settle work while it waits
+    int waiters_ = 0;         // threads in wait(): they settle, the settle thread sleeps
+    bool settling_ = false;   // a thread is in settle_round (one at a time)
     std::map<std::string, File> files_;
     std::set<std::string> pending_;     // touched since last read (some still being written)
     std::set<std::string> added_;       // added, not touched since: read at added_check_

@@ -459,28 +459,33 @@ static std::vector<jurigged::watch::Event> wait_for_watch_events(jurigged::watch
 // git lock), without letting go of the GIL: each os.lstat() gives it up, and while the
 // program waits for it (it usually does, woken by the save) every one of those is a
 // hand-over to the program and back, ~20 us, when the calls themselves take ~1 us.
-static nb::list stat_paths(const std::vector<std::string>& paths, bool follow_symlinks) {
+static nb::tuple stat_paths(const std::vector<std::string>& paths, bool follow_symlinks, bool with_mtime) {
     nb::list out;
     for (const auto& path : paths) {
         struct stat st {};
         int status = follow_symlinks ? ::stat(path.c_str(), &st) : ::lstat(path.c_str(), &st);
-        if (status != 0) {
-            out.append(nb::make_tuple(errno, 0, 0, 0, 0));
-            continue;
+        int error = status == 0 ? 0 : errno;
+        if (status != 0) st = {};
+        auto mode = static_cast<unsigned long>(st.st_mode);
+        auto uid = static_cast<unsigned long>(st.st_uid);
+        auto gid = static_cast<unsigned long>(st.st_gid);
+        if (with_mtime) {
+            long long mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+            out.append(nb::make_tuple(error, mode, uid, gid, mtime_ns));
+        } else {
+            out.append(nb::make_tuple(error, mode, uid, gid));
         }
-        long long mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-        out.append(nb::make_tuple(0, static_cast<unsigned long>(st.st_mode), static_cast<unsigned long>(st.st_uid),
-                                  static_cast<unsigned long>(st.st_gid), mtime_ns));
     }
-    return out;
+    return nb::tuple(out);
 }
 
 static void bind_watcher(nb::module_& m) {
     using jurigged::watch::Watcher;
     m.def("stat_paths", &stat_paths, nb::arg("paths"), nb::arg("follow_symlinks") = false,
-          "(errno, st_mode, st_uid, st_gid, st_mtime_ns) of each path (errno 0: found; else\n"
-          "the rest is 0), from lstat (stat with follow_symlinks), holding the GIL: for\n"
-          "the few local metadata calls of a save's checks.");
+          nb::arg("with_mtime") = true,
+          "A tuple of (errno, st_mode, st_uid, st_gid[, st_mtime_ns]) per path (errno 0:\n"
+          "found; else the rest is 0), from lstat (stat with follow_symlinks), holding the\n"
+          "GIL: for the few local metadata calls of a save's checks.");
     watcher_main_thread_ident =
         nb::cast<unsigned long>(nb::module_::import_("threading").attr("main_thread")().attr("ident"));
     nb::class_<Watcher>(m, "Watcher",
