@@ -13,7 +13,11 @@
 #include <new>
 #include <string_view>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
+#ifdef __linux__
+#include <sys/eventfd.h>
+#endif
 #include <unistd.h>
 #include <utility>
 
@@ -166,9 +170,17 @@ Tracker::Tracker(const Options& options)
       max_file_size_(options.max_file_size),
       report_unchanged_(options.report_unchanged),
       quiet_period_(debounce_),
+#ifdef __linux__
+      wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+#endif
       settler_([this] { settle_thread(); }) {}
 
-Tracker::~Tracker() { close(); }
+Tracker::~Tracker() {
+    close();
+    if (wake_fd_ >= 0 && !inherited()) ::close(wake_fd_);
+}
+
+void Tracker::set_source_fd(int fd) { source_fd_.store(fd); }
 
 void Tracker::add(const std::string& path, const std::string& baseline) {
     std::lock_guard lock(mutex_);
@@ -228,9 +240,17 @@ void Tracker::make_pending(const std::string& path, File& file, Touch how) {
 
 void Tracker::wake_settler() {
     if (waiters_ > 0) {
-        ready_cv_.notify_all();
+        wake_waiters();
     } else {
         touched_.notify_one();
+    }
+}
+
+void Tracker::wake_waiters() {
+    ready_cv_.notify_all();
+    if (wake_fd_ >= 0 && waiters_ > 0) {
+        std::uint64_t one = 1;
+        (void)!::write(wake_fd_, &one, sizeof one);
     }
 }
 
@@ -241,7 +261,7 @@ bool Tracker::has_work() const {
 void Tracker::notice(const std::string& message) {
     std::lock_guard lock(mutex_);
     ready_.push_back(Event{Event::Kind::Notice, {}, {}, message});
-    ready_cv_.notify_all();
+    wake_waiters();
 }
 
 void Tracker::fault(const std::string& message) { report({}, message); }
@@ -251,7 +271,7 @@ void Tracker::report(const std::string& path, const std::string& message) {
     try {
         std::lock_guard lock(mutex_);
         ready_.push_back(Event{Event::Kind::Error, path, {}, message});
-        ready_cv_.notify_all();
+        wake_waiters();
     } catch (...) {
     }
 }
@@ -300,7 +320,12 @@ std::vector<Event> Tracker::wait(int timeout_ms) {
         if (!ready_.empty()) return std::exchange(ready_, {});
         if (Clock::now() >= deadline) return {};
         auto until = std::min(wake, deadline);
-        if (until == Clock::time_point::max()) {
+        int source = source_fd_.load();
+        if (wake_fd_ >= 0 && waiters_ == 1) {
+            lock.unlock();
+            if (wait_for_fds(source, until)) run_sync();
+            lock.lock();
+        } else if (until == Clock::time_point::max()) {
             ready_cv_.wait(lock);
         } else {
             ready_cv_.wait_until(lock, until);
@@ -308,13 +333,33 @@ std::vector<Event> Tracker::wait(int timeout_ms) {
     }
 }
 
+bool Tracker::wait_for_fds(int source, Clock::time_point until) {
+    // The kernel wakes this thread itself when the backend's events are readable (a
+    // save), and it reads them here: no other thread's hand-off on the way. The
+    // eventfd brings everything else (touches from other threads, notices, close).
+    int timeout = -1;
+    if (until != Clock::time_point::max()) {
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now()).count();
+        timeout = static_cast<int>(std::clamp<long long>(left, 0, 24LL * 3600 * 1000));
+    }
+    pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {source, POLLIN, 0}};
+    int count = source >= 0 ? 2 : 1;
+    int ready = ::poll(fds, count, timeout);
+    if (ready <= 0) return false;  // timed out, or EINTR: the caller looks again
+    if (fds[0].revents & POLLIN) {
+        std::uint64_t drained = 0;
+        (void)!::read(wake_fd_, &drained, sizeof drained);
+    }
+    return count == 2 && (fds[1].revents & POLLIN);
+}
+
 void Tracker::close() {
     {
         std::lock_guard lock(mutex_);
         closed_ = true;
+        wake_waiters();
     }
     touched_.notify_all();
-    ready_cv_.notify_all();
     settler_.join();
 }
 
@@ -354,7 +399,7 @@ void Tracker::settle_loop() {
         }
         auto wake = Clock::time_point::max();
         bool worked = settle_round(lock, wake);
-        if (waiters_ > 0) ready_cv_.notify_all();  // one came meanwhile: the rest is its own
+        if (waiters_ > 0) wake_waiters();  // one came meanwhile: the rest is its own
         if (worked || closed_) continue;
         if (wake == Clock::time_point::max()) {
             touched_.wait(lock);
@@ -554,7 +599,7 @@ void Tracker::deliver(std::vector<Event> batch) {
         }
         ready_.push_back(std::move(event));
     }
-    ready_cv_.notify_all();
+    wake_waiters();
 }
 
 }  // namespace jurigged::watch
