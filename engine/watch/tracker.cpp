@@ -298,9 +298,9 @@ void Tracker::extend_quiet_period(int poll_interval_ms) {
 
 std::vector<Event> Tracker::wait(int timeout_ms) {
     // The waiting thread settles the saves itself (reads, judges, delivers to itself)
-    // while it waits: a save then reaches it with one thread hop (the backend's touch)
-    // instead of two. The settle thread does that work only while nobody waits (the
-    // program is applying the last batch).
+    // while it waits, and a lone waiter reads the backend's events too (see
+    // wait_for_fds): no other thread hands a save on to it. The settle thread does
+    // that work only while nobody waits (the program is applying the last batch).
     std::unique_lock lock(mutex_);
     auto deadline = timeout_ms < 0 ? Clock::time_point::max() : Clock::now() + std::chrono::milliseconds(timeout_ms);
     ++waiters_;
