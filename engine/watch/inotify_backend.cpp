@@ -15,8 +15,10 @@ public:
     InotifyBackend(std::shared_ptr<InotifyHub> hub, Tracker& tracker) : hub_(std::move(hub)), tracker_(tracker) {
         // The copy of hub_ keeps the hub alive for a sync the settle thread has begun.
         tracker_.set_sync([hub = hub_] { hub->sync(); });
+        tracker_.set_source_fd(hub_->fd());
     }
     ~InotifyBackend() override {
+        tracker_.set_source_fd(-1);
         tracker_.set_sync({});
         hub_->unwatch_all(tracker_);
     }

@@ -41,6 +41,9 @@ public:
     void unwatch_all(Tracker& tracker);
     // Handles every event queued so far, on the calling thread, before returning.
     void sync();
+    // The inotify descriptor, for a thread that polls it and then calls sync() (-1 in
+    // a forked child: the parent's events are not this process's).
+    int fd() const { return thread_.forked() ? -1 : fd_; }
 
 private:
     struct Subscriber {

@@ -13,7 +13,11 @@
 #include <new>
 #include <string_view>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
+#ifdef __linux__
+#include <sys/eventfd.h>
+#endif
 #include <unistd.h>
 #include <utility>
 
@@ -166,9 +170,17 @@ Tracker::Tracker(const Options& options)
       max_file_size_(options.max_file_size),
       report_unchanged_(options.report_unchanged),
       quiet_period_(debounce_),
+#ifdef __linux__
+      wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+#endif
       settler_([this] { settle_thread(); }) {}
 
-Tracker::~Tracker() { close(); }
+Tracker::~Tracker() {
+    close();
+    if (wake_fd_ >= 0 && !inherited()) ::close(wake_fd_);
+}
+
+void Tracker::set_source_fd(int fd) { source_fd_.store(fd); }
 
 void Tracker::add(const std::string& path, const std::string& baseline) {
     std::lock_guard lock(mutex_);
@@ -176,7 +188,7 @@ void Tracker::add(const std::string& path, const std::string& baseline) {
     file.hash = content_hash(baseline);
     if (added_.empty()) {
         added_check_ = Clock::now() + added_check_delay_;
-        touched_.notify_one();  // the settle thread's next wake-up may be later
+        wake_settler();  // its next wake-up may be later
     }
     added_.insert(path);
 }
@@ -223,13 +235,33 @@ void Tracker::make_pending(const std::string& path, File& file, Touch how) {
         batch_has_ready_ = true;
         first_ready_ = now;
     }
-    touched_.notify_one();
+    wake_settler();
+}
+
+void Tracker::wake_settler() {
+    if (waiters_ > 0) {
+        wake_waiters();
+    } else {
+        touched_.notify_one();
+    }
+}
+
+void Tracker::wake_waiters() {
+    ready_cv_.notify_all();
+    if (wake_fd_ >= 0 && waiters_ > 0) {
+        std::uint64_t one = 1;
+        (void)!::write(wake_fd_, &one, sizeof one);
+    }
+}
+
+bool Tracker::has_work() const {
+    return batch_has_ready_ || !pending_.empty() || !added_.empty();
 }
 
 void Tracker::notice(const std::string& message) {
     std::lock_guard lock(mutex_);
     ready_.push_back(Event{Event::Kind::Notice, {}, {}, message});
-    ready_cv_.notify_all();
+    wake_waiters();
 }
 
 void Tracker::fault(const std::string& message) { report({}, message); }
@@ -239,7 +271,7 @@ void Tracker::report(const std::string& path, const std::string& message) {
     try {
         std::lock_guard lock(mutex_);
         ready_.push_back(Event{Event::Kind::Error, path, {}, message});
-        ready_cv_.notify_all();
+        wake_waiters();
     } catch (...) {
     }
 }
@@ -261,28 +293,73 @@ void Tracker::run_sync() {
 void Tracker::extend_quiet_period(int poll_interval_ms) {
     std::lock_guard lock(mutex_);
     quiet_period_ = debounce_ + std::chrono::milliseconds(poll_interval_ms);
-    touched_.notify_one();
+    wake_settler();
 }
 
 std::vector<Event> Tracker::wait(int timeout_ms) {
+    // The waiting thread settles the saves itself (reads, judges, delivers to itself)
+    // while it waits, and a lone waiter reads the backend's events too (see
+    // wait_for_fds): no other thread hands a save on to it. The settle thread does
+    // that work only while nobody waits (the program is applying the last batch).
     std::unique_lock lock(mutex_);
-    auto ready = [this] { return closed_ || !ready_.empty(); };
-    if (timeout_ms < 0) {
-        ready_cv_.wait(lock, ready);
-    } else {
-        ready_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), ready);
+    auto deadline = timeout_ms < 0 ? Clock::time_point::max() : Clock::now() + std::chrono::milliseconds(timeout_ms);
+    ++waiters_;
+    struct Leave {
+        Tracker& tracker;
+        ~Leave() {  // with mutex_ held
+            if (--tracker.waiters_ == 0 && !tracker.closed_ && tracker.has_work()) tracker.touched_.notify_one();
+        }
+    } leave{*this};
+    for (;;) {
+        if (closed_) return {};
+        if (!ready_.empty()) return std::exchange(ready_, {});
+        auto wake = Clock::time_point::max();
+        // While the settle thread finishes a round it began, it wakes us when done.
+        if (!settling_ && settle_round(lock, wake)) continue;
+        if (closed_) return {};
+        if (!ready_.empty()) return std::exchange(ready_, {});
+        if (Clock::now() >= deadline) return {};
+        auto until = std::min(wake, deadline);
+        int source = source_fd_.load();
+        if (wake_fd_ >= 0 && waiters_ == 1) {
+            lock.unlock();
+            if (wait_for_fds(source, until)) run_sync();
+            lock.lock();
+        } else if (until == Clock::time_point::max()) {
+            ready_cv_.wait(lock);
+        } else {
+            ready_cv_.wait_until(lock, until);
+        }
     }
-    if (closed_) return {};
-    return std::exchange(ready_, {});
+}
+
+bool Tracker::wait_for_fds(int source, Clock::time_point until) {
+    // The kernel wakes this thread itself when the backend's events are readable (a
+    // save), and it reads them here: no other thread's hand-off on the way. The
+    // eventfd brings everything else (touches from other threads, notices, close).
+    int timeout = -1;
+    if (until != Clock::time_point::max()) {
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now()).count();
+        timeout = static_cast<int>(std::clamp<long long>(left, 0, 24LL * 3600 * 1000));
+    }
+    pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {source, POLLIN, 0}};
+    int count = source >= 0 ? 2 : 1;
+    int ready = ::poll(fds, count, timeout);
+    if (ready <= 0) return false;  // timed out, or EINTR: the caller looks again
+    if (fds[0].revents & POLLIN) {
+        std::uint64_t drained = 0;
+        (void)!::read(wake_fd_, &drained, sizeof drained);
+    }
+    return count == 2 && (fds[1].revents & POLLIN);
 }
 
 void Tracker::close() {
     {
         std::lock_guard lock(mutex_);
         closed_ = true;
+        wake_waiters();
     }
     touched_.notify_all();
-    ready_cv_.notify_all();
     settler_.join();
 }
 
@@ -316,25 +393,41 @@ void Tracker::settle_thread() {
 void Tracker::settle_loop() {
     std::unique_lock lock(mutex_);
     while (!closed_) {
-        // A batch that is due first takes in every event the kernel has already queued
-        // (the rest of one read of the event buffer: a checkout, "save all"), so files
-        // saved together arrive together without waiting on a timer.
-        if (batch_has_ready_ && Clock::now() >= batch_deadline()) {
-            lock.unlock();
-            run_sync();
-            lock.lock();
-            if (closed_) break;
+        if (waiters_ > 0 || settling_) {  // a waiting thread settles (see wait)
+            touched_.wait(lock);
+            continue;
         }
         auto wake = Clock::time_point::max();
-        auto due = take_due(Clock::now(), wake);
-        if (!due.empty()) {
-            settle(lock, std::move(due));
-        } else if (wake == Clock::time_point::max()) {
+        bool worked = settle_round(lock, wake);
+        if (waiters_ > 0) wake_waiters();  // one came meanwhile: the rest is its own
+        if (worked || closed_) continue;
+        if (wake == Clock::time_point::max()) {
             touched_.wait(lock);
         } else {
             touched_.wait_until(lock, wake);
         }
     }
+}
+
+bool Tracker::settle_round(std::unique_lock<std::mutex>& lock, Clock::time_point& wake) {
+    struct Settling {
+        bool& flag;
+        explicit Settling(bool& f) : flag(f) { flag = true; }
+        ~Settling() { flag = false; }  // with mutex_ held, whatever was thrown
+    } settling{settling_};
+    // A batch that is due first takes in every event the kernel has already queued
+    // (the rest of one read of the event buffer: a checkout, "save all"), so files
+    // saved together arrive together without waiting on a timer.
+    if (batch_has_ready_ && Clock::now() >= batch_deadline()) {
+        lock.unlock();
+        run_sync();
+        lock.lock();
+        if (closed_) return false;
+    }
+    auto due = take_due(Clock::now(), wake);
+    if (due.empty()) return false;
+    settle(lock, std::move(due));
+    return true;
 }
 
 void Tracker::check_added(Clock::time_point now, Clock::time_point& wake) {
@@ -506,7 +599,7 @@ void Tracker::deliver(std::vector<Event> batch) {
         }
         ready_.push_back(std::move(event));
     }
-    ready_cv_.notify_all();
+    wake_waiters();
 }
 
 }  // namespace jurigged::watch

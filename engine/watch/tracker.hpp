@@ -8,6 +8,7 @@
 #include "watch/process_thread.hpp"
 #include "watch/watcher.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -51,6 +52,9 @@ public:
     // every event the backend's source has queued so far, so that a save begun while a
     // file was being read is seen and that reading is dropped. Set by the native backend.
     void set_sync(std::function<void()> sync);
+    // The backend's event descriptor (-1: none): a thread in wait() polls it and runs
+    // the sync itself when it is readable. Cleared by the backend before it closes it.
+    void set_source_fd(int fd);
 
     // A poller only knows a file is quiet once a round saw no change: it lengthens the
     // quiet period by its interval, even with a zero debounce (no half-written file).
@@ -89,9 +93,18 @@ private:
     };
 
     void make_pending(const std::string& path, File& file, Touch how);  // with mutex_ held
+    void wake_settler();    // with mutex_ held: the waiting thread if any, else the settle thread
+    void wake_waiters();    // with mutex_ held
+    // Without mutex_: poll the wake eventfd and `source` until `until`; true if
+    // `source` is readable.
+    bool wait_for_fds(int source, Clock::time_point until);
+    bool has_work() const;  // with mutex_ held
     void settle_thread();
     void run_sync();  // without mutex_ held
     void settle_loop();
+    // One round of settling by whichever thread (mutex_ held; released while reading):
+    // false if nothing was due, with `wake` set to when something will be.
+    bool settle_round(std::unique_lock<std::mutex>& lock, Clock::time_point& wake);
     std::vector<Due> take_due(Clock::time_point now, Clock::time_point& wake);  // with mutex_ held
     void check_added(Clock::time_point now, Clock::time_point& wake);            // with mutex_ held
     void settle(std::unique_lock<std::mutex>& lock, std::vector<Due> due);
@@ -112,7 +125,12 @@ private:
 
     mutable std::mutex mutex_;
     std::condition_variable touched_;  // wakes the settle thread
-    std::condition_variable ready_cv_;  // wakes wait()
+    std::condition_variable ready_cv_;  // wakes wait(): a batch, or settle work while it waits
+    int waiters_ = 0;         // threads in wait(): they settle, the settle thread sleeps
+    // A lone waiter sleeps in poll() on these instead of on ready_cv_ (Linux).
+    const int wake_fd_ = -1;
+    std::atomic<int> source_fd_{-1};
+    bool settling_ = false;   // a thread is in settle_round (one at a time)
     std::map<std::string, File> files_;
     std::set<std::string> pending_;     // touched since last read (some still being written)
     std::set<std::string> added_;       // added, not touched since: read at added_check_

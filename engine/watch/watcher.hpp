@@ -3,6 +3,8 @@
 // files, however an editor writes it, and hand them over in batches. A save is
 // read only once it is complete (its writer closed the file, or it was renamed into
 // place), and no native thread lets an exception escape: it becomes an Error event.
+// While a thread waits in wait() it does the settle thread's work itself (reading and
+// judging the saves, GIL released): a save reaches it with one thread hop.
 // Pure C++ (no Python headers); Python waits on it through the binding, GIL released.
 #pragma once
 

@@ -98,6 +98,14 @@ DELETED: int
 
 # watcher
 
+def stat_paths(paths: list[str], follow_symlinks: bool = False, with_mtime: bool = True
+               ) -> tuple[tuple[int, ...], ...]:
+    """(errno, st_mode, st_uid, st_gid, st_mtime_ns) of each path, without st_mtime_ns
+    if not with_mtime: errno 0 if found, else the rest is 0. lstat, or stat with
+    follow_symlinks. Holds the GIL (os.lstat gives it up: in a program waiting for it,
+    a hand-over and back per call): for the few local metadata calls of a save's
+    checks (trust, git lock)."""
+
 class Watcher:
     """Watches files on a native thread; reports, in batches, those whose
     content changed, disappeared or became unreadable.

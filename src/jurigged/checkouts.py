@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import time
 
+from . import _core
+
 TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strings)
 if TYPE_CHECKING:
     from typing import Dict, Iterable, Optional
@@ -34,11 +36,12 @@ def in_progress(paths: Iterable[str]) -> bool:
 
 def _held(lock: str) -> bool:
     """Whether `lock` exists and a git command may still be holding it."""
-    try:
-        age = time.time() - os.stat(lock).st_mtime
-    except OSError:
+    # Not os.stat: it lets go of the GIL, and getting it back from the program costs
+    # more than the call (see _core.stat_paths); checked on every save.
+    (error, _, _, _, mtime_ns), = _core.stat_paths([lock], follow_symlinks=True)
+    if error:
         return False
-    return age < STALE_AFTER_S or _git_running()
+    return time.time() - mtime_ns / 1e9 < STALE_AFTER_S or _git_running()
 
 
 def _git_running() -> bool:

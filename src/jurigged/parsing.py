@@ -65,6 +65,23 @@ def source_lines(source: bytes) -> List[str]:
     return lines
 
 
+def _as_utf8_text(source: bytes) -> bytes:
+    """The module's text as CPython reads it (cookie, "\n" newlines), UTF-8 encoded.
+    Most files are ASCII without a cookie or a "\r": their bytes are that text
+    already, and decoding and re-encoding a 10,000-line save cost ~0.3 ms."""
+    if type(source) is bytes and source.isascii() and b"\r" not in source \
+            and b"coding" not in _first_two_lines(source):
+        return source
+    return decode_source(source).encode("utf-8", "surrogatepass")
+
+
+def _first_two_lines(source: bytes) -> bytes:
+    """Where a PEP 263 cookie may be."""
+    first = source.find(b"\n")
+    second = source.find(b"\n", first + 1) if first >= 0 else -1
+    return source if second < 0 else source[:second]
+
+
 class SourceLines:
     """A module's lines as `source_lines` gives them, each decoded when it is read: a
     save reads the lines of what changed, and splitting a 10,000-line file into str
@@ -75,7 +92,7 @@ class SourceLines:
     def __init__(self, source: bytes):
         # Decoded by the module's cookie and newlines made "\n" (as CPython reads
         # it), kept as UTF-8: one bytes object and 4 bytes per line.
-        self._data = decode_source(source).encode("utf-8", "surrogatepass")
+        self._data = _as_utf8_text(source)
         self._starts = memoryview(_core.line_starts(self._data)).cast("I")
         count = len(self._starts)
         self._count = count - 1 if self._starts[count - 1] == len(self._data) else count

@@ -31,9 +31,11 @@ import functools
 import os
 import stat
 
+from . import _core
+
 TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strings)
 if TYPE_CHECKING:
-    from typing import Iterable, List, Optional, Set
+    from typing import Dict, Iterable, List, Optional, Set
 
 # How many symbolic links one path may go through, as Linux allows (MAXSYMLINKS).
 _MAX_LINKS = 40
@@ -111,6 +113,24 @@ class _Entry:  # a plain class: dataclasses and typing cost milliseconds to impo
         self.through_link = through_link  # the first symbolic link followed to get here
 
 
+_SLOW_WALK = object()
+_prefixes: Dict[str, List[str]] = {}  # absolute path -> "/" and each path above it
+_verdicts: Dict[tuple, Optional[str]] = {}  # (uid, path, what stat_paths found) -> reason
+
+
+def _remember(cache: dict, key, value) -> None:
+    if len(cache) > 4096:  # many files, or modes changing over and over
+        cache.clear()
+    cache[key] = value
+
+
+class _Stat:  # the fields of os.stat_result that the rule reads
+    __slots__ = ("st_mode", "st_uid", "st_gid")
+
+    def __init__(self, mode: int, uid: int, gid: int):
+        self.st_mode, self.st_uid, self.st_gid = mode, uid, gid
+
+
 class _PathWalk:
     """Walks an absolute path from the root, entry by entry, following links."""
 
@@ -120,6 +140,39 @@ class _PathWalk:
         self.first_link: Optional[str] = None  # after problem(): the first link followed
 
     def problem(self) -> Optional[str]:
+        quick = self._problem_without_links()
+        if quick is not _SLOW_WALK:
+            return quick
+        return self._walk()
+
+    def _problem_without_links(self):
+        """The walk's answer when no entry on the path is a symbolic link (the usual
+        case), from one native call that keeps the GIL (see _core.stat_paths);
+        _SLOW_WALK when an entry is a link or cannot be read: the walk proper says
+        what follows from it. The verdict depends only on the entries' modes and
+        owners: for the same ones (every save of a file, usually) it is remembered."""
+        entries = _prefixes.get(self.path)
+        if entries is None:
+            names = [part for part in self.path.split("/") if part not in ("", ".")]
+            if ".." in names:
+                return _SLOW_WALK
+            entries = ["/"] + ["/" + "/".join(names[:count]) for count in range(1, len(names) + 1)]
+            _remember(_prefixes, self.path, entries)
+        found = _core.stat_paths(entries, with_mtime=False)
+        key = (self.uid, self.path, found)
+        if key in _verdicts:
+            return _verdicts[key]
+        reason = None
+        for entry, (error, mode, uid, gid) in zip(entries, found):
+            if error or stat.S_ISLNK(mode):
+                return _SLOW_WALK
+            reason = self._judge(entry, _Stat(mode, uid, gid), through_link=None)
+            if reason is not None:
+                break
+        _remember(_verdicts, key, reason)
+        return reason
+
+    def _walk(self) -> Optional[str]:
         pending = _components(self.path)  # what is left to walk, last component first
         current = "/"
         first_link: Optional[str] = None
