@@ -13,7 +13,7 @@ from . import _core
 
 TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strings)
 if TYPE_CHECKING:
-    from typing import Dict, Iterable, Optional
+    from typing import Dict, Iterable, List, Optional
 
 # A lock older than this is git's only while a git process runs (a long checkout keeps
 # the lock it took at its start); otherwise it was left by a git that died.
@@ -22,16 +22,35 @@ STALE_AFTER_S = 3.0
 _git_dirs: Dict[str, Optional[str]] = {}  # directory -> its repository's git dir
 
 
+# A git command whose index is younger than this has just ended: the saves it made may
+# still be on their way to the watcher (under load, the last of a checkout's files can
+# arrive after its lock is gone).
+JUST_ENDED_S = 1.0
+
+
 def in_progress(paths: Iterable[str]) -> bool:
     """Whether the repository of any of these files is locked by a git command."""
-    seen = set()
+    return any(_held(os.path.join(git_dir, "index.lock")) for git_dir in _git_dirs_of(paths))
+
+
+def just_ended(paths: Iterable[str]) -> bool:
+    """Whether a git command wrote the index of any of these files' repositories in
+    the last JUST_ENDED_S (a checkout, merge or stash that just completed)."""
+    indexes = [os.path.join(git_dir, "index") for git_dir in _git_dirs_of(paths)]
+    if not indexes:
+        return False
+    now = time.time()
+    return any(not error and now - mtime_ns / 1e9 < JUST_ENDED_S
+               for error, _, _, _, mtime_ns in _core.stat_paths(indexes, follow_symlinks=True))
+
+
+def _git_dirs_of(paths: Iterable[str]) -> List[str]:
+    found: List[str] = []
     for path in paths:
         git_dir = _git_dir_of(os.path.dirname(path))
-        if git_dir is not None and git_dir not in seen:
-            seen.add(git_dir)
-            if _held(os.path.join(git_dir, "index.lock")):
-                return True
-    return False
+        if git_dir is not None and git_dir not in found:
+            found.append(git_dir)
+    return found
 
 
 def _held(lock: str) -> bool:

@@ -43,6 +43,10 @@ FAILURE_GRACE_MS = 200
 # merge, rebase, stash) are held until it ends, at most this long, and applied as one
 # batch: with no debounce, its files would otherwise arrive a few at a time.
 CHECKOUT_HOLD_S = 5.0
+# Once a git command's lock is gone, its last saves may still be on their way (under
+# load, a checkout's last file arrived after the first was applied on its own): saves
+# are taken until this long passes with none.
+GIT_SETTLE_MS = 10
 
 
 # Once the program has run this long without a save, the watcher thread imports the
@@ -274,14 +278,28 @@ class Watcher:
 
     def _with_rest_of_checkout(self, events: list) -> list:
         if not checkouts.in_progress(event[1] for event in events):
-            return events
+            if not checkouts.just_ended(event[1] for event in events):
+                return events
+            return _latest_per_file(events + self._rest_of_git_command())
         deadline = time.monotonic() + CHECKOUT_HOLD_S
         while time.monotonic() < deadline and not self._native.closed:
             events += _with_file(self._native.wait(10))
             if not checkouts.in_progress(event[1] for event in events):
                 break
-        events += _with_file(self._native.wait(0))  # queued as the lock went away
-        return _latest_per_file(events)
+        return _latest_per_file(events + self._rest_of_git_command())
+
+    def _rest_of_git_command(self) -> list:
+        """The saves of a git command that has just ended still on their way: what
+        arrives until GIT_SETTLE_MS pass with nothing new (its files are all written,
+        so that is soon)."""
+        rest: list = []
+        deadline = time.monotonic() + CHECKOUT_HOLD_S
+        while time.monotonic() < deadline and not self._native.closed:
+            more = _with_file(self._native.wait(GIT_SETTLE_MS))
+            if not more:
+                break
+            rest += more
+        return rest
 
     def _report_failures(self) -> None:
         from .patcher import report_failures
