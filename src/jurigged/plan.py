@@ -188,13 +188,17 @@ def names_bound_by(node, lines: List[str], nodes=None) -> Set[str]:
     if node.kind == "module":
         return set()
     names = set()
+    in_function = False  # what a statement in a function binds is local to its calls
     parent = node.parent if nodes is not None else -1
     while parent > 0:
         if nodes[parent].name:
             names.add(nodes[parent].name)
+        in_function = in_function or nodes[parent].kind in FUNCTION_KINDS
         parent = nodes[parent].parent
     if node.kind in DEFINITION_KINDS:
         return names | {node.name}
+    if in_function:
+        return names
     return names | _bound_names(lines[node.line - 1: node.end_line])
 
 
