@@ -1,5 +1,7 @@
 """Type stubs for jurigged._core, the C++ engine."""
 
+from typing import Callable
+
 # source model
 
 class Node:
@@ -97,6 +99,8 @@ ADDED: int
 DELETED: int
 
 # watcher
+
+def call_on_main_thread(function: Callable[[], object]) -> bool: ...  # False: queue full, retry
 
 class Watcher:
     """Watches files on a native thread; reports, in batches, those whose
