@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     Pattern = Union[str, Iterable[str], Callable[[str], bool], None]
     Callback = Callable[..., None]
 
-from . import _core, threads, trust
+from . import _core, checkouts, threads, trust
 from .logs import logger
 from .patcher import SourceFile
 from .registry import Registry, registry as default_registry
@@ -219,8 +219,9 @@ class Watcher:
                     self._preload()
                 continue
             try:
-                _ensure_threading()
+                # The checkout's lock first: it may be gone a few ms later.
                 events = self._with_rest_of_checkout(_with_file(events))
+                _ensure_threading()
                 if self.manual:
                     with self._pending_lock:
                         self._pending.extend(events)
@@ -283,8 +284,6 @@ class Watcher:
         return True
 
     def _with_rest_of_checkout(self, events: list) -> list:
-        from . import checkouts  # at the first save, not at start-up
-
         if not checkouts.in_progress(event[1] for event in events):
             return events
         deadline = time.monotonic() + CHECKOUT_HOLD_S
