@@ -25,17 +25,16 @@ _LAZY = {"OutOfSyncException": "recode", "Recoder": "recode", "StaleFileError": 
 
 
 def __getattr__(name):
-    # Asked, too, for each submodule that `from . import x` is about to import: the
-    # AttributeError comes without importing importlib (~0.5 ms of start-up).
-    if name != "loop" and name not in _LAZY:
-        raise AttributeError(f"module 'jurigged' has no attribute {name!r}")
     import importlib
 
     if name == "loop":
         # The module of 0.6.1's `from jurigged.loop import ...`, and also the
         # decorator (a callable module).
         return importlib.import_module(".loop", __name__)
-    return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    module = _LAZY.get(name)
+    if module is not None:
+        return getattr(importlib.import_module(f".{module}", __name__), name)
+    raise AttributeError(f"module 'jurigged' has no attribute {name!r}")
 
 
 class _LiveModule(type(_live_module)):

@@ -479,31 +479,6 @@ static nb::tuple stat_paths(const std::vector<std::string>& paths, bool follow_s
     return nb::tuple(out);
 }
 
-// Without importing threading (~4.5 ms of every start-up): its answer if it is imported,
-// else _thread's (3.13+), else this thread's: a process that never imported threading
-// has made no thread through it, and imports jurigged from its main thread.
-static unsigned long main_thread_ident() {
-    nb::dict modules = nb::borrow<nb::dict>(PySys_GetObject("modules"));
-    if (modules.contains("threading"))
-        return nb::cast<unsigned long>(modules["threading"].attr("main_thread")().attr("ident"));
-    nb::module_ thread = nb::module_::import_("_thread");
-    if (nb::hasattr(thread, "_get_main_thread_ident"))
-        return nb::cast<unsigned long>(thread.attr("_get_main_thread_ident")());
-    return PyThread_get_thread_ident();
-}
-
-// A pending call (Py_AddPendingCall): the main thread runs it between two bytecodes.
-// An exception it raises is raised there, in the code the main thread was running: a
-// Ctrl-C that arrives during the call is the program's.
-static int call_pending(void* callable) {
-    PyObject* function = static_cast<PyObject*>(callable);
-    PyObject* result = PyObject_CallObject(function, nullptr);
-    Py_DECREF(function);
-    if (result == nullptr) return -1;
-    Py_DECREF(result);
-    return 0;
-}
-
 static void bind_watcher(nb::module_& m) {
     using jurigged::watch::Watcher;
     m.def("stat_paths", &stat_paths, nb::arg("paths"), nb::arg("follow_symlinks") = false,
@@ -511,19 +486,8 @@ static void bind_watcher(nb::module_& m) {
           "A tuple of (errno, st_mode, st_uid, st_gid[, st_mtime_ns]) per path (errno 0:\n"
           "found; else the rest is 0), from lstat (stat with follow_symlinks), holding the\n"
           "GIL: for the few local metadata calls of a save's checks.");
-    watcher_main_thread_ident = main_thread_ident();
-    m.def(
-        "call_on_main_thread",
-        [](nb::object function) {
-            PyObject* callable = function.release().ptr();
-            if (Py_AddPendingCall(call_pending, callable) == 0) return true;
-            Py_DECREF(callable);  // the queue is full: the caller tries again later
-            return false;
-        },
-        "function"_a,
-        "Have the main thread call `function()` the next time it runs Python code "
-        "(an exception it raises is raised in the code it was running). False if "
-        "the queue of such calls is full.");
+    watcher_main_thread_ident =
+        nb::cast<unsigned long>(nb::module_::import_("threading").attr("main_thread")().attr("ident"));
     nb::class_<Watcher>(m, "Watcher",
                         "Watches files on a native thread and reports, in batches, "
                         "those whose content changed, disappeared or became unreadable, "

@@ -1,7 +1,5 @@
 """Type stubs for jurigged._core, the C++ engine."""
 
-from typing import Callable
-
 # source model
 
 class Node:
@@ -107,7 +105,6 @@ def stat_paths(paths: list[str], follow_symlinks: bool = False, with_mtime: bool
     follow_symlinks. Holds the GIL (os.lstat gives it up: in a program waiting for it,
     a hand-over and back per call): for the few local metadata calls of a save's
     checks (trust, git lock)."""
-def call_on_main_thread(function: Callable[[], object]) -> bool: ...  # False: queue full, retry
 
 class Watcher:
     """Watches files on a native thread; reports, in batches, those whose

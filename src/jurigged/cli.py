@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import types
 
 TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strings)
 if TYPE_CHECKING:
@@ -16,7 +17,7 @@ DEFAULT_DEBOUNCE = live.watch.__kwdefaults__["debounce"]
 
 # The parsed command line: argparse's Namespace, or an object with the same attributes
 # made without argparse (see _parse).
-Options = type(sys.implementation)  # types.SimpleNamespace (types: ~0.3 ms of start-up)
+Options = types.SimpleNamespace
 
 USAGE = """\
 jurigged [options] [PATH [ARG ...] | -m MODULE[:FUNCTION] [ARG ...]]
@@ -212,10 +213,6 @@ def _prompt_only() -> int:
 
 
 def _interact(namespace: dict, banner: str = "") -> int:
-    # The prompt's main thread waits in input(), where it cannot import threading for
-    # the watcher thread (see threads.py): import it now.
-    import threading  # noqa: F401
-
     from . import repl
 
     try:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import _thread
 import atexit
 import os
 import sys
+import threading
 import time
+import types
 
 TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strings)
 if TYPE_CHECKING:
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     Pattern = Union[str, Iterable[str], Callable[[str], bool], None]
     Callback = Callable[..., None]
 
-from . import _core, checkouts, threads, trust
+from . import _core, checkouts, trust
 from .logs import logger
 from .patcher import SourceFile
 from .registry import Registry, registry as default_registry
@@ -77,7 +78,7 @@ APPLY_SWITCH_INTERVAL_S = 0.0001
 # Held by the watcher thread around each import it makes, and by os.fork() (before
 # forking): a child forked in the middle of an import would inherit a module lock that
 # no thread of its own ever releases, and hang at its next import of that module.
-_import_guard = _thread.allocate_lock()
+_import_guard = threading.Lock()
 
 
 def _release_import_guard() -> None:
@@ -87,16 +88,6 @@ def _release_import_guard() -> None:
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(before=_import_guard.acquire, after_in_parent=_release_import_guard,
                         after_in_child=_release_import_guard)
-
-
-def _ensure_threading() -> None:
-    # Under the import guard: this thread may import threading itself (see threads.py).
-    if "threading" not in sys.modules:
-        with _import_guard:
-            threads.ensure_threading()
-
-
-_ModuleType = type(sys)  # types.ModuleType, without importing types at start-up
 
 
 class Watcher:
@@ -113,12 +104,12 @@ class Watcher:
         self.poll = poll
         self.manual = manual
         self._pending: List[tuple] = []
-        self._pending_lock = _thread.allocate_lock()
+        self._pending_lock = threading.Lock()
         self.prerun = Hook()
         self.postrun = Hook()
         self.max_file_size = max_file_size
         self._native = self._make_native()
-        self._thread: Optional[threads.WatcherThread] = None
+        self._thread: Optional[threading.Thread] = None
         self._report_due = False  # failed steps wait for FAILURE_GRACE_MS of quiet
         for file in list(registry.files.values()):
             self._follow(file)
@@ -135,7 +126,9 @@ class Watcher:
 
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threads.WatcherThread(self._run)
+            self._thread = threading.Thread(target=self._run, name="jurigged",
+                                            daemon=True)
+            self._thread.start()
             atexit.register(self._finish_at_exit)
 
     def _finish_at_exit(self) -> None:
@@ -146,7 +139,7 @@ class Watcher:
         # save) is given time to finish before finalization starts.
         self._native.close()
         thread = self._thread
-        if thread is not None and not thread.is_current():
+        if thread is not None and thread is not threading.current_thread():
             thread.join(5)
 
     @property
@@ -170,7 +163,7 @@ class Watcher:
         """In a forked child (see processes/forked.py): the inherited native watcher
         and thread stayed in the parent, so make new ones here, watching every file
         from the text this process runs. Hooks and settings are kept."""
-        self._pending_lock = _thread.allocate_lock()
+        self._pending_lock = threading.Lock()
         self._native.close()  # only forgets it here; the parent's keeps working
         self._native = self._make_native()
         for file in list(self.registry.files.values()):
@@ -218,13 +211,10 @@ class Watcher:
                     self._report_failures()
                 elif preload_due:
                     preload_due = False
-                    _ensure_threading()  # before this thread's first import
                     self._preload()
                 continue
             try:
-                # The checkout's lock first: it may be gone a few ms later.
                 events = self._with_rest_of_checkout(_with_file(events))
-                _ensure_threading()
                 if self.manual:
                     with self._pending_lock:
                         self._pending.extend(events)
@@ -470,12 +460,12 @@ def _latest_per_file(events) -> list:
 
 
 _watcher: Optional[Watcher] = None
-_lock = _thread.allocate_lock()
+_lock = threading.Lock()
 
 
 def _module_path(item) -> Union[str, None]:
     """The file (or package folder) of a module given as an object or an imported name."""
-    module = item if isinstance(item, _ModuleType) else (
+    module = item if isinstance(item, types.ModuleType) else (
         sys.modules.get(item) if isinstance(item, str) else None)
     if module is None:
         return None
@@ -486,16 +476,16 @@ def _module_path(item) -> Union[str, None]:
 
 
 def _as_filter(pattern: Pattern, exclude: Iterable[str]) -> Callable[[str], bool]:
-    if callable(pattern) and not isinstance(pattern, _ModuleType):
+    if callable(pattern) and not isinstance(pattern, types.ModuleType):
         return pattern
     from .filters import make_exclusion, make_filter
 
-    items = [pattern] if isinstance(pattern, (str, _ModuleType)) else (
+    items = [pattern] if isinstance(pattern, (str, types.ModuleType)) else (
         list(pattern) if pattern else None)
     if items is None:
         return make_filter(None, list(exclude))
     tests = [item for item in items
-             if callable(item) and not isinstance(item, _ModuleType)]
+             if callable(item) and not isinstance(item, types.ModuleType)]
     paths = [_module_path(item) or item for item in items if item not in tests]
     if not tests:
         return make_filter(paths, list(exclude))
@@ -528,10 +518,6 @@ def watch(pattern: Pattern = None, *, exclude: Iterable[str] = (),
     Child processes are live too (see jurigged.processes) unless `children=False`.
     Calling it again adds patterns to the same watcher: no file is watched twice."""
     global _watcher
-    if hasattr(sys, "ps1") or sys.flags.interactive:
-        # At a prompt the main thread waits in input(), where it cannot import threading
-        # for the watcher thread (see threads.py).
-        import threading  # noqa: F401
     logger.verbose = logger.verbose or verbose
     registry = registry or default_registry
     registry.trust_shared = registry.trust_shared or trust_shared

@@ -6,16 +6,16 @@ output keep working; errors and notices go to stderr.
 
 from __future__ import annotations
 
-import _thread
 import errno
 import os
 import sys
+import threading
 
 TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strings)
 if TYPE_CHECKING:
     from typing import Callable, List, Optional, TextIO
 
-_lock = _thread.allocate_lock()  # threading costs ~4.5 ms of start-up
+_lock = threading.Lock()
 
 
 class Logger:

@@ -31,13 +31,14 @@ the function index).
 
 from __future__ import annotations
 
-import _thread
+import importlib
 import os
 import sys
+import threading
+import types
 
 TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strings)
 if TYPE_CHECKING:
-    import types
     from typing import Callable, Collection, Dict, Iterable, List, Optional, Set, Tuple
 
     from .parsing import SourceLines
@@ -53,17 +54,15 @@ _LAZY = {"Patch": "patch", "function_index": "liveobjects", "PatchError": "recor
 
 def __getattr__(name):
     module = _LAZY.get(name)
-    if module is None:  # `from .patcher import x` asks for __path__ first
+    if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib  # not at start-up: importlib and warnings, ~0.5 ms
-
     return getattr(importlib.import_module(f".{module}", __package__), name)
 
 
 # Held around every apply (the watcher thread's batches, Recoders, retries), so that
 # two appliers never interleave their steps on the same live modules. Re-entrant: an
 # apply may run user code that applies (a Recoder called from a re-run statement).
-apply_lock = _thread.RLock()  # threading costs ~4.5 ms of start-up
+apply_lock = threading.RLock()
 
 
 class SourceFile:
@@ -317,8 +316,6 @@ def retry_pending(files: List[SourceFile], changed: Optional[Set[str]] = None, *
 
 def _retry_pending(files: List[SourceFile], changed: Optional[Set[str]]) -> None:
     if any(file.pending for file in files):
-        import importlib
-
         importlib.invalidate_caches()  # a module it imports may have been created since
     while any(_retry_file(file, changed) for file in files if file.pending):
         pass

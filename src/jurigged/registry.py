@@ -3,14 +3,10 @@ watched file (with the exact text it was imported from), plus explicit tracking.
 
 from __future__ import annotations
 
-import _thread
+import importlib.machinery
 import os
 import sys
-
-# importlib.machinery's SourceFileLoader is this module's (CPython 3.9-3.13 load the
-# import machinery frozen at start and importlib re-exports it): importing importlib
-# costs ~0.5 ms of every start-up (it imports warnings).
-from _frozen_importlib_external import SourceFileLoader
+import threading
 
 TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strings)
 if TYPE_CHECKING:
@@ -34,7 +30,7 @@ class Registry:
         self.trust_shared = False
         self.refused: Set[str] = set()  # files not watched because of that, told once
         self._trusted_folders: Set[str] = set()  # see trust.why_untrusted
-        self._lock = _thread.RLock()  # not threading: ~4.5 ms of start-up
+        self._lock = threading.RLock()
         self._finder: Optional[ImportWatcher] = None
         self._ranks: Dict[str, int] = {}  # path -> place in import order, kept per file
 
@@ -116,7 +112,7 @@ class ImportWatcher:
 
     def __init__(self, registry: Registry):
         self.registry = registry
-        self._busy = _thread._local()  # threading.local itself
+        self._busy = threading.local()
 
     def find_spec(self, fullname, path=None, target=None):
         if getattr(self._busy, "active", False):
@@ -154,7 +150,7 @@ class ImportWatcher:
 def _from_source_file(spec) -> bool:
     """Whether the module of `spec` runs a .py file: a plain SourceFileLoader, or
     another loader (pytest's assertion rewriter) whose origin is a .py file on disk."""
-    if isinstance(spec.loader, SourceFileLoader):
+    if isinstance(spec.loader, importlib.machinery.SourceFileLoader):
         return True
     origin = spec.origin
     return (spec.loader is not None and isinstance(origin, str)

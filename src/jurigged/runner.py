@@ -4,20 +4,14 @@ file with a `__main__.py`, a module (`-m`), or a module's function (`-m mod:func
 from __future__ import annotations
 
 import builtins
+import importlib
+import importlib.machinery
 import os
 import sys
-
-# importlib.machinery's classes, from where importlib itself takes them (CPython
-# 3.9-3.13 load the import machinery frozen): importing importlib costs ~0.5 ms of
-# every start (it imports warnings), types ~0.3 ms.
-from _frozen_importlib_external import PathFinder, SourceFileLoader
-
-_ModuleType = type(sys)
+import types
 
 TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strings)
 if TYPE_CHECKING:
-    import types
-    from importlib.machinery import ModuleSpec
     from typing import Callable, List, Optional, Tuple
     # track(module, path, source) tells the watcher about a module no import hook sees.
     Track = Callable[[types.ModuleType, str, bytes], object]
@@ -85,7 +79,7 @@ def report(error: BaseException) -> None:
 
 def fresh_main(**attributes) -> types.ModuleType:
     """A new `__main__` module with the globals Python gives one, put in sys.modules."""
-    module = _ModuleType("__main__")
+    module = types.ModuleType("__main__")
     module.__dict__.update(__builtins__=builtins, __annotations__={}, __cached__=None)
     module.__dict__.update(attributes)
     sys.modules["__main__"] = module
@@ -114,7 +108,7 @@ class _Script(Program):
     def run(self, track: Track, prepare: Prepare = None) -> Optional[BaseException]:
         sys.argv = [self.path, *self.args]
         set_path0(os.path.dirname(os.path.realpath(self.path)))
-        loader = SourceFileLoader("__main__", self.filename)
+        loader = importlib.machinery.SourceFileLoader("__main__", self.filename)
         module = fresh_main(__file__=self.filename, __loader__=loader)
         self.namespace = module.__dict__
         return _execute(module, self.source, self.filename, track, prepare)
@@ -126,7 +120,7 @@ class _PathEntry(Program):
 
     def __init__(self, path: str, args: List[str]):
         self.entry = _absolute(path)
-        self.spec = PathFinder.find_spec("__main__", [self.entry])
+        self.spec = importlib.machinery.PathFinder.find_spec("__main__", [self.entry])
         if self.spec is None:
             raise StartError(f"can't find '__main__.py' in {path!r}")
         self.argv = [path, *args]
@@ -206,7 +200,7 @@ def _check_dotted_name(name: str, kind: str, target: str) -> None:
         raise StartError(f"invalid {kind} name in {target!r}")
 
 
-def _find_main_spec(name: str) -> ModuleSpec:
+def _find_main_spec(name: str) -> importlib.machinery.ModuleSpec:
     """The spec `python -m name` runs: the module's, or its `__main__` submodule's
     if it is a package. Imports the parent packages."""
     import importlib.util  # only -m needs it (~0.5 ms of every start)
@@ -249,11 +243,11 @@ def _raise_if_missing(error: ModuleNotFoundError, name: str) -> None:
         raise StartError(f"No module named {error.name!r}") from None
 
 
-def _run_spec(module: types.ModuleType, spec: ModuleSpec,
+def _run_spec(module: types.ModuleType, spec: importlib.machinery.ModuleSpec,
               track: Track, prepare: Prepare = None) -> Optional[BaseException]:
     module.__dict__.update(__file__=spec.origin, __cached__=spec.cached,
                            __loader__=spec.loader, __spec__=spec, __package__=spec.parent)
-    if isinstance(spec.loader, SourceFileLoader):
+    if isinstance(spec.loader, importlib.machinery.SourceFileLoader):
         source = spec.loader.get_data(spec.origin)
         return _execute(module, source, spec.origin, track, prepare)
     # No source to watch (a .pyc-only module, a zip...): run its code as Python would.
@@ -348,19 +342,12 @@ def _call(function: Callable, *args) -> Tuple[object, Optional[BaseException]]:
 
 
 _OWN_FILE = os.path.abspath(__file__)
+_IMPORTLIB_FOLDER = os.path.dirname(os.path.abspath(importlib.__file__)) + os.sep
 
 
 def _is_machinery(filename: str) -> bool:
     return (filename == _OWN_FILE or filename.startswith("<frozen importlib")
-            or _in_importlib_folder(filename))
-
-
-def _in_importlib_folder(filename: str) -> bool:
-    # Only an imported importlib (-m imports importlib.util) has frames to cut there.
-    importlib = sys.modules.get("importlib")
-    path = getattr(importlib, "__file__", None)
-    return bool(path) and filename.startswith(
-        os.path.dirname(os.path.abspath(path)) + os.sep)
+            or filename.startswith(_IMPORTLIB_FOLDER))
 
 
 def _is_zipfile(path: str) -> bool:

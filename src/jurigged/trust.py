@@ -27,6 +27,7 @@ another account could plant is never judged by a state it could have arranged.
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 
@@ -34,7 +35,7 @@ from . import _core
 
 TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strings)
 if TYPE_CHECKING:
-    from typing import Dict, Iterable, List, Optional, Set, Tuple
+    from typing import Dict, Iterable, List, Optional, Set
 
 # How many symbolic links one path may go through, as Linux allows (MAXSYMLINKS).
 _MAX_LINKS = 40
@@ -255,21 +256,10 @@ def _mode(mode: int) -> str:
     return format(stat.S_IMODE(mode), "04o")
 
 
-# (gid, uid) -> _is_private_group's answer: it reads the whole user database. A dict,
-# not functools.lru_cache: functools costs ~2 ms of every start-up.
-_private_groups: Dict[Tuple[int, int], bool] = {}
-
-
+@functools.lru_cache(maxsize=None)
 def _is_private_group(gid: int, uid: int) -> bool:
     """Whether `gid` is `uid`'s user private group: its primary group, named after it,
     with no other member (listed in the group, or having it as primary group)."""
-    known = _private_groups.get((gid, uid))
-    if known is None:
-        known = _private_groups[(gid, uid)] = _find_if_private_group(gid, uid)
-    return known
-
-
-def _find_if_private_group(gid: int, uid: int) -> bool:
     try:
         import grp
         import pwd

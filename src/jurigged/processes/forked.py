@@ -5,8 +5,8 @@ with the text the child runs."""
 
 from __future__ import annotations
 
-import _thread
 import os
+import threading
 
 _installed = False
 _parent_watching = False  # read in the parent just before each fork
@@ -54,6 +54,6 @@ def _reset_locks(watcher) -> None:
     at the fork; in the child that thread is gone and would never release them."""
     from .. import live, logs
 
-    live._lock = _thread.allocate_lock()
-    logs._lock = _thread.allocate_lock()
-    watcher.registry._lock = _thread.RLock()
+    live._lock = threading.Lock()
+    logs._lock = threading.Lock()
+    watcher.registry._lock = threading.RLock()

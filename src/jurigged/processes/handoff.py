@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import os
 import sys
+import types
+from contextlib import contextmanager
 
 TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strings)
 if TYPE_CHECKING:
-    from typing import Callable, Iterable, List, Optional
-
-_ModuleType = type(sys)  # types.ModuleType (types costs ~0.3 ms of start-up)
+    from typing import Callable, Iterable, Iterator, List, Optional
 
 # Set in a watching process's own environment, so every child inherits it. The .pth
 # bootstrap looks for this name and for nothing else.
@@ -121,14 +121,14 @@ def spec_of_pattern(pattern, exclude: Iterable[str]) -> Optional[FilterSpec]:
     functions and keeps the rest."""
     if isinstance(pattern, FilterSpec):
         return pattern
-    if callable(pattern) and not isinstance(pattern, _ModuleType):
+    if callable(pattern) and not isinstance(pattern, types.ModuleType):
         return None
     if pattern is None:
         return FilterSpec.here(None, exclude)
-    items = [pattern] if isinstance(pattern, (str, _ModuleType)) else list(pattern)
+    items = [pattern] if isinstance(pattern, (str, types.ModuleType)) else list(pattern)
     paths = []
     for item in items:
-        if isinstance(item, _ModuleType) or (isinstance(item, str)
+        if isinstance(item, types.ModuleType) or (isinstance(item, str)
                                                    and item in sys.modules):
             from ..live import _module_path
 
@@ -142,55 +142,41 @@ def _absolute(paths: Iterable[str]) -> List[str]:
     return [os.path.abspath(os.path.expanduser(path)) for path in paths]
 
 
-class _working_directory:
+@contextmanager
+def _working_directory(path: str) -> Iterator[None]:
     """Only used while building a filter, before the child runs any code of its own
-    (no other thread can see the change). A class, not contextlib.contextmanager:
-    contextlib (with the collections and functools it imports) costs ~3 ms of every
-    start-up."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self.before: Optional[str] = None
-
-    def __enter__(self) -> None:
-        here = os.getcwd()
-        if self.path and self.path != here and os.path.isdir(self.path):
-            os.chdir(self.path)
-            self.before = here
-
-    def __exit__(self, *exc) -> None:
-        if self.before is not None:
-            os.chdir(self.before)
+    (no other thread can see the change)."""
+    before = os.getcwd()
+    if not path or path == before or not os.path.isdir(path):
+        yield
+        return
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
 
 
 def _to_json(value) -> str:
     """`value` (dicts, lists, strings, numbers, booleans, None) as compact JSON. Every
     watching process writes its hand-off at start-up, and importing the json package
-    costs ~1.5 ms there (it compiles its decoder's patterns)."""
+    costs ~1.5 ms there (it compiles its decoder's patterns); the string escaping is
+    the C accelerator's, as json.dumps itself uses."""
+    from _json import encode_basestring_ascii
+
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return _json_string(value)
+        return encode_basestring_ascii(value)
     if isinstance(value, (int, float)):
         if value != value or value in (float("inf"), float("-inf")):
             raise ValueError(f"not a JSON number: {value!r}")
         return repr(value) if isinstance(value, float) else str(int(value))
     if isinstance(value, dict):
-        return "{" + ",".join(f"{_json_string(str(key))}:{_to_json(item)}"
+        return "{" + ",".join(f"{encode_basestring_ascii(str(key))}:{_to_json(item)}"
                               for key, item in value.items()) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(_to_json(item) for item in value) + "]"
     raise TypeError(f"cannot hand {type(value).__name__} to a child")
-
-
-def _json_string(text: str) -> str:
-    # Printable ASCII needs no escape but for quotes and backslashes (the hand-off's
-    # paths and names, nearly always); the rest goes to the C accelerator that
-    # json.dumps uses, whose module (a shared library) costs ~0.3 ms to load.
-    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
-        return '"' + text + '"'
-    from _json import encode_basestring_ascii
-
-    return encode_basestring_ascii(text)
