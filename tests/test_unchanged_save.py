@@ -18,18 +18,18 @@ watcher = jurigged.watch()
 @watcher.prerun.register
 def before(path, codefile):
     # stdout, like jurigged's own Update lines: one pipe keeps them in order
-    print("PRE", os.path.basename(path), type(codefile).__name__, flush=True)
+    sys.stdout.write(f"PRE {os.path.basename(path)} {type(codefile).__name__}\\n"); sys.stdout.flush()
 
 @watcher.postrun.register
 def after(path, codefile):
-    print("POST", os.path.basename(path), type(codefile).__name__, flush=True)
+    sys.stdout.write(f"POST {os.path.basename(path)} {type(codefile).__name__}\\n"); sys.stdout.flush()
 
 print("ready", flush=True)
 last = None
 for _ in range(6000):
     value = lib.f()
     if value != last:
-        print(f"R {value}", flush=True)
+        sys.stdout.write(f"R {value}\\n"); sys.stdout.flush()
         last = value
     time.sleep(0.005)
 """
