@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from jurigged.inert import reads_when_made
+from jurigged.inert import inert_making
 
 from test_plan import planned  # noqa: F401  (the fixture)
 
@@ -22,7 +22,14 @@ from test_plan import planned  # noqa: F401  (the fixture)
      "        return h()", {"B", "Q", "int"}),
 ])
 def test_what_making_reads_when_it_calls_nothing(text, reads):
-    assert reads_when_made(text.splitlines()) == frozenset(reads)
+    assert inert_making(text.splitlines()).reads == frozenset(reads)
+
+
+def test_a_class_made_inertly_names_its_bases():
+    # The commit checks them live (an `__init_subclass__` runs code as the class is made).
+    making = inert_making("class A(B, C):\n    x: int = 1".splitlines())
+    assert making.bases == ("B", "C") and making.reads == frozenset({"B", "C", "int"})
+    assert inert_making(["def f(x=K): pass"]).bases == ()
 
 
 @pytest.mark.parametrize("text", [
@@ -44,7 +51,7 @@ def test_what_making_reads_when_it_calls_nothing(text, reads):
     "def broken(:",
 ])
 def test_what_may_run_code_is_not_inert(text):
-    assert reads_when_made(text.splitlines()) is None
+    assert inert_making(text.splitlines()) is None
 
 
 def entries_at_commit(entries):

@@ -284,25 +284,16 @@ class Committer:
             return True
         return step.node.name in (scope if isinstance(scope, dict) else vars(scope))
 
-    def _bases_run_no_code(self, new, batch: "BatchCommit") -> bool:
-        """Whether making the class `new` (a function: trivially) runs no code of the
-        user's: its plain-name bases are plain classes, none of them with an
-        `__init_subclass__` of its own."""
-        if new.kind != "class":
-            return True
-        import ast
+    def _bases_run_no_code(self, step: Step, batch: "BatchCommit") -> bool:
+        """Whether making the definition of `step` runs no code of the user's (a
+        function's: none): a class's plain-name bases are plain classes, none of them
+        with an `__init_subclass__` of its own."""
         import builtins
-        import textwrap
 
-        text = textwrap.dedent("\n".join(self.new_lines[new.line - 1: new.end_line]))
-        try:
-            cls = ast.parse(text).body[0]
-        except (SyntaxError, ValueError, IndexError):
-            return False
-        for base in getattr(cls, "bases", None) or ():
-            value = batch.value(self.namespace, getattr(base, "id", ""))
+        for name in step.making.bases:
+            value = batch.value(self.namespace, name)
             if value is _core.UNBIND:
-                value = getattr(builtins, getattr(base, "id", ""), None)
+                value = getattr(builtins, name, None)
             if type(value) is not type or any(
                     "__init_subclass__" in vars(klass) for klass in value.__mro__[:-1]):
                 return False
@@ -315,12 +306,12 @@ class Committer:
         them. A name that holds a function or class stays with the live step (which
         keeps that object's identity)."""
         new = step.node
-        if step.reads is None or self.new[0].kind != "module" or new.parent != 0:
+        if step.making is None or self.new[0].kind != "module" or new.parent != 0:
             return None
         if step.origin is not None and any(step.origin[0] <= line <= step.origin[1]
                                            for line in self.context.running_lines()):
             return None
-        for name in step.reads:
+        for name in step.making.reads:
             value = batch.value(self.namespace, name)
             if isinstance(value, types.ModuleType) and value.__name__ in batch.modules:
                 return None  # its attributes the batch changes are not bound yet
@@ -349,7 +340,7 @@ class Committer:
                   ) -> Optional[Prebuilt]:
         """Build one step for the commit (None: it must run live instead)."""
         if step.verb == "add":
-            if past_head and not self._bases_run_no_code(step.node, batch):
+            if past_head and not self._bases_run_no_code(step, batch):
                 return None
             return self._prebuild_definition(step.node, step.code, batch)
         if step.verb == "delete":

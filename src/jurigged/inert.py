@@ -9,9 +9,9 @@ from __future__ import annotations
 import ast
 import textwrap
 import types
-from typing import Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Set
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Set
 
-from .records import Step, Swap, _TRANSIENT
+from .records import Making, Step, Swap, _TRANSIENT
 
 # Expressions whose evaluation runs code of the user's, or binds a name as it goes.
 _RUNS_CODE = (ast.Call, ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr,
@@ -60,7 +60,7 @@ class CommitRule:
     of the commit's `_prebuild_steps` and of --explain): every buildable deletion;
     the buildable steps at the head of the file, before the first step that runs live (a fresh run
     makes them in that same order); past the head, a definition made without running
-    code (`Step.reads`) whose making reads nothing that the live steps before it
+    code (`Step.making`) whose making reads nothing that the live steps before it
     name, and whose name nothing binds yet (`bound`: else a live step before it may
     reach what the name holds now through a function it calls, as a fresh run would).
     A step offered that could not be built runs live: say so with `ran_live`."""
@@ -73,8 +73,8 @@ class CommitRule:
     def offers(self, step: Step) -> bool:
         if step.verb == "delete" or self.head:
             return step.buildable
-        return (step.buildable and step.verb == "add" and step.reads is not None
-                and not (step.reads | {step.node.name}) & self.live_names
+        return (step.buildable and step.verb == "add" and step.making is not None
+                and not (step.making.reads | {step.node.name}) & self.live_names
                 and not (self.bound is not None and self.bound(step)))
 
     def ran_live(self, step: Step) -> None:
@@ -103,10 +103,10 @@ def names_in(code: types.CodeType, top: bool = True, everything: bool = False) -
     return names
 
 
-def reads_when_made(lines: List[str]) -> Optional[FrozenSet[str]]:
-    """The names that making the one definition or statement `lines` hold reads, if
-    making it calls nothing (no call, decorator, metaclass, comprehension, PEP 695
-    scope; a statement only assigns to plain names); None if it may run code."""
+def inert_making(lines: List[str]) -> Optional[Making]:
+    """What making the one definition or statement `lines` hold reads (and a class's
+    bases), if making it calls nothing (no call, decorator, metaclass, comprehension,
+    PEP 695 scope; a statement only assigns to plain names); None if it may run code."""
     try:
         tree = ast.parse(textwrap.dedent("\n".join(lines)) + "\n")
     except (SyntaxError, ValueError):
@@ -116,7 +116,9 @@ def reads_when_made(lines: List[str]) -> Optional[FrozenSet[str]]:
     reads: Set[str] = set()
     if not _made_inertly(tree.body[0], reads):
         return None
-    return frozenset(reads)
+    made = tree.body[0]
+    bases = tuple(base.id for base in made.bases) if isinstance(made, ast.ClassDef) else ()
+    return Making(frozenset(reads), bases)
 
 
 def _made_inertly(statement: ast.stmt, reads: Set[str]) -> bool:

@@ -11,13 +11,13 @@ from typing import Dict, List, Optional, Set, Tuple
 
 from . import _core, classes
 from .context import SaveContext
-from .inert import reads_when_made
+from .inert import inert_making
 from .locate import conformers_of
 from .logs import logger
 from .liveobjects import _conform_method, _kind_flags, runs_code
 from .records import (
     DEFINITION_KINDS, FilePlan, FUNCTION_KINDS, PatchError, Pending, REASON_DECORATORS,
-    REASON_HEADER, Signature, STATEMENT_VERBS, Step, Swap,
+    REASON_HEADER, scope_of, Signature, STATEMENT_VERBS, Step, Swap,
 )
 
 # The longest definition or statement (in lines) whose making is checked for calls.
@@ -63,7 +63,7 @@ def _pair_same_named_by_position(plan, old_nodes, new_nodes) -> List[tuple]:
     groups: Dict[tuple, List[int]] = {}
     for position in _crossing_functions(entries, new_nodes):
         _, old, new = entries[position]
-        key = (_scope_of(old_nodes, old), _scope_of(new_nodes, new), new_nodes[new].name)
+        key = (scope_of(old_nodes, old), scope_of(new_nodes, new), new_nodes[new].name)
         groups.setdefault(key, []).append(position)
     for (old_scope, new_scope, name), positions in groups.items():
         if len(positions) < 2 or not (
@@ -97,14 +97,6 @@ def _crossing_functions(entries: List[tuple], new_nodes) -> List[int]:
             crossing.append(position)
         highest = max(highest, old)
     return crossing
-
-
-def _scope_of(nodes, index: int) -> int:
-    """The module, class or function whose namespace node `index` is bound in."""
-    parent = nodes[index].parent
-    while parent > 0 and nodes[parent].kind == "block":
-        parent = nodes[parent].parent
-    return parent
 
 
 def _named_in(nodes, scope: int, name: str) -> int:
@@ -377,7 +369,7 @@ class Planner:
             return
         code = self.context.compile(new)
         self.steps.append(Step(
-            new_index, new, "add", code=code, buildable=True, reads=self._reads(new)))
+            new_index, new, "add", code=code, buildable=True, making=self._making(new)))
 
     def _prepare_deleted(self, old) -> None:
         if old.kind == "block":
@@ -529,18 +521,18 @@ class Planner:
         if new.kind == "block":
             self.rerun_units.add(new_index)
         origin = self.file.origins.get(old_index) if old_index >= 0 else None
-        reads = (self._reads(new) if new.kind == "statement" and new.parent == 0
-                 and self.new[0].kind == "module" else None)
+        making = (self._making(new) if new.kind == "statement" and new.parent == 0
+                  and self.new[0].kind == "module" else None)
         self.steps.append(Step(new_index, new, "run", code, old=self.old[old_index]
                                if old_index >= 0 else None, origin=origin,
-                               buildable=True, reads=reads))
+                               buildable=True, making=making))
 
-    def _reads(self, new):
+    def _making(self, new):
         """What making `new` reads, if that calls nothing (inert.py). Long ones are
         not looked at (parsing them would cost as much as compiling them again)."""
         if new.end_line - new.line >= _LONGEST_INERT:
             return None
-        return reads_when_made(self.new_lines[new.line - 1: new.end_line])
+        return inert_making(self.new_lines[new.line - 1: new.end_line])
 
     def _prepare_swap(self, change, old, new, new_index: int = -1) -> None:
         signature = bool(change & _core.SIGNATURE_CHANGED)

@@ -19,6 +19,14 @@ REASON_HEADER = "its header changed"
 REASON_DECORATORS = "its decorators changed"
 
 
+def scope_of(nodes, index: int) -> int:
+    """The module, class or function whose namespace node `index` is bound in."""
+    parent = nodes[index].parent
+    while parent > 0 and nodes[parent].kind == "block":
+        parent = nodes[parent].parent
+    return parent
+
+
 class PatchError(Exception):
     """A save that cannot be applied at all (nothing was changed)."""
 
@@ -84,6 +92,15 @@ class Prebuilt:
     new_bases: list = dataclasses.field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Making:
+    """What making a definition or running a statement reads, when that calls nothing
+    (see inert.py); for a class, the names of its bases too."""
+
+    reads: FrozenSet[str]
+    bases: Tuple[str, ...] = ()
+
+
 @dataclass(frozen=True, eq=False)
 class Step:
     """A step of a save after the swaps: define, delete, re-create or run a node. Plain
@@ -100,8 +117,7 @@ class Step:
     attribute: str = ""            # "delete" of a class-body assignment: the attribute
     swap: Optional[Swap] = None    # "update": the swap waiting for its signature
     buildable: bool = False        # can be built for the commit, binding nothing
-    # What making it reads, if that calls nothing (see inert.py): None if it may run code.
-    reads: Optional[FrozenSet[str]] = None
+    making: Optional[Making] = None  # None: making it may run code (see inert.py)
 
 
 @dataclass
@@ -236,20 +252,11 @@ class FilePlan:
         rule, found = CommitRule(), []
         for step in self.steps:
             expected = rule.offers(step) and (step.verb not in STATEMENT_VERBS
-                                              or step.reads is not None)
+                                              or step.making is not None)
             if not expected:
                 rule.ran_live(step)
             found.append(expected)
         return found
-
-    def _module_level(self, node) -> bool:
-        """Whether `node` (of the new tree) binds in the module: only blocks above it."""
-        if self.nodes is None:
-            return False
-        parent = node.parent
-        while parent > 0 and self.nodes[parent].kind == "block":
-            parent = self.nodes[parent].parent
-        return parent == 0 and node.parent >= 0
 
     def entries(self, lines: List[str]) -> Tuple[PlanEntry, ...]:
         """Every swap, then every step not covered by a re-created class, as typed
@@ -258,7 +265,8 @@ class FilePlan:
 
         expected = self.expected_at_commit()
         live = [step for step, at_commit in zip(self.steps, expected)
-                if not at_commit and step.index >= 0 and self._module_level(step.node)]
+                if not at_commit and step.index >= 0 and self.nodes is not None
+                and scope_of(self.nodes, step.index) == 0]
         waiting = {id(swap): step.node.name for step in live
                    for swap in waiting_swaps(self.swaps, live).get(id(step), ())}
         found = [PlanEntry("update", swap.new.kind, swap.new.qualname, swap.new.line,
