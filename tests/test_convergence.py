@@ -433,3 +433,46 @@ def test_running_block_is_not_started_again_piece_by_piece(run_jurigged, tmp_pat
     (tmp_path / "app.py").write_text(app.replace('"s1"', '"s3"').replace('"tick"', '"tock"'))
     p.expect("tick s3", stream="out")
     assert "tock" not in p.output("out")
+
+
+# ---- definitions below a changed statement, built for the commit or not ------------------
+
+BELOW_A_STATEMENT = """\
+LEVEL = int("{level}")
+
+
+class Base:
+    def __init_subclass__(cls):
+        cls.seen = LEVEL
+
+
+def default_of(value=LEVEL):
+    return value
+"""
+
+
+def test_definitions_below_a_changed_statement_see_what_it_made(run_jurigged, tmp_path):
+    # The save changes LEVEL (a call: it re-runs after the commit) and adds, below it,
+    # a subclass whose base's __init_subclass__ reads LEVEL, a function whose default
+    # is LEVEL, and a plain function. Only the plain one may be made before the
+    # statement runs: the others must see the new LEVEL, as in a fresh run.
+    files = {"lib.py": BELOW_A_STATEMENT.format(level=1)}
+    p = start(run_jurigged, tmp_path, files, "import lib",
+              "(getattr(lib, 'Added', None) and lib.Added.seen, "
+              "getattr(lib, 'later', lambda: None)(), getattr(lib, 'plain', lambda: None)())")
+    p.expect("R (None, None, None)", stream="out")
+    write_files(tmp_path, {"lib.py": BELOW_A_STATEMENT.format(level=2) + dedent("""\
+
+
+        class Added(Base):
+            pass
+
+
+        def later(value=LEVEL):
+            return value
+
+
+        def plain():
+            return "plain"
+        """)})
+    assert converges(p, tmp_path) == "R (2, 2, 'plain')"
