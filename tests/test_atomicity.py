@@ -55,13 +55,15 @@ def start(run_jurigged, folder: Path, files: dict, imports: str, check: str, pro
     return process
 
 
-def save_versions(process, path: Path, text, versions, expected: str = "") -> None:
+def save_versions(process, path: Path, text, versions, expected: str = "",
+                  answer=lambda version: f"({version}, {version})") -> None:
     """Save text(version) to `path` for each version, each time waiting for the
-    program's answer of that version with no error and no mixed answer so far;
-    then check that jurigged reported nothing (but lines containing `expected`)."""
+    program's answer of that version (`answer(version)`) with no error and no mixed
+    answer so far; then check that jurigged reported nothing (but lines containing
+    `expected`)."""
     for version in versions:
         path.write_text(text(version))
-        process.expect(f"R (({version}, {version}), 0, 0)", stream="out")
+        process.expect(f"R ({answer(version)}, 0, 0)", stream="out")
     no_errors_reported(process, expected)
 
 
@@ -260,10 +262,8 @@ def test_a_function_added_below_a_changed_statement_is_there_with_its_caller(
     p = start(run_jurigged, tmp_path, {"lib.py": lib(0)}, "import lib", check,
               "(lib.b(), lib.LOG[-1])", "-d", "0")
     p.expect("R (((0, 0), 0), 0, 0)", stream="out")
-    for version in range(1, 121):
-        (tmp_path / "lib.py").write_text(lib(version))
-        p.expect(f"R ((({version}, {version}), {version}), 0, 0)", stream="out")
-    no_errors_reported(p)
+    save_versions(p, tmp_path / "lib.py", lib, range(1, 121),
+                  answer=lambda version: f"(({version}, {version}), {version})")
 
 
 def test_a_changed_constant_and_the_function_reading_it_change_together(run_jurigged,
@@ -307,8 +307,6 @@ def test_a_class_given_new_bases_gets_them_with_its_users(run_jurigged, tmp_path
     p = start(run_jurigged, tmp_path, {"lib.py": lib(0)}, "import lib\nK = lib.K", check,
               "(lib.f(), lib.K is K)", "-d", "0")
     p.expect("R (((0, 0), True), 0, 0)", stream="out")
-    for version in range(1, 61):
-        (tmp_path / "lib.py").write_text(lib(version))
-        p.expect(f"R ((({version}, {version}), True), 0, 0)", stream="out")
-    no_errors_reported(p)
+    save_versions(p, tmp_path / "lib.py", lib, range(1, 61),
+                  answer=lambda version: f"(({version}, {version}), True)")
 
