@@ -207,11 +207,13 @@ class Committer:
     def _waiting_swaps(self) -> Dict[int, List[Swap]]:
         """The swaps that wait for a live step (inert.waiting_swaps). Swaps that also
         reach existing closures stay in the commit."""
-        swaps = [swap for swap in self.plan.swaps
-                 if not (swap.closures and any(code.co_name not in _TRANSIENT for code
-                                               in _nested_codes(swap.old_code).values()))]
         live = [step for step in self.plan.steps if id(step) not in self.outcome.prebuilt
                 and step.index >= 0 and self.context.module_level(self.new, step.node)]
+        # A generator: waiting_swaps reads it only if a definition is made live (most
+        # saves make none, and their swaps' nested code is not walked for this).
+        swaps = (swap for swap in self.plan.swaps
+                 if not (swap.closures and any(code.co_name not in _TRANSIENT for code
+                                               in _nested_codes(swap.old_code).values())))
         return waiting_swaps(swaps, live)
 
     def finish(self, part: CommitPart) -> None:
