@@ -151,3 +151,22 @@ def test_a_swap_waits_for_what_it_calls_that_is_made_after_the_commit(planned):
     waiting = [entry for entry in entries if entry.verb == "update"]
     assert [(entry.what, entry.at_commit, entry.reason) for entry in waiting] == [
         ("b", False, "waits for d, made after the commit")]  # c calls d: b waits for both
+
+
+def test_a_statement_too_deep_to_parse_here_is_left_to_run_live():
+    # CPython 3.9-3.11 parse with Python's recursion limit: deep in a stack, a long sum
+    # the file's compile accepted may not parse again. It must not raise into the save.
+    import sys
+
+    text = ["X = " + "+".join(["1"] * 400)]
+
+    def nested(depth):
+        return nested(depth - 1) if depth else inert_making(text)
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(200)
+    try:
+        made = nested(100)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert made is None or made.reads == frozenset()

@@ -109,8 +109,8 @@ def inert_making(lines: List[str]) -> Optional[Making]:
     PEP 695 scope; a statement only assigns to plain names); None if it may run code."""
     try:
         tree = ast.parse(textwrap.dedent("\n".join(lines)) + "\n")
-    except (SyntaxError, ValueError):
-        return None
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None  # too deep for this thread's stack (3.9-3.11): left to run live
     if len(tree.body) != 1:
         return None
     reads: Set[str] = set()
