@@ -169,6 +169,34 @@ def test_ctrl_c_ends_as_with_python(tmp_path, run_jurigged, jurigged):
     assert err.startswith("Traceback") and err.endswith("KeyboardInterrupt\n")
 
 
+def test_ctrl_c_ends_by_sigint_while_the_watcher_thread_runs_code(tmp_path, run_jurigged):
+    # CPython exits by SIGINT after an interrupt only if no exec() or eval() of a
+    # string runs between the interrupt leaving the main script and the exit. Here the
+    # watcher thread is re-running a statement that does just that when Ctrl-C comes
+    # (the preload making dataclasses did the same, in ~1 run of 30).
+    write(tmp_path, "lib.py", "VALUE = 0\n")
+    write(tmp_path, "main.py", """\
+        import sys, time
+        import lib
+        sys.stdout.write("ready\\n"); sys.stdout.flush()
+        time.sleep(60)
+        """)
+    process = run_jurigged("main.py")
+    process.expect("ready", stream="out")
+    write(tmp_path, "lib.py", """\
+        import sys, time
+        VALUE = 1
+        sys.stdout.write("busy\\n"); sys.stdout.flush()
+        _until = time.monotonic() + 1.5
+        while time.monotonic() < _until:
+            exec("_x = 1")
+        """)
+    process.expect("busy", stream="out")
+    process.send_signal(signal.SIGINT)
+    assert process.wait() == -signal.SIGINT
+    assert process.output("err").endswith("KeyboardInterrupt\n")
+
+
 def test_process_ends_when_the_script_ends(tmp_path, run_jurigged):
     write(tmp_path, "lib.py", "def answer():\n    return 42\n")
     write(tmp_path, "main.py", "import lib\nprint('answer', lib.answer())\n")

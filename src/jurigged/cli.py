@@ -165,6 +165,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         return _interact(program.namespace)
     if isinstance(ending, KeyboardInterrupt):
         runner.report(ending)
+        # CPython ends an interrupted program by SIGINT only if nothing runs an exec()
+        # or eval() of a string between the interrupt leaving the main script and the
+        # exit (one resets the flag it decides by), and the watcher thread may be
+        # making dataclasses in its preload then: it ends first, or the exit status
+        # was sometimes 1.
+        watcher.finish()
         raise KeyboardInterrupt
     return runner.exit_status(ending)
 

@@ -129,14 +129,15 @@ class Watcher:
             self._thread = threading.Thread(target=self._run, name="jurigged",
                                             daemon=True)
             self._thread.start()
-            atexit.register(self._finish_at_exit)
+            atexit.register(self.finish)
 
-    def _finish_at_exit(self) -> None:
+    def finish(self) -> None:
+        """Close the native watcher and give the thread (perhaps applying a save)
+        time to end: done at exit, and by the CLI before an interrupt leaves it."""
         # At exit CPython ends a daemon thread that takes the GIL back by unwinding its
         # stack (pthread_exit); through the engine's C++ frames that unwinding is
         # std::terminate, and the program would die with SIGABRT instead of its own
-        # status. So the native watcher is closed and the thread (perhaps applying a
-        # save) is given time to finish before finalization starts.
+        # status. So this runs before finalization starts.
         self._native.close()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -267,7 +268,9 @@ class Watcher:
             caches.index.update((), imported)
 
     def _import_unless_closed(self, name: str) -> bool:
-        if self._native.closed:
+        # Not once the program's main thread has ended: what it leaves for its exit
+        # should not wait for imports no save will use.
+        if self._native.closed or not threading.main_thread().is_alive():
             return False
         if name not in sys.modules:
             import importlib
