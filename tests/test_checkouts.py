@@ -1,4 +1,5 @@
-"""checkouts.in_progress: a git index lock holds saves only while git may be writing."""
+"""checkouts.activity: a git index lock holds saves only while git may be writing, and a
+just-written index says a git command has just ended."""
 
 from __future__ import annotations
 
@@ -52,3 +53,22 @@ def test_git_processes_are_seen(tmp_path):
     finally:
         child.stdin.close()
         child.wait()
+
+
+def test_activity_tells_a_running_git_from_one_that_just_ended(tmp_path):
+    lock, saved = repository(tmp_path)
+    other = tmp_path / "elsewhere"
+    (other / ".git").mkdir(parents=True)
+    (other / "b.py").write_text("")
+    both = [saved, str(other / "b.py")]
+    assert checkouts.activity(both) == checkouts.QUIET  # no index yet
+    index = other / ".git" / "index"
+    index.write_text("")
+    assert checkouts.activity(both) == checkouts.JUST_ENDED
+    old = time.time() - 10 * checkouts.JUST_ENDED_S
+    os.utime(index, (old, old))
+    assert checkouts.activity(both) == checkouts.QUIET
+    lock.write_text("")  # the other repository's git holds its lock
+    assert checkouts.activity(both) == checkouts.RUNNING
+    assert checkouts.activity([str(other / "b.py")]) == checkouts.QUIET
+    assert checkouts.activity([str(tmp_path / "top.py")]) == checkouts.RUNNING

@@ -28,20 +28,36 @@ _git_dirs: Dict[str, Optional[str]] = {}  # directory -> its repository's git di
 JUST_ENDED_S = 1.0
 
 
+# What `activity` finds of git in the repositories of saved files.
+QUIET, RUNNING, JUST_ENDED = "quiet", "running", "just ended"
+
+
+def activity(paths: Iterable[str]) -> str:
+    """RUNNING if a git command locks the repository of any of these files, else
+    JUST_ENDED if one wrote its index in the last JUST_ENDED_S (a checkout, merge or
+    stash that just completed), else QUIET. Asked on every save: one look at each
+    repository. Not os.stat: it lets go of the GIL, and getting it back from the
+    program costs more than the call (see _core.stat_paths)."""
+    git_dirs = _git_dirs_of(paths)
+    if not git_dirs:
+        return QUIET
+    files = [os.path.join(git_dir, name) for git_dir in git_dirs
+             for name in ("index.lock", "index")]
+    found = _core.stat_paths(files, follow_symlinks=True)
+    now = time.time()
+    locks, indexes = found[0::2], found[1::2]
+    if any(not error and (now - mtime_ns / 1e9 < STALE_AFTER_S or _git_running())
+           for error, _, _, _, mtime_ns in locks):
+        return RUNNING
+    if any(not error and now - mtime_ns / 1e9 < JUST_ENDED_S
+           for error, _, _, _, mtime_ns in indexes):
+        return JUST_ENDED
+    return QUIET
+
+
 def in_progress(paths: Iterable[str]) -> bool:
     """Whether the repository of any of these files is locked by a git command."""
-    return any(_held(os.path.join(git_dir, "index.lock")) for git_dir in _git_dirs_of(paths))
-
-
-def just_ended(paths: Iterable[str]) -> bool:
-    """Whether a git command wrote the index of any of these files' repositories in
-    the last JUST_ENDED_S (a checkout, merge or stash that just completed)."""
-    indexes = [os.path.join(git_dir, "index") for git_dir in _git_dirs_of(paths)]
-    if not indexes:
-        return False
-    now = time.time()
-    return any(not error and now - mtime_ns / 1e9 < JUST_ENDED_S
-               for error, _, _, _, mtime_ns in _core.stat_paths(indexes, follow_symlinks=True))
+    return activity(paths) == RUNNING
 
 
 def _git_dirs_of(paths: Iterable[str]) -> List[str]:
@@ -51,16 +67,6 @@ def _git_dirs_of(paths: Iterable[str]) -> List[str]:
         if git_dir is not None and git_dir not in found:
             found.append(git_dir)
     return found
-
-
-def _held(lock: str) -> bool:
-    """Whether `lock` exists and a git command may still be holding it."""
-    # Not os.stat: it lets go of the GIL, and getting it back from the program costs
-    # more than the call (see _core.stat_paths); checked on every save.
-    (error, _, _, _, mtime_ns), = _core.stat_paths([lock], follow_symlinks=True)
-    if error:
-        return False
-    return time.time() - mtime_ns / 1e9 < STALE_AFTER_S or _git_running()
 
 
 def _git_running() -> bool:

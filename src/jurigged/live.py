@@ -280,9 +280,10 @@ class Watcher:
         return True
 
     def _with_rest_of_checkout(self, events: list) -> list:
-        if not checkouts.in_progress(event[1] for event in events):
-            if not checkouts.just_ended(event[1] for event in events):
-                return events
+        git = checkouts.activity(event[1] for event in events)
+        if git == checkouts.QUIET:
+            return events
+        if git == checkouts.JUST_ENDED:
             return _latest_per_file(events + self._rest_of_git_command())
         deadline = time.monotonic() + CHECKOUT_HOLD_S
         while time.monotonic() < deadline and not self._native.closed:
@@ -308,7 +309,13 @@ class Watcher:
         from .patcher import report_failures
 
         self._report_due = False
-        report_failures([file for file in self.registry.files.values() if file.pending])
+        report_failures(self._failing_files())
+
+    def _failing_files(self) -> List[SourceFile]:
+        from .patcher import failing_files
+
+        files = self.registry.files
+        return [file for file in failing_files() if files.get(file.path) is file]
 
     def apply_pending(self) -> int:
         """Apply the saves queued in manual mode, on the calling thread. Returns how
@@ -354,9 +361,9 @@ class Watcher:
             # code, and failed statements of every watched file are retried.
             from .patcher import apply_batch, unreported_failures
 
-            # Only files with failed steps to retry: a save costs the same at 10 or
-            # 10,000 watched files.
-            failing = [file for file in self.registry.files.values() if file.pending]
+            # Only files with failed steps to retry, known without a look at each
+            # watched file: a save costs the same at 10 or 10,000 of them.
+            failing = self._failing_files()
             apply_batch(saves, failing, report=report,
                         every_file=self.registry.files.values(), on_staged=on_staged)
             if not report:

@@ -65,6 +65,15 @@ def __getattr__(name):
 apply_lock = threading.RLock()
 
 
+# The files whose `pending` is not empty, by id (see SourceFile.pending).
+_failing: Dict[int, "SourceFile"] = {}
+
+
+def failing_files() -> List["SourceFile"]:
+    """Every file with failed steps to retry."""
+    return list(_failing.values())
+
+
 class SourceFile:
     """A watched file, the module it runs as, and what is known of its live code."""
 
@@ -78,7 +87,22 @@ class SourceFile:
         self.lines: List[str] = []
         self.codes: Dict[Tuple[str, int], types.CodeType] = {}
         self.origins: Dict[int, Tuple[int, int]] = {}  # module-level node -> lines at import
-        self.pending: List[Pending] = []  # failed steps, retried on later saves
+        self.pending: List[Pending] = []
+
+    @property
+    def pending(self) -> List[Pending]:
+        """Failed steps, retried on later saves."""
+        return self._pending
+
+    @pending.setter
+    def pending(self, steps: List[Pending]) -> None:
+        # Assigned, never changed in place: the files with failed steps are then
+        # known without a look at every watched file on each save.
+        self._pending = steps
+        if steps:
+            _failing[id(self)] = self
+        else:
+            _failing.pop(id(self), None)
 
     # -- the live module ------------------------------------------------------------
 
@@ -226,7 +250,8 @@ def _apply_batch(changes: List[Tuple[SourceFile, bytes]],
         _guarded(file, lambda: patch.live.run_steps(early=False))
     for file, patch in applied:
         _guarded(file, patch.live.refresh_classes)
-        file.pending.extend(patch.outcome.failures)
+        if patch.outcome.failures:
+            file.pending = file.pending + patch.outcome.failures
     files = [file for file, _ in applied]
     files += [file for file in watched if file not in files]
     changed = {name for _, patch in applied for name in patch.plan.changed_names}
