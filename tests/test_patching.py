@@ -423,6 +423,6 @@ def test_two_functions_change_together_for_other_threads(run_jurigged, tmp_path)
     """
     p = start(run_jurigged, tmp_path, lib, "(lib.a(), lib.b(), mixed[0])", setup, "-d", "0")
     p.expect("R (0, 0, 0)")
-    for version in range(1, 201):
+    for version in range(1, 81):
         edit(tmp_path, p, lib.replace("return 0", f"return {version}"),
              f"({version}, {version}, 0)")
