@@ -15,6 +15,7 @@ from operator import attrgetter
 
 import pytest
 
+from jurigged import _core
 from jurigged._core import UNBIND, Binding, FunctionUpdate, commit
 
 KEEP = ...
@@ -448,3 +449,31 @@ def test_new_bases_under_a_metaclass_of_its_own_are_refused():
     cls = Meta("Plain", (), {})
     with pytest.raises(ValueError, match="data descriptor"):
         commit([], bindings=[Binding(cls, "__bases__", (object,))])
+
+
+def test_frames_running_finds_every_frame_of_a_code_by_identity():
+    release = threading.Event()
+    entered = threading.Barrier(3)
+
+    def waits(depth):
+        if depth:
+            return waits(depth - 1)
+        entered.wait()
+        release.wait()
+
+    threads = [threading.Thread(target=waits, args=(2,)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        entered.wait()
+        found = _core.frames_running([waits.__code__])
+        assert sorted(thread for thread, _ in found) == sorted(
+            [t.ident for t in threads] * 3)  # three frames deep in each
+        assert all(frame.f_code is waits.__code__ for _, frame in found)
+        twin = waits.__code__.replace()  # equal to it, but not the code the frames run
+        assert twin == waits.__code__ and _core.frames_running([twin]) == []
+        assert _core.frames_running([]) == []
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join()

@@ -1109,6 +1109,33 @@ nb::list functions_using(nb::iterable codes) {
     return result;
 }
 
+// (thread ident, frame) of every frame of every thread whose code is one of `codes`
+// (by identity, as frames run them): the walk of sys._current_frames() done in C. In
+// Python it was one loop turn per frame, ~0.25 ms a save in a program of 20 threads
+// 45 frames deep.
+nb::list frames_running(nb::iterable codes) {
+    std::unordered_set<PyObject*> wanted;
+    for (nb::handle code : codes) wanted.insert(code.ptr());
+    nb::list found;
+    if (wanted.empty()) return found;
+    nb::dict tops = nb::cast<nb::dict>(nb::module_::import_("sys").attr("_current_frames")());
+    for (auto [thread, top] : tops) {
+        if (!PyFrame_Check(top.ptr())) continue;
+        PyFrameObject* frame = reinterpret_cast<PyFrameObject*>(top.ptr());
+        Py_INCREF(frame);
+        while (frame) {
+            PyCodeObject* code = PyFrame_GetCode(frame);  // new reference
+            bool hit = wanted.count(reinterpret_cast<PyObject*>(code)) != 0;
+            Py_DECREF(code);  // the frame keeps it alive
+            if (hit) found.append(nb::make_tuple(thread, nb::handle(reinterpret_cast<PyObject*>(frame))));
+            PyFrameObject* back = PyFrame_GetBack(frame);  // new reference
+            Py_DECREF(frame);
+            frame = back;
+        }
+    }
+    return found;
+}
+
 }  // namespace
 
 static void bind_patcher(nb::module_& m) {
@@ -1145,6 +1172,9 @@ static void bind_patcher(nb::module_& m) {
           "code in another thread reads from namespace are left out and returned.");
     m.def("functions_using", &functions_using, "codes"_a,
           "Every live function whose __code__ is one of codes (one heap pass).");
+    m.def("frames_running", &frames_running, "codes"_a,
+          "(thread ident, frame) of every frame of every thread that runs one of codes "
+          "(compared by identity).");
 }
 
 NB_MODULE(_core, m) {

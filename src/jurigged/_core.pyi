@@ -147,7 +147,7 @@ class Watcher:
 
 # patcher (the function index is jurigged.function_index.FunctionIndex, in Python)
 
-from types import CodeType, FunctionType
+from types import CodeType, FrameType, FunctionType
 from typing import Any, Iterable, Sequence, Tuple, Union
 
 class UnbindType:
@@ -219,3 +219,8 @@ def commit(updates: Sequence[Union[FunctionUpdate, FunctionUpdateTuple]], *,
 
 def functions_using(codes: Iterable[CodeType]) -> list[FunctionType]:
     """Every live function whose __code__ is one of `codes` (one pass over the heap)."""
+
+
+def frames_running(codes: Iterable[CodeType]) -> list[tuple[int, FrameType]]:
+    """(thread ident, frame) of every frame of every thread that runs one of `codes`
+    (compared by identity)."""

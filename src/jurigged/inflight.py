@@ -6,13 +6,13 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 import types
 from dataclasses import dataclass
-from typing import Callable, Iterable, List, Tuple
+from typing import Iterable, List, Tuple
 
+from . import _core
 from .logs import logger
 
 # How long after the save a call must still be running to be named.
@@ -33,17 +33,10 @@ class RunningCall:
     line: int
 
 
-def frames_running(wanted: Callable[[types.CodeType], bool]
-                   ) -> List[Tuple[int, types.FrameType]]:
+def frames_running(codes: Iterable[types.CodeType]) -> List[Tuple[int, types.FrameType]]:
     """(thread id, frame) of the frames of every thread (suspended generators aside)
-    whose code is wanted."""
-    found = []
-    for thread, frame in sys._current_frames().items():
-        while frame is not None:
-            if wanted(frame.f_code):
-                found.append((thread, frame))
-            frame = frame.f_back
-    return found
+    that run one of `codes` (told apart by identity)."""
+    return [tuple(found) for found in _core.frames_running(codes)]
 
 
 class _Watch:
@@ -78,9 +71,8 @@ class _Watch:
                 self._timer = None
                 if self._calls:
                     self._start(max(0.0, min(when for when, _ in self._calls) - now))
-            codes = {id(call.code) for call in due}
             running = {(thread, id(frame), id(frame.f_code)) for thread, frame
-                       in frames_running(lambda code: id(code) in codes)}
+                       in frames_running(call.code for call in due)}
             said = set()
             for call in due:
                 if (call.thread, call.frame_id, id(call.code)) in running and (
@@ -105,7 +97,7 @@ def calls_of_swapped_code(old_codes: Iterable[Tuple[types.CodeType, str]], path:
     pairs; codes are told apart by identity, as frames run them)."""
     by_id = {id(code): name for code, name in old_codes}
     calls = []
-    for thread, frame in frames_running(lambda code: id(code) in by_id):
+    for thread, frame in frames_running(code for code, _ in old_codes):
         name = by_id[id(frame.f_code)]
         line = frame.f_code.co_firstlineno
         calls.append(RunningCall(
