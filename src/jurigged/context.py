@@ -121,6 +121,7 @@ class SaveContext:
         self.flags = future_flags(self.namespace)
         self.heap = HeapSearch(self.namespace, file._same_file)
         self.found_in_heap: List[types.FunctionType] = []  # placed by the heap search
+        self._running_lines: Optional[Set[int]] = None
 
     # -- tree helpers -----------------------------------------------------------------
 
@@ -345,12 +346,16 @@ class SaveContext:
         logger.run(self.file.module_name, self.file.path, new.line, text)
 
     def running_lines(self) -> Set[int]:
-        """Lines at which this file's module-level code is running in some thread."""
-        lines = set()
-        for frame in sys._current_frames().values():
-            while frame is not None:
-                code = frame.f_code
-                if code.co_name == "<module>" and self.file._same_file(code.co_filename):
-                    lines.add(frame.f_lineno)
-                frame = frame.f_back
-        return lines
+        """Lines at which this file's module-level code is running in some thread
+        (a loop at the top level of a script, an import in progress). Looked at once
+        a save: every frame of every thread is walked, and each statement asks."""
+        if self._running_lines is None:
+            lines = set()
+            for frame in sys._current_frames().values():
+                while frame is not None:
+                    code = frame.f_code
+                    if code.co_name == "<module>" and self.file._same_file(code.co_filename):
+                        lines.add(frame.f_lineno)
+                    frame = frame.f_back
+            self._running_lines = lines
+        return self._running_lines
