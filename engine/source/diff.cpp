@@ -32,19 +32,19 @@ public:
         for (std::size_t n = 0; n < b.size(); ++n) {
             if (new_to_old[n] >= 0)
                 plan.entries.push_back({changes[n], new_to_old[n], static_cast<int>(n)});
-            else if (new_to_old[b[n].parent] >= 0)
+            else if (new_to_old[b[n].parent()] >= 0)
                 plan.entries.push_back({Added, -1, static_cast<int>(n)});
         }
         for (std::size_t o = 1; o < a.size(); ++o) {
-            if (old_to_new[o] < 0 && old_to_new[a[o].parent] >= 0)
+            if (old_to_new[o] < 0 && old_to_new[a[o].parent()] >= 0)
                 plan.entries.push_back({Deleted, static_cast<int>(o), -1});
         }
         return plan;
     }
 
 private:
-    const std::vector<Node>& a;  // old
-    const std::vector<Node>& b;  // new
+    const NodeTable& a;  // old
+    const NodeTable& b;  // new
     std::vector<int> old_to_new, new_to_old;
     std::vector<std::uint32_t> changes;  // per new node
     const Reuse* reuse = nullptr;  // new_tree was parsed against old_tree
@@ -73,24 +73,23 @@ private:
 
     // What separates two nodes already known to be "the same" one.
     std::uint32_t content_changes(int o, int n) const {
-        const Node& x = a[o];
-        const Node& y = b[n];
+        NodeRef x = a[o], y = b[n];
         std::uint32_t change = Unchanged;
-        if (is_definition(x.kind)) {
-            if (x.decorators_hash != y.decorators_hash) change |= DecoratorsChanged;
-            if (x.header_hash != y.header_hash)
-                change |= x.kind == Kind::Class ? ClassHeaderChanged : SignatureChanged;
-            if (x.body_hash != y.body_hash) change |= BodyChanged;
-        } else if (x.kind == Kind::Block) {
+        if (is_definition(x->kind)) {
+            if (x->decorators_hash != y->decorators_hash) change |= DecoratorsChanged;
+            if (x->header_hash != y->header_hash)
+                change |= x->kind == Kind::Class ? ClassHeaderChanged : SignatureChanged;
+            if (x->body_hash != y->body_hash) change |= BodyChanged;
+        } else if (x->kind == Kind::Block) {
             // a block's own clauses; the definitions inside it get their own entries
-            if (x.header_hash != y.header_hash) return BodyChanged;
-            if (x.body_hash != y.body_hash) return x.span.line != y.span.line ? Moved : Unchanged;
-        } else if (x.body_hash != y.body_hash) {
+            if (x->header_hash != y->header_hash) return BodyChanged;
+            if (x->body_hash != y->body_hash) return x.line() != y.line() ? Moved : Unchanged;
+        } else if (x->body_hash != y->body_hash) {
             change |= BodyChanged;
         }
         if (change != Unchanged) return change;
-        if (x.layout_hash != y.layout_hash) return Reformatted;
-        return x.span.line != y.span.line ? Moved : Unchanged;
+        if (x->layout_hash != y->layout_hash) return Reformatted;
+        return x.line() != y.line() ? Moved : Unchanged;
     }
 
     // Scope by scope from the paired roots down, on a work list rather than by recursion
@@ -100,8 +99,7 @@ private:
         while (!scopes.empty()) {
             auto [o, n] = scopes.back();
             scopes.pop_back();
-            const std::vector<int>& old_children = a[o].children;
-            const std::vector<int>& new_children = b[n].children;
+            std::vector<int> old_children = a[o].children(), new_children = b[n].children();
             if (reuse && o == 0)
                 match_module_definitions(old_children, new_children);
             else
@@ -113,7 +111,7 @@ private:
                 if (partner < 0) continue;
                 if (reuse && n == 0 && reused_as(partner) == *child)
                     pair_copies(partner, *child, next_sibling - *child);
-                else if (b[*child].kind != Kind::Statement)
+                else if (b[*child]->kind != Kind::Statement)
                     scopes.emplace_back(partner, *child);
             }
         }
@@ -128,19 +126,19 @@ private:
     void match_module_definitions(const std::vector<int>& old_children, const std::vector<int>& new_children) {
         std::vector<std::string_view> contested;  // few: the re-read part's definitions
         for (int c : old_children)
-            if (reused_as(c) < 0 && is_definition(a[c].kind)) contested.push_back(a[c].name);
+            if (reused_as(c) < 0 && is_definition(a[c]->kind)) contested.push_back(a[c]->name);
         for (int c : new_children)
-            if (c >= reuse->prefix_end && c < reuse->new_suffix_begin && is_definition(b[c].kind))
-                contested.push_back(b[c].name);
+            if (c >= reuse->prefix_end && c < reuse->new_suffix_begin && is_definition(b[c]->kind))
+                contested.push_back(b[c]->name);
         if (contested.size() > 32) return match_definitions(old_children, new_children);  // a big change
         auto is_contested = [&](std::string_view name) {
             return std::find(contested.begin(), contested.end(), name) != contested.end();
         };
         std::vector<int> old_rest;
         for (int c : old_children) {
-            if (!is_definition(a[c].kind)) continue;
+            if (!is_definition(a[c]->kind)) continue;
             int copy = reused_as(c);
-            if (copy >= 0 && !is_contested(a[c].name))
+            if (copy >= 0 && !is_contested(a[c]->name))
                 pair(c, copy, content_changes(c, copy));
             else
                 old_rest.push_back(c);
@@ -151,7 +149,7 @@ private:
     void match_definitions(const std::vector<int>& old_children, const std::vector<int>& new_children) {
         std::unordered_map<std::string_view, std::vector<int>> old_by_name;
         for (int c : old_children)
-            if (is_definition(a[c].kind)) old_by_name[a[c].name].push_back(c);
+            if (is_definition(a[c]->kind)) old_by_name[a[c]->name].push_back(c);
         if (old_by_name.empty()) return;
 
         using Similar = bool (*)(const Node&, const Node&);
@@ -170,12 +168,12 @@ private:
         };
         for (Similar similar : tiers) {
             for (int c : new_children) {
-                if (new_to_old[c] >= 0 || !is_definition(b[c].kind)) continue;
-                auto found = old_by_name.find(b[c].name);
+                if (new_to_old[c] >= 0 || !is_definition(b[c]->kind)) continue;
+                auto found = old_by_name.find(b[c]->name);
                 if (found == old_by_name.end()) continue;
                 for (int candidate : found->second) {
-                    if (old_to_new[candidate] >= 0 || a[candidate].kind != b[c].kind) continue;
-                    if (!similar(a[candidate], b[c])) continue;
+                    if (old_to_new[candidate] >= 0 || a[candidate]->kind != b[c]->kind) continue;
+                    if (!similar(a[candidate].raw(), b[c].raw())) continue;
                     pair(candidate, c, content_changes(candidate, c));
                     break;
                 }
@@ -193,9 +191,9 @@ private:
     void match_statements(const std::vector<int>& old_children, const std::vector<int>& new_children) {
         std::vector<int> xs, ys;
         for (int c : old_children)
-            if (!is_definition(a[c].kind)) xs.push_back(c);
+            if (!is_definition(a[c]->kind)) xs.push_back(c);
         for (int c : new_children)
-            if (!is_definition(b[c].kind)) ys.push_back(c);
+            if (!is_definition(b[c]->kind)) ys.push_back(c);
         if (xs.empty() || ys.empty()) return;
 
         std::vector<std::pair<int, int>> anchors = align(xs, ys);
@@ -203,13 +201,13 @@ private:
 
         std::unordered_map<std::uint64_t, std::vector<int>> unpaired_old;
         for (int x : xs)
-            if (old_to_new[x] < 0) unpaired_old[statement_key(a[x])].push_back(x);
+            if (old_to_new[x] < 0) unpaired_old[statement_key(a[x].raw())].push_back(x);
         for (int y : ys) {
             if (new_to_old[y] >= 0) continue;
-            auto found = unpaired_old.find(statement_key(b[y]));
+            auto found = unpaired_old.find(statement_key(b[y].raw()));
             if (found == unpaired_old.end()) continue;
             for (int x : found->second) {
-                if (old_to_new[x] >= 0 || a[x].kind != b[y].kind) continue;
+                if (old_to_new[x] >= 0 || a[x]->kind != b[y]->kind) continue;
                 pair(x, y, content_changes(x, y));
                 break;
             }
@@ -228,7 +226,7 @@ private:
             std::size_t k = 0;
             for (int y : gap_new) {
                 for (std::size_t j = k; j < gap_old.size(); ++j) {
-                    if (a[gap_old[j]].kind != b[y].kind) continue;
+                    if (a[gap_old[j]]->kind != b[y]->kind) continue;
                     pair(gap_old[j], y, content_changes(gap_old[j], y));
                     k = j + 1;
                     break;
@@ -239,7 +237,7 @@ private:
 
     std::vector<std::pair<int, int>> align(const std::vector<int>& xs, const std::vector<int>& ys) const {
         auto same = [&](int x, int y) {
-            return a[x].kind == b[y].kind && statement_key(a[x]) == statement_key(b[y]);
+            return a[x]->kind == b[y]->kind && statement_key(a[x].raw()) == statement_key(b[y].raw());
         };
         std::vector<std::pair<int, int>> head, tail;
         std::size_t lo = 0, hx = xs.size(), hy = ys.size();
@@ -262,10 +260,10 @@ private:
             }
         } else if (n > 0 && m > 0) {
             std::unordered_map<std::uint64_t, std::vector<std::size_t>> positions;
-            for (std::size_t i = n; i-- > 0;) positions[statement_key(a[xs[lo + i]])].push_back(i);
+            for (std::size_t i = n; i-- > 0;) positions[statement_key(a[xs[lo + i]].raw())].push_back(i);
             std::size_t next = 0;
             for (std::size_t j = 0; j < m; ++j) {
-                auto found = positions.find(statement_key(b[ys[lo + j]]));
+                auto found = positions.find(statement_key(b[ys[lo + j]].raw()));
                 if (found == positions.end()) continue;
                 std::vector<std::size_t>& stack = found->second;  // ascending from the back
                 while (!stack.empty() && stack.back() < next) stack.pop_back();

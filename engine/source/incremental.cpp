@@ -10,7 +10,7 @@
 // piece's first line; the piece ends with the dedents the whole file has before the
 // statement that follows. Anything the piece cannot settle on its own (an error, a
 // string or bracket left open, a clause like `else:` joining what came before) makes
-// it fail, and then the whole file is parsed. Nodes before the piece are copied, nodes
+// it fail, and then the whole file is parsed. Nodes before and after the piece are the
 // after it shifted by whole lines; their hashes do not depend on where they are.
 #include <algorithm>
 #include <cstring>
@@ -87,19 +87,6 @@ std::optional<Region> changed_region(const Tree& old, std::string_view text) {
     return region;
 }
 
-void shift_lines(Node& node, int lines) {
-    node.span.line += lines;
-    node.span.end_line += lines;
-    if (node.def_line) node.def_line += lines;
-    if (node.body_line) node.body_line += lines;
-}
-
-// Moves a node to index space where old index i (i > 0) is i + offset; 0 is the module.
-void shift_indices(Node& node, int offset) {
-    if (node.parent > 0) node.parent += offset;
-    for (int& child : node.children) child += offset;
-}
-
 class Splice {
 public:
     Splice(const Tree& old, const Tree& piece, const Region& region)
@@ -120,7 +107,7 @@ public:
     }
 
     // The module's end would come from before the piece, where it is not kept.
-    bool ends_before_piece() const { return !starts_after && piece.nodes[0].children.empty(); }
+    bool ends_before_piece() const { return !starts_after && piece.nodes.module().children.empty(); }
 
 private:
     const Tree& old;
@@ -151,21 +138,21 @@ private:
         }
     }
 
-    void nodes(Tree& tree) {
-        std::size_t suffix_count = old.nodes.size() - static_cast<std::size_t>(old_suffix_begin);
-        tree.nodes.reserve(static_cast<std::size_t>(new_suffix_begin) + suffix_count);
-        tree.nodes.emplace_back();
-        tree.nodes.insert(tree.nodes.end(), old.nodes.begin() + 1, old.nodes.begin() + prefix_end);
-        for (std::size_t k = 1; k < piece.nodes.size(); ++k) {
-            Node& node = tree.nodes.emplace_back(piece.nodes[k]);
-            shift_indices(node, prefix_end - 1);
-            shift_lines(node, line_offset);
-        }
-        int index_shift = new_suffix_begin - old_suffix_begin;
-        for (std::size_t k = static_cast<std::size_t>(old_suffix_begin); k < old.nodes.size(); ++k) {
-            Node& node = tree.nodes.emplace_back(old.nodes[k]);
-            shift_indices(node, index_shift);
-            shift_lines(node, suffix_lines);
+    // The kept nodes are the old tree's runs, moved; the piece's are its own store.
+    void nodes(Tree& tree) const {
+        NodeTable& out = tree.nodes;
+        take(out, old.nodes, 1, prefix_end, 0, 0);
+        take(out, piece.nodes, 1, static_cast<int>(piece.nodes.size()), prefix_end - 1, line_offset);
+        take(out, old.nodes, old_suffix_begin, static_cast<int>(old.nodes.size()),
+             new_suffix_begin - old_suffix_begin, suffix_lines);
+        out.seal();
+    }
+
+    // `from`'s nodes [begin, end), by reference, `shift` indices and `lines` lines on.
+    static void take(NodeTable& out, const NodeTable& from, int begin, int end, int shift, int lines) {
+        for (const NodeRun& run : from.runs()) {
+            int first = std::max(run.begin, begin - run.shift), last = std::min(run.end, end - run.shift);
+            if (first < last) out.append({run.store, first, last, run.shift + shift, run.lines + lines});
         }
     }
 
@@ -206,14 +193,14 @@ private:
 
     // The module node: its children, its end (the last statement's), hashes of all tokens.
     void module(Tree& tree) {
-        Node& module = tree.nodes[0];
+        Node& module = tree.nodes.module();
         module.kind = Kind::Module;
         module.children.reserve(tree.top_level.size());
         for (const TopLevelStart& start : tree.top_level) module.children.push_back(start.node);
-        const Span& end = starts_after ? old.nodes[0].span : piece.nodes[0].span;
+        const Span& end = starts_after ? old.nodes.module().span : piece.nodes.module().span;
         int lines = starts_after ? suffix_lines : line_offset;
         module.span = {1, 0, end.end_line + lines, end.end_col};
-        module.body_line = tree.nodes[module.children.front()].span.line;
+        module.body_line = tree.nodes[static_cast<std::size_t>(module.children.front())].line();
         module.body_hash = RangeHasher::content_of(tree.all_tokens, tree.token_count);
         module.layout_hash = RangeHasher::layout_of(tree.all_tokens, tree.token_count, 1);
     }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -81,8 +82,81 @@ struct Reuse {
     int suffix_lines = 0;  // how far the nodes after the re-read ones moved
 };
 
+// A run of one store's nodes: store positions [begin, end) are the tree's nodes
+// [begin + shift, end + shift), with their lines moved by `lines`. Indices a node holds
+// (parent, children) are store positions too and move the same way, except the module's
+// (0). A run holds whole top-level subtrees, so what a node refers to is in its run.
+struct NodeRun {
+    std::shared_ptr<const std::vector<Node>> store;
+    int begin = 0, end = 0;
+    int shift = 0, lines = 0;
+    int first() const { return begin + shift; }  // tree indices [first(), last())
+    int last() const { return end + shift; }
+};
+
+// One node as its tree sees it: the stored node, whose position-free fields (kind,
+// names, hashes) are read through ->, and its run's moves for the rest.
+class NodeRef {
+public:
+    NodeRef(const Node& node, int shift, int lines) : node(&node), shift_(shift), lines_(lines) {}
+    const Node* operator->() const { return node; }
+    const Node& raw() const { return *node; }
+    int parent() const { return node->parent > 0 ? node->parent + shift_ : node->parent; }
+    std::size_t child_count() const { return node->children.size(); }
+    int child(std::size_t k) const { return node->children[k] + shift_; }
+    std::vector<int> children() const;
+    int line() const { return node->span.line + lines_; }
+    int end_line() const { return node->span.end_line + lines_; }
+    Span span() const { return {line(), node->span.col, end_line(), node->span.end_col}; }
+    Node materialize() const;  // a copy with the tree's positions
+
+private:
+    const Node* node;
+    int shift_, lines_;
+};
+
+// The nodes of a tree: the module, then runs of stored nodes. A tree parsed against
+// another shares the runs of the nodes it did not re-read with it (moved, not copied),
+// so it costs what the edit changed. Stores are immutable once a tree is built.
+class NodeTable {
+public:
+    NodeTable() = default;
+    explicit NodeTable(std::vector<Node>&& nodes);  // nodes[0] is the module
+
+    std::size_t size() const { return count; }
+    bool empty() const { return count == 0; }
+    NodeRef operator[](std::size_t index) const;
+    const Node& module() const { return module_; }
+    Node& module() { return module_; }
+    const std::vector<NodeRun>& runs() const { return runs_; }
+    // visit(index, node) for every node in order, without a look-up per node
+    template <class Visit>
+    void for_each(Visit visit) const {
+        if (count == 0) return;
+        visit(std::size_t{0}, NodeRef(module_, 0, 0));
+        for (const NodeRun& run : runs_)
+            for (int k = run.begin; k < run.end; ++k)
+                visit(static_cast<std::size_t>(k + run.shift),
+                      NodeRef((*run.store)[static_cast<std::size_t>(k)], run.shift, run.lines));
+    }
+
+    // Building a spliced table: runs in tree order, then seal() (which bounds their count).
+    void append(NodeRun run);
+    void seal();
+    // A node of a store only this table holds (a fresh parse's), to finish it in place.
+    Node* fresh(std::size_t index);
+    // Nodes in stores no other tree shares (what freeing this table frees).
+    std::size_t owned() const;
+
+private:
+    Node module_;
+    std::vector<NodeRun> runs_;
+    std::size_t count = 0;
+    const NodeRun& run_of(std::size_t index) const;
+};
+
 struct Tree {
-    std::vector<Node> nodes;  // nodes[0] is the Module
+    NodeTable nodes;  // nodes[0] is the Module
     int line_count = 0;
 
     // What parse(..., against=this tree) reuses.

@@ -33,25 +33,26 @@ public:
         : text(text), toks(tokens) {}
 
     ParseResult build(int line_count) {
-        tree.nodes.reserve(toks.size() / 8 + 1);  // about one statement per 8 tokens
+        nodes.reserve(toks.size() / 8 + 1);  // about one statement per 8 tokens
         extents.reserve(toks.size() / 8 + 1);
-        tree.nodes.emplace_back();
-        tree.nodes[0].kind = Kind::Module;
+        nodes.emplace_back();
+        nodes[0].kind = Kind::Module;
         extents.emplace_back();
         scopes.push_back(0);
         statements();
         if (!error && toks[i].kind != TokenKind::End) fail(toks[i], "invalid syntax");
         if (error) return {std::nullopt, error};
 
-        Node& module = tree.nodes[0];
+        Node& module = nodes[0];
         module.span = {1, 0, toks[last_real].end_line, toks[last_real].end_col};
         if (toks.size() == 1 || toks[0].kind == TokenKind::End) module.span = {1, 0, 1, 0};
-        module.body_line = module.children.empty() ? 1 : tree.nodes[module.children[0]].span.line;
+        module.body_line = module.children.empty() ? 1 : nodes[module.children[0]].span.line;
         extents[0].end = toks.size() - 1;
-        extents[0].subtree_end = tree.nodes.size();
+        extents[0].subtree_end = nodes.size();
         tree.line_count = line_count;
         qualnames();
         hashes();
+        tree.nodes = NodeTable(std::move(nodes));
         return {std::move(tree), std::nullopt};
     }
 
@@ -61,6 +62,7 @@ private:
     std::size_t i = 0;
     std::size_t last_real = 0;  // the last token of the latest statement
     Tree tree;
+    std::vector<Node> nodes;  // the tree's, until build() hands them over
     std::vector<Extent> extents;
     std::vector<int> scopes;  // enclosing Module/Class/Function nodes
 
@@ -96,21 +98,21 @@ private:
     }
 
     int add_node(Kind kind, int parent, std::size_t begin) {
-        int index = static_cast<int>(tree.nodes.size());
-        Node& node = tree.nodes.emplace_back();
+        int index = static_cast<int>(nodes.size());
+        Node& node = nodes.emplace_back();
         node.kind = kind;
         node.parent = parent;
-        tree.nodes[parent].children.push_back(index);
+        nodes[parent].children.push_back(index);
         Extent& extent = extents.emplace_back();
         extent.begin = extent.header_begin = extent.body_begin = begin;
         return index;
     }
 
     void finish_node(int index) {
-        Node& node = tree.nodes[index];
+        Node& node = nodes[index];
         Extent& extent = extents[index];
         extent.end = i;
-        extent.subtree_end = tree.nodes.size();
+        extent.subtree_end = nodes.size();
         const Token& first = tok(extent.begin);
         const Token& last = tok(last_real);
         node.span = {first.line, first.col, last.end_line, last.end_col};
@@ -227,10 +229,10 @@ private:
                 return SuiteStart::Failed;
             }
             ++i;
-            if (tree.nodes[node].body_line == 0) tree.nodes[node].body_line = tok(i).line;
+            if (nodes[node].body_line == 0) nodes[node].body_line = tok(i).line;
             return SuiteStart::Indented;
         }
-        if (tree.nodes[node].body_line == 0) tree.nodes[node].body_line = tok(i).line;
+        if (nodes[node].body_line == 0) nodes[node].body_line = tok(i).line;
         if (starts_compound(i)) {
             fail(tok(i), "invalid syntax");
             return SuiteStart::Failed;
@@ -424,12 +426,12 @@ private:
     void finish_block(int node) {
         finish_node(node);
         bool holds_definitions = false;
-        for (std::size_t k = node + 1; k < tree.nodes.size(); ++k)
-            holds_definitions |= is_definition(tree.nodes[k].kind);
+        for (std::size_t k = node + 1; k < nodes.size(); ++k)
+            holds_definitions |= is_definition(nodes[k].kind);
         if (holds_definitions) return;
-        tree.nodes.resize(node + 1);
+        nodes.resize(node + 1);
         extents.resize(node + 1);
-        Node& statement = tree.nodes[node];
+        Node& statement = nodes[node];
         statement.kind = Kind::Statement;
         statement.children.clear();
         statement.body_line = 0;
@@ -460,7 +462,7 @@ private:
         std::size_t name = i++;
 
         int node = add_node(kind, parent, begin);
-        Node& def = tree.nodes[node];
+        Node& def = nodes[node];
         def.name = std::string(word(name));
         def.def_line = tok(header_begin).line;
         def.def_col = tok(header_begin).col;
@@ -522,12 +524,12 @@ private:
     // __qualname__ as CPython's compiler builds it: enclosing classes and functions,
     // "<locals>" after a function, reset by a `global` declaration in the parent scope.
     void qualnames() {
-        for (std::size_t n = 1; n < tree.nodes.size(); ++n) {
-            Node& node = tree.nodes[n];
+        for (std::size_t n = 1; n < nodes.size(); ++n) {
+            Node& node = nodes[n];
             if (!is_definition(node.kind)) continue;
             int scope = node.parent;
-            while (tree.nodes[scope].kind == Kind::Block) scope = tree.nodes[scope].parent;
-            const Node& owner = tree.nodes[scope];
+            while (nodes[scope].kind == Kind::Block) scope = nodes[scope].parent;
+            const Node& owner = nodes[scope];
             bool declared_global = false;
             if (auto found = globals.find(scope); found != globals.end())
                 for (std::string_view g : found->second) declared_global |= g == node.name;
@@ -542,7 +544,7 @@ private:
 
     // Where each top-level statement starts, for a later parse against this tree.
     void top_level_starts(const RangeHasher& hasher) {
-        const std::vector<int>& children = tree.nodes[0].children;
+        const std::vector<int>& children = nodes[0].children;
         tree.top_level.reserve(children.size());
         for (int child : children) {
             std::size_t first = extents[child].begin;
@@ -559,7 +561,7 @@ private:
         RangeHasher::Concatenation own(hasher);
         std::size_t from = extents[n].begin;
         for (std::size_t d = n + 1; d < extents[n].subtree_end; ++d) {
-            if (!is_definition(tree.nodes[d].kind) || extents[d].begin < from) continue;
+            if (!is_definition(nodes[d].kind) || extents[d].begin < from) continue;
             own.add(from, extents[d].begin);
             from = extents[d].end;
         }
@@ -570,8 +572,8 @@ private:
     void hashes() {
         RangeHasher hasher(text, toks);
         top_level_starts(hasher);
-        for (std::size_t n = 0; n < tree.nodes.size(); ++n) {
-            Node& node = tree.nodes[n];
+        for (std::size_t n = 0; n < nodes.size(); ++n) {
+            Node& node = nodes[n];
             const Extent& e = extents[n];
             node.layout_hash = hasher.layout(e.begin, e.end, node.span.line);
             node.body_hash = hasher.content(e.body_begin, e.end);

@@ -26,13 +26,14 @@ namespace source_binding {
 
 namespace src = jurigged::source;
 
-// A big tree is freed on a short-lived native thread: thousands of nodes' strings and
-// vectors would otherwise be freed while the program waits for the GIL.
+// A tree holding many nodes no other tree shares is freed on a short-lived native
+// thread: thousands of nodes' strings and vectors would otherwise be freed while the
+// program waits for the GIL. (A tree parsed against another shares most of its nodes.)
 void free_off_the_gil(src::Tree&& tree) {
     constexpr std::size_t small = 256;
-    if (tree.nodes.size() < small) return;
+    if (tree.nodes.owned() < small) return;
     try {
-        std::thread([doomed = std::move(tree)]() mutable { doomed.nodes.clear(); }).detach();
+        std::thread([doomed = std::move(tree)]() mutable { doomed.nodes = src::NodeTable(); }).detach();
     } catch (...) {
         // no thread to be had: the tree is freed here, as it would have been
     }
@@ -54,11 +55,12 @@ struct PyTree {
 struct NodeView {
     PyTree* owner;
     std::size_t size() const { return owner->tree.nodes.size(); }
-    const src::Node& at(Py_ssize_t index) const {
+    // A copy: a node shared with another tree is stored with that tree's positions.
+    src::Node at(Py_ssize_t index) const {
         Py_ssize_t n = static_cast<Py_ssize_t>(size());
         if (index < 0) index += n;
         if (index < 0 || index >= n) throw nb::index_error("node index out of range");
-        return owner->tree.nodes[static_cast<std::size_t>(index)];
+        return owner->tree.nodes[static_cast<std::size_t>(index)].materialize();
     }
 };
 
@@ -104,11 +106,14 @@ std::vector<int> uncarried_functions(const src::Tree& old_tree, const std::vecto
     std::vector<int> out;
     const auto& nodes = old_tree.nodes;
     std::vector<std::uint8_t> in_function(nodes.size(), 0);
-    for (std::size_t i = 1; i < nodes.size(); ++i) {
-        int parent = nodes[i].parent;
-        if (parent > 0) in_function[i] = in_function[parent] || is_function(nodes[parent].kind);
-        if (is_function(nodes[i].kind) && (in_function[i] || !unchanged[i])) out.push_back(static_cast<int>(i));
-    }
+    // a node's kind, as its children are visited after it
+    std::vector<std::uint8_t> function(nodes.size(), 0);
+    nodes.for_each([&](std::size_t i, src::NodeRef node) {
+        function[i] = is_function(node->kind);
+        int parent = node.parent();
+        if (parent > 0) in_function[i] = in_function[parent] || function[parent];
+        if (i > 0 && function[i] && (in_function[i] || !unchanged[i])) out.push_back(static_cast<int>(i));
+    });
     return out;
 }
 
@@ -160,12 +165,13 @@ void fold_identifiers(src::Tree& tree) {
     };
     FreshNodes fresh = fresh_nodes(tree);
     for (std::size_t index = fresh.begin; index < fresh.end; ++index) {
-        src::Node& node = tree.nodes[index];
+        src::Node* node = tree.nodes.fresh(index);
+        if (!node) continue;  // shared: folded when it was parsed
         bool ascii = true;
-        for (char c : node.qualname) ascii &= static_cast<unsigned char>(c) < 0x80;
+        for (char c : node->qualname) ascii &= static_cast<unsigned char>(c) < 0x80;
         if (ascii) continue;
-        fold(node.name);
-        fold(node.qualname);
+        fold(node->name);
+        fold(node->qualname);
     }
 }
 
@@ -232,7 +238,7 @@ PyChanges finish_changes(ChangesData&& d) {
 bool has_non_ascii_names(const src::Tree& tree) {
     FreshNodes fresh = fresh_nodes(tree);
     for (std::size_t index = fresh.begin; index < fresh.end; ++index) {
-        for (char c : tree.nodes[index].qualname) {
+        for (char c : tree.nodes[index]->qualname) {
             if (static_cast<unsigned char>(c) >= 0x80) return true;
         }
     }
@@ -268,14 +274,13 @@ static void bind_source(nb::module_& m) {
 
     nb::class_<NodeView>(m, "Nodes", "The nodes of a Tree, made Python objects as they are read.")
         .def("__len__", &NodeView::size)
-        .def("__getitem__", [](const NodeView& v, Py_ssize_t index) -> const src::Node& { return v.at(index); },
-             nb::rv_policy::reference_internal)
+        .def("__getitem__", [](const NodeView& v, Py_ssize_t index) { return v.at(index); })
         .def("__getitem__", [](nb::handle self, nb::slice slice) {
             const NodeView& v = nb::cast<const NodeView&>(self);
             auto [start, stop, step, count] = slice.compute(v.size());
             nb::list out;
             for (std::size_t k = 0; k < count; ++k, start += step)
-                out.append(nb::cast(v.at(static_cast<Py_ssize_t>(start)), nb::rv_policy::reference_internal, self));
+                out.append(nb::cast(v.at(static_cast<Py_ssize_t>(start)), nb::rv_policy::move));
             return out;
         });  // iterated through __getitem__ (the sequence protocol)
 
