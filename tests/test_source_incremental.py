@@ -305,3 +305,44 @@ def test_lines_continued_or_fed_before_a_statement(source, minor):
     for edited in [source.replace("y = 2", "y = 5"), source.replace("x = 1", "x = 4"),
                    source.replace("z = 3", "z = 6"), source + "w = 1\n"]:
         check_same(old, edited.encode(), minor)
+
+
+def long_module(functions=60):
+    parts = ["import os\n\n"]
+    for i in range(functions):
+        parts.append(f"def func_{i}(a, b={i}):\n    total = a + b * {i}\n    return total\n\n")
+        if i % 7 == 3:
+            parts.append(f"class Holder{i}:\n    def get(self):\n        return {i}\n\n")
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_long_chains_of_edits_sharing_nodes(seed):
+    # each save parsed against the last one shares its nodes in runs; dozens of edits
+    # in a row make runs pile up and merge, and every tree stays the whole-file one
+    rng = random.Random(seed)
+    source = long_module()
+    old = parse(source.encode())
+    for step in range(80):
+        i = rng.randrange(60)
+        where = f"total = a + b * {i}\n"
+        if rng.random() < 0.5:  # the body changes, the line count too
+            edited = source.replace(where, where + f"    total += {step}\n", 1)
+        else:
+            edited = source.replace(f"    return total\n\ndef func_{i + 1}(", f"    return total + {step}\n\ndef func_{i + 1}(", 1)
+        if edited == source:
+            continue
+        new = check_same(old, edited.encode())
+        assert new.reused_nodes > 0
+        old, source = new, edited
+
+
+def test_non_ascii_names_pair_like_the_whole_diff():
+    # names are compared folded (NFKC): "\ufb01" edited next to an unedited "fi" is a
+    # name shared with a copied definition
+    source = ("def fi():\n    return 1\n\nX = 1\n\ndef \ufb01():\n    return 2\n\n"
+              "Y = 2\n\ndef fi():\n    return 3\n")
+    old = _core.parse(source.encode(), "m.py")
+    for edited in [source.replace("return 2", "return 5"), source.replace("return 1", "return 4"),
+                   source.replace("return 3", "return 6"), source.replace("Y = 2", "Y = 3")]:
+        assert check_same(old, edited.encode()).reused_nodes > 0

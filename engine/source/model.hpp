@@ -54,6 +54,23 @@ struct Node {
                                         //   layout_hash means "only moved by whole lines"
 };
 
+// What diff() pairs statements and blocks on: a block's own clauses, else the content.
+inline std::uint64_t statement_key(const Node& node) {
+    return node.kind == Kind::Block ? node.header_hash ^ 0x9e3779b97f4a7c15ULL : node.body_hash;
+}
+
+// TopLevelStart::key of a definition: of its name, or (as Python folds non-ASCII names
+// to NFKC after the parse, so two spellings may be one name) the same for all of those.
+constexpr std::uint64_t non_ascii_name_key = 0x6e6f6e2d61736369ULL;
+inline std::uint64_t name_key(std::string_view name) {
+    std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a
+    for (char c : name) {
+        if (static_cast<unsigned char>(c) >= 0x80) return non_ascii_name_key;
+        h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+    }
+    return h == non_ascii_name_key ? h + 1 : h;
+}
+
 // Polynomial sums over a run of tokens (see range_hash.hpp). They compose, which lets an
 // incremental parse hash the whole module without re-reading its unchanged tokens.
 struct TokenSums {
@@ -68,6 +85,9 @@ struct TopLevelStart {
     int node = 0;
     bool clean = false;  // column 0 of a line not continued by a backslash: the tokenizer
                          // is there in its initial state (no bracket, string or indent)
+    Kind kind = Kind::Statement;  // the statement's node's, and what diff() pairs
+    std::uint64_t key = 0;        // what diff() pairs it on: statement_key(), or a
+                                  // definition's name_key(); read here, not from nodes
     TokenSums before;    // of tokens [0, token)
 };
 

@@ -550,7 +550,8 @@ private:
             std::size_t first = extents[child].begin;
             const Token& t = toks[first];
             tree.top_level.push_back({t.begin, static_cast<std::uint32_t>(first), t.line, child,
-                                      t.col == 0 && tokenizer_starts_clean(text, t.begin), hasher.prefix(first)});
+                                      t.col == 0 && tokenizer_starts_clean(text, t.begin), Kind::Statement, 0,
+                                      hasher.prefix(first)});
         }
         tree.token_count = static_cast<std::uint32_t>(toks.size() - 1);
         tree.all_tokens = hasher.prefix(toks.size() - 1);
@@ -583,6 +584,11 @@ private:
             } else if (node.kind == Kind::Block) {
                 node.header_hash = hash_without_definitions(hasher, n);
             }
+        }
+        for (TopLevelStart& start : tree.top_level) {
+            const Node& node = nodes[static_cast<std::size_t>(start.node)];
+            start.kind = node.kind;
+            start.key = is_definition(node.kind) ? name_key(node.name) : statement_key(node);
         }
     }
 };

@@ -131,7 +131,7 @@ const char* kind_name(src::Kind kind) {
 
 // The text of 1-based line `line` in raw source bytes (any line ending), for
 // SyntaxError.text; decoding problems become U+FFFD.
-nb::object source_line(const std::string& raw, int line) {
+nb::object source_line(std::string_view raw, int line) {
     std::size_t pos = 0;
     for (int current = 1; current < line && pos < raw.size(); ++pos) {
         if (raw[pos] == '\n' || (raw[pos] == '\r' && (pos + 1 >= raw.size() || raw[pos + 1] != '\n')))
@@ -175,7 +175,7 @@ void fold_identifiers(src::Tree& tree) {
     }
 }
 
-[[noreturn]] void raise_syntax_error(const src::SyntaxError& error, const std::string& raw,
+[[noreturn]] void raise_syntax_error(const src::SyntaxError& error, std::string_view raw,
                                      const std::string& filename) {
     nb::object text = source_line(raw, error.line);
     // Python's offset is 1-based and counts characters, the model's column counts bytes
@@ -309,7 +309,8 @@ static void bind_source(nb::module_& m) {
     m.def(
         "parse",
         [](nb::bytes source, std::string filename, bool utf8, PyTree* against, int python_minor) {
-            std::string raw(source.c_str(), source.size());
+            // the bytes object outlives the call and is immutable: read in place, not copied
+            std::string_view raw(source.c_str(), source.size());
             src::ParseResult result;
             std::shared_ptr<ChangesData> early;
             {
