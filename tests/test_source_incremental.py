@@ -346,3 +346,76 @@ def test_non_ascii_names_pair_like_the_whole_diff():
     for edited in [source.replace("return 2", "return 5"), source.replace("return 1", "return 4"),
                    source.replace("return 3", "return 6"), source.replace("Y = 2", "Y = 3")]:
         assert check_same(old, edited.encode()).reused_nodes > 0
+
+
+def expected_uncarried(old, changes):
+    """Old functions whose entry is not unchanged or that are nested in a function."""
+    nodes = list(old.nodes)
+    out, in_function = [], [False] * len(nodes)
+    for i, node in enumerate(nodes):
+        if i and node.parent > 0:
+            parent = nodes[node.parent]
+            in_function[i] = in_function[node.parent] or parent.kind in ("function", "async function")
+        if i and node.kind in ("function", "async function") and (in_function[i] or not changes.unchanged(i)):
+            out.append(i)
+    return out
+
+
+NESTED = """\
+def outer():
+    def inner():
+        async def deepest():
+            pass
+    return inner
+
+class Box:
+    def method(self):
+        def helper():
+            pass
+        return helper
+
+    class Inner:
+        async def run(self):
+            pass
+
+if True:
+    def in_block():
+        def nested_in_block():
+            pass
+"""
+
+
+@pytest.mark.parametrize("edit", [
+    lambda s: s.replace("    class Inner:\n        async def run(self):\n            pass\n", ""),
+    lambda s: s.replace("class Box:", "class Crate:"),
+    lambda s: s.replace("return inner", "return None"),
+    lambda s: s.replace("def outer():\n    def inner():\n        async def deepest():\n            pass\n    return inner\n", ""),
+    lambda s: "X = 1\n" + s,
+    lambda s: s + "def added():\n    def inside():\n        pass\n",
+    lambda s: s.replace("if True:", "if False:"),
+])
+def test_uncarried_functions_are_the_changed_and_nested_ones(edit):
+    old = _core.parse(NESTED.encode(), "m.py")
+    for new in (_core.parse(edit(NESTED).encode(), "m.py", against=old),
+                _core.parse(edit(NESTED).encode(), "m.py")):
+        changes = _core.changes(old, new)
+        assert list(changes.uncarried_functions) == expected_uncarried(old, changes)
+
+
+def test_uncarried_functions_along_edit_chains():
+    rng = random.Random(3)
+    checked = 0
+    for source in generated_sample(3):
+        old = parse(source)
+        for _ in range(10):
+            if isinstance(old, tuple):
+                break
+            edited = mutate(rng, source)
+            new = parse(edited, against=old)
+            if isinstance(new, tuple):
+                continue
+            changes = _core.changes(old, new)
+            assert list(changes.uncarried_functions) == expected_uncarried(old, changes)
+            checked += 1
+            old, source = new, edited
+    assert checked > 20

@@ -98,6 +98,7 @@ public:
         tree.python_minor = old.python_minor;
         locate();
         nodes(tree);
+        nested_functions(tree);
         top_level(tree);
         module(tree);
         tree.line_count = starts_after ? old.line_count + suffix_lines : line_offset + piece.line_count;
@@ -146,6 +147,15 @@ private:
         take(out, old.nodes, old_suffix_begin, static_cast<int>(old.nodes.size()),
              new_suffix_begin - old_suffix_begin, suffix_lines);
         out.seal();
+    }
+
+    void nested_functions(Tree& tree) const {
+        std::vector<int>& out = tree.nested_functions;
+        for (int n : old.nested_functions)
+            if (n < prefix_end) out.push_back(n);
+        for (int n : piece.nested_functions) out.push_back(n + prefix_end - 1);
+        for (int n : old.nested_functions)
+            if (n >= old_suffix_begin) out.push_back(n - old_suffix_begin + new_suffix_begin);
     }
 
     // `from`'s nodes [begin, end), by reference, `shift` indices and `lines` lines on.

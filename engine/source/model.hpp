@@ -186,6 +186,7 @@ struct Tree {
     std::vector<TopLevelStart> top_level;  // one per module child, in order
     TokenSums all_tokens;                  // of every token but End
     std::uint32_t token_count = 0;         // tokens but End
+    std::vector<int> nested_functions;     // functions inside functions, ascending
     Reuse reuse;
 };
 

@@ -52,6 +52,7 @@ public:
         tree.line_count = line_count;
         qualnames();
         hashes();
+        nested_functions();
         tree.nodes = NodeTable(std::move(nodes));
         return {std::move(tree), std::nullopt};
     }
@@ -539,6 +540,17 @@ private:
                 node.qualname = owner.qualname + "." + node.name;
             else
                 node.qualname = owner.qualname + ".<locals>." + node.name;
+        }
+    }
+
+    void nested_functions() {
+        std::vector<std::uint8_t> in_function(nodes.size(), 0);
+        for (std::size_t n = 1; n < nodes.size(); ++n) {
+            int parent = nodes[n].parent;
+            bool function_parent = nodes[parent].kind == Kind::Function || nodes[parent].kind == Kind::AsyncFunction;
+            in_function[n] = parent > 0 && (in_function[parent] || function_parent);
+            bool function = nodes[n].kind == Kind::Function || nodes[n].kind == Kind::AsyncFunction;
+            if (function && in_function[n]) tree.nested_functions.push_back(static_cast<int>(n));
         }
     }
 

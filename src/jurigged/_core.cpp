@@ -5,6 +5,7 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -101,19 +102,22 @@ bool is_function(src::Kind kind) {
 }
 
 // An old function's live code is carried to the next tree when its entry is unchanged
-// and it is not nested in a function (nested code is never tracked by name).
-std::vector<int> uncarried_functions(const src::Tree& old_tree, const std::vector<std::uint8_t>& unchanged) {
-    std::vector<int> out;
+// and it is not nested in a function (nested code is never tracked by name). Read from
+// the tree's list of nested functions and the plan's changed entries (a deleted node's
+// descendants have none), not from every node.
+std::vector<int> uncarried_functions(const src::Tree& old_tree, const src::Plan& plan) {
     const auto& nodes = old_tree.nodes;
-    std::vector<std::uint8_t> in_function(nodes.size(), 0);
-    // a node's kind, as its children are visited after it
-    std::vector<std::uint8_t> function(nodes.size(), 0);
-    nodes.for_each([&](std::size_t i, src::NodeRef node) {
-        function[i] = is_function(node->kind);
-        int parent = node.parent();
-        if (parent > 0) in_function[i] = in_function[parent] || function[parent];
-        if (i > 0 && function[i] && (in_function[i] || !unchanged[i])) out.push_back(static_cast<int>(i));
-    });
+    std::vector<int> out(old_tree.nested_functions);
+    for (const src::PlanEntry& e : plan.entries) {
+        if (e.old_index <= 0 || (e.change == 0 && e.new_index >= 0)) continue;
+        if (is_function(nodes[static_cast<std::size_t>(e.old_index)]->kind)) out.push_back(e.old_index);
+        if (e.new_index >= 0) continue;
+        for (std::size_t k = static_cast<std::size_t>(e.old_index) + 1;
+             k < nodes.size() && nodes[k].parent() >= e.old_index; ++k)
+            if (is_function(nodes[k]->kind)) out.push_back(static_cast<int>(k));
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
 }
 
@@ -212,7 +216,7 @@ ChangesData compute_changes(const src::Tree& old_tree, const src::Tree& new_tree
         d.position_of_old[e.old_index] = static_cast<int>(position);
         d.unchanged_old[e.old_index] = e.change == 0 && e.new_index >= 0;
     }
-    d.uncarried = uncarried_functions(old_tree, d.unchanged_old);
+    d.uncarried = uncarried_functions(old_tree, d.plan);
     return d;
 }
 
