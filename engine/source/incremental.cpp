@@ -17,6 +17,7 @@
 #include <optional>
 
 #include "source/incremental.hpp"
+#include "source/lines.hpp"
 #include "source/range_hash.hpp"
 
 namespace jurigged::source {
@@ -99,6 +100,7 @@ public:
         locate();
         nodes(tree);
         nested_functions(tree);
+        line_starts(tree);
         top_level(tree);
         module(tree);
         tree.line_count = starts_after ? old.line_count + suffix_lines : line_offset + piece.line_count;
@@ -156,6 +158,25 @@ private:
         for (int n : piece.nested_functions) out.push_back(n + prefix_end - 1);
         for (int n : old.nested_functions)
             if (n >= old_suffix_begin) out.push_back(n - old_suffix_begin + new_suffix_begin);
+    }
+
+    // The old table's lines before and after the piece (moved), the piece's own between.
+    void line_starts(Tree& tree) const {
+        const std::vector<std::uint32_t>& before = old.line_starts;
+        std::vector<std::uint32_t>& out = tree.line_starts;
+        auto begin = static_cast<std::uint32_t>(region.begin);
+        auto old_end = static_cast<std::uint32_t>(region.old_end), new_end = static_cast<std::uint32_t>(region.new_end);
+        auto kept = std::upper_bound(before.begin(), before.end(), begin);  // the piece's first line included
+        auto resume = starts_after ? std::lower_bound(before.begin(), before.end(), old_end) : before.end();
+        out.reserve(static_cast<std::size_t>(kept - before.begin()) + piece.line_starts.size() +
+                    static_cast<std::size_t>(before.end() - resume));
+        out.insert(out.end(), before.begin(), kept);
+        for (std::size_t k = 1; k < piece.line_starts.size(); ++k) {
+            std::uint32_t start = piece.line_starts[k] + begin;
+            if (starts_after && start >= new_end) break;  // the old table has it
+            out.push_back(start);
+        }
+        for (auto at = resume; at != before.end(); ++at) out.push_back(*at - old_end + new_end);
     }
 
     // `from`'s nodes [begin, end), by reference, `shift` indices and `lines` lines on.
@@ -217,7 +238,7 @@ private:
 };
 
 // The incremental parse, or nothing when the whole file must be parsed.
-std::optional<ParseResult> reparse(std::string& text, const Tree& old) {
+std::optional<ParseResult> reparse(std::string& text, const Tree& old, bool as_is) {
     std::optional<Region> region = changed_region(old, text);
     if (!region) return std::nullopt;
     ParseResult piece = parse_decoded(text.substr(region->begin, region->new_end - region->begin), old.python_minor);
@@ -227,6 +248,9 @@ std::optional<ParseResult> reparse(std::string& text, const Tree& old) {
     ParseResult result;
     result.tree = splice.build(std::move(text));
     result.tree->id = next_tree_id();
+    // strict UTF-8 holds line by line: outside the piece, the old text's lines
+    result.tree->text_is_source =
+        as_is && is_strict_utf8(old.text_is_source ? std::string_view(piece.tree->text) : result.tree->text);
     return result;
 }
 
@@ -235,10 +259,13 @@ std::optional<ParseResult> reparse(std::string& text, const Tree& old) {
 ParseResult parse(std::string_view source, bool utf8, int python_minor, const Tree& against) {
     std::string text;
     SyntaxError decode_error;
-    if (!decode(source, utf8, text, decode_error)) return {std::nullopt, decode_error};
+    bool as_is = false;
+    if (!decode(source, utf8, text, decode_error, as_is)) return {std::nullopt, decode_error};
     if (against.id != 0 && against.python_minor == python_minor && !against.nodes.empty())
-        if (std::optional<ParseResult> reused = reparse(text, against)) return std::move(*reused);
-    return parse_decoded(std::move(text), python_minor);
+        if (std::optional<ParseResult> reused = reparse(text, against, as_is)) return std::move(*reused);
+    ParseResult result = parse_decoded(std::move(text), python_minor);
+    if (result.tree) result.tree->text_is_source = as_is && is_strict_utf8(result.tree->text);
+    return result;
 }
 
 }  // namespace jurigged::source

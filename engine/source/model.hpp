@@ -187,6 +187,9 @@ struct Tree {
     TokenSums all_tokens;                  // of every token but End
     std::uint32_t token_count = 0;         // tokens but End
     std::vector<int> nested_functions;     // functions inside functions, ascending
+    std::vector<std::uint32_t> line_starts;  // of text: 0, then one past each '\n'
+    bool text_is_source = false;  // text is the bytes parsed, strict UTF-8 (what
+                                  // Python's decoding of them gives, encoded again)
     Reuse reuse;
 };
 

@@ -7,6 +7,7 @@
 
 #include "source/decode.hpp"
 #include "source/incremental.hpp"
+#include "source/lines.hpp"
 #include "source/model.hpp"
 #include "source/range_hash.hpp"
 #include "source/token_checks.hpp"
@@ -613,8 +614,9 @@ bool tokenizer_starts_clean(std::string_view text, std::size_t byte) {
     return byte < 2 || text[byte - 2] != '\\';
 }
 
-bool decode(std::string_view source, bool utf8, std::string& text, SyntaxError& error) {
-    if (!utf8) return decode_source(source, text, error);
+bool decode(std::string_view source, bool utf8, std::string& text, SyntaxError& error, bool& as_is) {
+    as_is = false;  // utf8: the bytes are not the file's
+    if (!utf8) return decode_source(source, text, error, &as_is);
     normalize_utf8(source, text);
     return true;
 }
@@ -622,8 +624,11 @@ bool decode(std::string_view source, bool utf8, std::string& text, SyntaxError& 
 ParseResult parse(std::string_view source, bool utf8, int python_minor) {
     std::string text;
     SyntaxError decode_error;
-    if (!decode(source, utf8, text, decode_error)) return {std::nullopt, decode_error};
-    return parse_decoded(std::move(text), python_minor);
+    bool as_is = false;
+    if (!decode(source, utf8, text, decode_error, as_is)) return {std::nullopt, decode_error};
+    ParseResult result = parse_decoded(std::move(text), python_minor);
+    if (result.tree) result.tree->text_is_source = as_is && is_strict_utf8(result.tree->text);
+    return result;
 }
 
 std::uint64_t next_tree_id() {
@@ -639,6 +644,8 @@ ParseResult parse_decoded(std::string text, int python_minor) {
             result.tree->id = next_tree_id();
             result.tree->python_minor = python_minor;
             result.tree->text = std::move(text);
+            result.tree->line_starts.push_back(0);
+            append_line_starts(result.tree->text, 0, result.tree->line_starts);
         }
         return result;
     }

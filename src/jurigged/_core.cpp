@@ -21,6 +21,7 @@ using namespace nb::literals;
 
 // ---- source model -------------------------------------------------------------------
 
+#include "source/lines.hpp"
 #include "source/model.hpp"
 
 namespace source_binding {
@@ -291,6 +292,13 @@ static void bind_source(nb::module_& m) {
     nb::class_<PyTree>(m, "Tree", "The definition tree of one source; nodes[0] is the module.")
         .def_prop_ro("nodes", [](PyTree& t) { return NodeView{&t}; }, nb::rv_policy::move, nb::keep_alive<0, 1>())
         .def_prop_ro("line_count", [](const PyTree& t) { return t.tree.line_count; })
+        .def_prop_ro("text_is_source", [](const PyTree& t) { return t.tree.text_is_source; },
+                     "Whether the parsed bytes are the text itself (strict UTF-8, no BOM or '\\r').")
+        .def_prop_ro("line_starts", [](const PyTree& t) {
+            const std::vector<std::uint32_t>& starts = t.tree.line_starts;
+            return nb::bytes(reinterpret_cast<const char*>(starts.data()), starts.size() * sizeof(std::uint32_t));
+        }, "line_starts() of the tree's text, made with it (off the GIL, and from the old\n"
+           "tree's when parsed against one).")
         .def_prop_ro("reused_nodes", [](const PyTree& t) {
             const src::Reuse& r = t.tree.reuse;
             if (r.against == 0) return 0;
@@ -392,11 +400,7 @@ static void bind_source(nb::module_& m) {
             const size_t size = text.size();
             if (size > UINT32_MAX) throw nb::value_error("text over 4 GiB");
             std::vector<uint32_t> starts{0};
-            for (const char* at = data; (at = static_cast<const char*>(
-                     std::memchr(at, '\n', size - static_cast<size_t>(at - data))));) {
-                ++at;
-                starts.push_back(static_cast<uint32_t>(at - data));
-            }
+            src::append_line_starts(std::string_view(data, size), 0, starts);
             return nb::bytes(reinterpret_cast<const char*>(starts.data()),
                              starts.size() * sizeof(uint32_t));
         },
