@@ -28,6 +28,7 @@ public:
     Plan run() {
         Plan plan;
         if (a.empty() || b.empty()) return plan;
+        plan.entries.reserve(b.size() + 16);  // one per new node, and a few deletions
         pair(0, 0, content_changes(0, 0));
         match_children(0, 0);
         for (std::size_t n = 0; n < b.size(); ++n) {

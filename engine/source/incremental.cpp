@@ -176,7 +176,10 @@ private:
             if (starts_after && start >= new_end) break;  // the old table has it
             out.push_back(start);
         }
-        for (auto at = resume; at != before.end(); ++at) out.push_back(*at - old_end + new_end);
+        std::size_t moved = out.size();
+        out.insert(out.end(), resume, before.end());
+        std::uint32_t growth = new_end - old_end;  // modulo 2^32, as the sum is
+        for (std::size_t k = moved; k < out.size(); ++k) out[k] += growth;
     }
 
     // `from`'s nodes [begin, end), by reference, `shift` indices and `lines` lines on.
