@@ -11,7 +11,8 @@
 // statement that follows. Anything the piece cannot settle on its own (an error, a
 // string or bracket left open, a clause like `else:` joining what came before) makes
 // it fail, and then the whole file is parsed. Nodes before and after the piece are the
-// after it shifted by whole lines; their hashes do not depend on where they are.
+// old tree's, shared (NodeTable runs), those after it moved by whole lines and indices;
+// their hashes do not depend on where they are. So is the line table.
 #include <algorithm>
 #include <cstring>
 #include <optional>
@@ -81,7 +82,7 @@ std::optional<Region> changed_region(const Tree& old, std::string_view text) {
     region.last = last;
     region.old_end = last < top.size() ? top[last].byte : before.size();
     region.new_end = last < top.size() ? static_cast<std::size_t>(top[last].byte + growth) : text.size();
-    // re-reading most of the file and copying its nodes once more would cost more than
+    // re-reading most of the file and splicing it into the old tree would cost more than
     // a whole-file parse (a checkout, a reformatted file)
     if (2 * (region.new_end - region.begin) > text.size()) return std::nullopt;
     if (region.from_file_start && last == top.size()) return std::nullopt;  // the whole file
