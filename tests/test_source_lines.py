@@ -79,9 +79,12 @@ def test_line_table_across_incremental_parses(seed):
     tree = _parsed(source)
     reused = 0
     for _ in range(15):
-        at = rng.randrange(len(source) + 1)
-        at = source.rfind(b"\n", 0, at) + 1  # a line start
-        edited = source[:at] + rng.choice(parts) + source[at:]
+        lines = source.splitlines(keepends=True)
+        at = rng.randrange(len(lines) + 1)
+        if rng.random() < 0.5:  # insert a part at a line start
+            edited = b"".join(lines[:at] + [rng.choice(parts)] + lines[at:])
+        else:  # delete a few lines (whole statements too)
+            edited = b"".join(lines[:at] + lines[at + rng.randint(1, 4):])
         if rng.random() < 0.3:
             edited = edited.replace(b"\n", b"\r\n", 1) if rng.random() < 0.5 else edited + b"  # \xff\n"
         new = _parsed(edited, against=tree)

@@ -167,12 +167,13 @@ private:
         std::vector<std::uint32_t>& out = tree.line_starts;
         auto begin = static_cast<std::uint32_t>(region.begin);
         auto old_end = static_cast<std::uint32_t>(region.old_end), new_end = static_cast<std::uint32_t>(region.new_end);
-        auto kept = std::upper_bound(before.begin(), before.end(), begin);  // the piece's first line included
+        // the piece's first line is the piece's (an empty piece: the next statement's)
+        auto kept = std::lower_bound(before.begin(), before.end(), begin);
         auto resume = starts_after ? std::lower_bound(before.begin(), before.end(), old_end) : before.end();
         out.reserve(static_cast<std::size_t>(kept - before.begin()) + piece.line_starts.size() +
                     static_cast<std::size_t>(before.end() - resume));
         out.insert(out.end(), before.begin(), kept);
-        for (std::size_t k = 1; k < piece.line_starts.size(); ++k) {
+        for (std::size_t k = 0; k < piece.line_starts.size(); ++k) {
             std::uint32_t start = piece.line_starts[k] + begin;
             if (starts_after && start >= new_end) break;  // the old table has it
             out.push_back(start);
