@@ -73,6 +73,8 @@ def check_same(old, source, minor=sys.version_info.minor):
         assert incremental == whole
         return incremental
     assert incremental.line_count == whole.line_count
+    assert incremental.line_starts == whole.line_starts
+    assert incremental.text_is_source == whole.text_is_source
     assert fields(incremental) == fields(whole)
     assert _core.diff(old, incremental) == _core.diff(old, whole)
     assert changes_summary(old, parse(source, against=old, minor=minor)) == changes_summary(old, whole)
