@@ -31,6 +31,15 @@ void append_line_starts(std::string_view text, std::uint32_t base, std::vector<s
 bool is_strict_utf8(std::string_view text) {
     std::size_t size = text.size(), i = 0;
     while (i < size) {
+#if defined(__SSE2__)
+        if (i + 32 <= size) {  // two blocks of ASCII at once
+            const auto* at = reinterpret_cast<const __m128i*>(text.data() + i);
+            if (_mm_movemask_epi8(_mm_or_si128(_mm_loadu_si128(at), _mm_loadu_si128(at + 1))) == 0) {
+                i += 32;
+                continue;
+            }
+        }
+#endif
         std::uint64_t word;
         if (i + 8 <= size) {
             std::memcpy(&word, text.data() + i, 8);

@@ -644,6 +644,7 @@ ParseResult parse_decoded(std::string text, int python_minor) {
             result.tree->id = next_tree_id();
             result.tree->python_minor = python_minor;
             result.tree->text = std::move(text);
+            result.tree->line_starts.reserve(result.tree->text.size() / 32 + 1);  // lines are rarely shorter
             result.tree->line_starts.push_back(0);
             append_line_starts(result.tree->text, 0, result.tree->line_starts);
         }
