@@ -51,7 +51,7 @@ def main() -> None:
               lambda: open(path, "rb").read())
         tree = timed("parse + diff (C++)", "released",
                      lambda: parse_source(source, path, against=file.tree))
-        new_lines = timed("decode + line starts", "held", lambda: SourceLines(source))
+        new_lines = timed("decode + line starts", "held", lambda: SourceLines(source, tree))
         planner = timed("plan: changed entries to Python", "held",
                         lambda: Planner(SaveContext(file, tree, new_lines)))
         timed("plan: validate", "held", lambda: planner.validate_whole_file(source))

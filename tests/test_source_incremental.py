@@ -73,6 +73,8 @@ def check_same(old, source, minor=sys.version_info.minor):
         assert incremental == whole
         return incremental
     assert incremental.line_count == whole.line_count
+    assert incremental.line_starts == whole.line_starts
+    assert incremental.text_is_source == whole.text_is_source
     assert fields(incremental) == fields(whole)
     assert _core.diff(old, incremental) == _core.diff(old, whole)
     assert changes_summary(old, parse(source, against=old, minor=minor)) == changes_summary(old, whole)
@@ -305,3 +307,117 @@ def test_lines_continued_or_fed_before_a_statement(source, minor):
     for edited in [source.replace("y = 2", "y = 5"), source.replace("x = 1", "x = 4"),
                    source.replace("z = 3", "z = 6"), source + "w = 1\n"]:
         check_same(old, edited.encode(), minor)
+
+
+def long_module(functions=60):
+    parts = ["import os\n\n"]
+    for i in range(functions):
+        parts.append(f"def func_{i}(a, b={i}):\n    total = a + b * {i}\n    return total\n\n")
+        if i % 7 == 3:
+            parts.append(f"class Holder{i}:\n    def get(self):\n        return {i}\n\n")
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_long_chains_of_edits_sharing_nodes(seed):
+    # each save parsed against the last one shares its nodes in runs; dozens of edits
+    # in a row make runs pile up and merge, and every tree stays the whole-file one
+    rng = random.Random(seed)
+    source = long_module()
+    old = parse(source.encode())
+    for step in range(80):
+        i = rng.randrange(60)
+        where = f"total = a + b * {i}\n"
+        if rng.random() < 0.5:  # the body changes, the line count too
+            edited = source.replace(where, where + f"    total += {step}\n", 1)
+        else:
+            edited = source.replace(f"    return total\n\ndef func_{i + 1}(", f"    return total + {step}\n\ndef func_{i + 1}(", 1)
+        if edited == source:
+            continue
+        new = check_same(old, edited.encode())
+        assert new.reused_nodes > 0
+        old, source = new, edited
+
+
+def test_non_ascii_names_pair_like_the_whole_diff():
+    # names are compared folded (NFKC): "\ufb01" edited next to an unedited "fi" is a
+    # name shared with a copied definition
+    source = ("def fi():\n    return 1\n\nX = 1\n\ndef \ufb01():\n    return 2\n\n"
+              "Y = 2\n\ndef fi():\n    return 3\n")
+    old = _core.parse(source.encode(), "m.py")
+    for edited in [source.replace("return 2", "return 5"), source.replace("return 1", "return 4"),
+                   source.replace("return 3", "return 6"), source.replace("Y = 2", "Y = 3")]:
+        assert check_same(old, edited.encode()).reused_nodes > 0
+
+
+def expected_uncarried(old, changes):
+    """Old functions whose entry is not unchanged or that are nested in a function."""
+    nodes = list(old.nodes)
+    out, in_function = [], [False] * len(nodes)
+    for i, node in enumerate(nodes):
+        if i and node.parent > 0:
+            parent = nodes[node.parent]
+            in_function[i] = in_function[node.parent] or parent.kind in ("function", "async function")
+        if i and node.kind in ("function", "async function") and (in_function[i] or not changes.unchanged(i)):
+            out.append(i)
+    return out
+
+
+NESTED = """\
+def outer():
+    def inner():
+        async def deepest():
+            pass
+    return inner
+
+class Box:
+    def method(self):
+        def helper():
+            pass
+        return helper
+
+    class Inner:
+        async def run(self):
+            pass
+
+if True:
+    def in_block():
+        def nested_in_block():
+            pass
+"""
+
+
+@pytest.mark.parametrize("edit", [
+    lambda s: s.replace("    class Inner:\n        async def run(self):\n            pass\n", ""),
+    lambda s: s.replace("class Box:", "class Crate:"),
+    lambda s: s.replace("return inner", "return None"),
+    lambda s: s.replace("def outer():\n    def inner():\n        async def deepest():\n            pass\n    return inner\n", ""),
+    lambda s: "X = 1\n" + s,
+    lambda s: s + "def added():\n    def inside():\n        pass\n",
+    lambda s: s.replace("if True:", "if False:"),
+])
+def test_uncarried_functions_are_the_changed_and_nested_ones(edit):
+    old = _core.parse(NESTED.encode(), "m.py")
+    for new in (_core.parse(edit(NESTED).encode(), "m.py", against=old),
+                _core.parse(edit(NESTED).encode(), "m.py")):
+        changes = _core.changes(old, new)
+        assert list(changes.uncarried_functions) == expected_uncarried(old, changes)
+
+
+def test_uncarried_functions_along_edit_chains():
+    rng = random.Random(3)
+    checked = 0
+    for source in generated_sample(3):
+        old = parse(source)
+        for _ in range(10):
+            if isinstance(old, tuple):
+                break
+            edited = mutate(rng, source)
+            new = parse(edited, against=old)
+            if isinstance(new, tuple):
+                continue
+            changes = _core.changes(old, new)
+            assert list(changes.uncarried_functions) == expected_uncarried(old, changes)
+            checked += 1
+            old, source = new, edited
+    assert checked > 20

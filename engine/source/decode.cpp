@@ -117,26 +117,27 @@ void locate(std::string_view raw, std::size_t offset, SyntaxError& error) {
     error.col = static_cast<int>(offset - line_start);
 }
 
-// Every line ending as '\n'.
-void fold_newlines(std::string_view from, std::string& text) {
+// Every line ending as '\n'; whether there was none other.
+bool fold_newlines(std::string_view from, std::string& text) {
     text.clear();
     text.reserve(from.size());
     for (std::size_t i = 0; i < from.size();) {
         std::size_t cr = from.find('\r', i);
         if (cr == std::string_view::npos) cr = from.size();
         text.append(from.substr(i, cr - i));
-        if (cr == from.size()) break;
+        if (cr == from.size()) return i == 0;
         text += '\n';
         i = cr + 1;
         if (i < from.size() && from[i] == '\n') ++i;
     }
+    return from.empty();
 }
 
 }  // namespace
 
 void normalize_utf8(std::string_view raw, std::string& text) { fold_newlines(raw, text); }
 
-bool decode_source(std::string_view raw, std::string& text, SyntaxError& error) {
+bool decode_source(std::string_view raw, std::string& text, SyntaxError& error, bool* as_is) {
     bool has_bom = starts_with(raw, utf8_bom);
     if (has_bom) raw.remove_prefix(utf8_bom.size());
 
@@ -185,7 +186,8 @@ bool decode_source(std::string_view raw, std::string& text, SyntaxError& error) 
         return false;
     }
 
-    fold_newlines(encoding == "utf-8" ? raw : std::string_view(utf8), text);
+    bool folded_nothing = fold_newlines(encoding == "utf-8" ? raw : std::string_view(utf8), text);
+    if (as_is) *as_is = folded_nothing && encoding == "utf-8" && !has_bom;
     return true;
 }
 

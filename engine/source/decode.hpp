@@ -10,8 +10,9 @@
 namespace jurigged::source {
 
 // Fills `text` and returns true, or fills `error` and returns false. An encoding this
-// decoder does not know is an error starting "unknown encoding: ".
-bool decode_source(std::string_view raw, std::string& text, SyntaxError& error);
+// decoder does not know is an error starting "unknown encoding: ". `as_is`: whether the
+// text is `raw` byte for byte (UTF-8 without a BOM or a '\r'; not checked for validity).
+bool decode_source(std::string_view raw, std::string& text, SyntaxError& error, bool* as_is = nullptr);
 
 // Text that is UTF-8 already (decoded by Python, for instance): only line endings fold.
 void normalize_utf8(std::string_view raw, std::string& text);

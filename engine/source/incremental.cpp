@@ -10,13 +10,15 @@
 // piece's first line; the piece ends with the dedents the whole file has before the
 // statement that follows. Anything the piece cannot settle on its own (an error, a
 // string or bracket left open, a clause like `else:` joining what came before) makes
-// it fail, and then the whole file is parsed. Nodes before the piece are copied, nodes
-// after it shifted by whole lines; their hashes do not depend on where they are.
+// it fail, and then the whole file is parsed. Nodes before and after the piece are the
+// old tree's, shared (NodeTable runs), those after it moved by whole lines and indices;
+// their hashes do not depend on where they are. So is the line table.
 #include <algorithm>
 #include <cstring>
 #include <optional>
 
 #include "source/incremental.hpp"
+#include "source/lines.hpp"
 #include "source/range_hash.hpp"
 
 namespace jurigged::source {
@@ -80,24 +82,11 @@ std::optional<Region> changed_region(const Tree& old, std::string_view text) {
     region.last = last;
     region.old_end = last < top.size() ? top[last].byte : before.size();
     region.new_end = last < top.size() ? static_cast<std::size_t>(top[last].byte + growth) : text.size();
-    // re-reading most of the file and copying its nodes once more would cost more than
+    // re-reading most of the file and splicing it into the old tree would cost more than
     // a whole-file parse (a checkout, a reformatted file)
     if (2 * (region.new_end - region.begin) > text.size()) return std::nullopt;
     if (region.from_file_start && last == top.size()) return std::nullopt;  // the whole file
     return region;
-}
-
-void shift_lines(Node& node, int lines) {
-    node.span.line += lines;
-    node.span.end_line += lines;
-    if (node.def_line) node.def_line += lines;
-    if (node.body_line) node.body_line += lines;
-}
-
-// Moves a node to index space where old index i (i > 0) is i + offset; 0 is the module.
-void shift_indices(Node& node, int offset) {
-    if (node.parent > 0) node.parent += offset;
-    for (int& child : node.children) child += offset;
 }
 
 class Splice {
@@ -111,6 +100,8 @@ public:
         tree.python_minor = old.python_minor;
         locate();
         nodes(tree);
+        nested_functions(tree);
+        line_starts(tree);
         top_level(tree);
         module(tree);
         tree.line_count = starts_after ? old.line_count + suffix_lines : line_offset + piece.line_count;
@@ -120,7 +111,7 @@ public:
     }
 
     // The module's end would come from before the piece, where it is not kept.
-    bool ends_before_piece() const { return !starts_after && piece.nodes[0].children.empty(); }
+    bool ends_before_piece() const { return !starts_after && piece.nodes.module().children.empty(); }
 
 private:
     const Tree& old;
@@ -151,21 +142,53 @@ private:
         }
     }
 
-    void nodes(Tree& tree) {
-        std::size_t suffix_count = old.nodes.size() - static_cast<std::size_t>(old_suffix_begin);
-        tree.nodes.reserve(static_cast<std::size_t>(new_suffix_begin) + suffix_count);
-        tree.nodes.emplace_back();
-        tree.nodes.insert(tree.nodes.end(), old.nodes.begin() + 1, old.nodes.begin() + prefix_end);
-        for (std::size_t k = 1; k < piece.nodes.size(); ++k) {
-            Node& node = tree.nodes.emplace_back(piece.nodes[k]);
-            shift_indices(node, prefix_end - 1);
-            shift_lines(node, line_offset);
+    // The kept nodes are the old tree's runs, moved; the piece's are its own store.
+    void nodes(Tree& tree) const {
+        NodeTable& out = tree.nodes;
+        take(out, old.nodes, 1, prefix_end, 0, 0);
+        take(out, piece.nodes, 1, static_cast<int>(piece.nodes.size()), prefix_end - 1, line_offset);
+        take(out, old.nodes, old_suffix_begin, static_cast<int>(old.nodes.size()),
+             new_suffix_begin - old_suffix_begin, suffix_lines);
+        out.seal();
+    }
+
+    void nested_functions(Tree& tree) const {
+        std::vector<int>& out = tree.nested_functions;
+        for (int n : old.nested_functions)
+            if (n < prefix_end) out.push_back(n);
+        for (int n : piece.nested_functions) out.push_back(n + prefix_end - 1);
+        for (int n : old.nested_functions)
+            if (n >= old_suffix_begin) out.push_back(n - old_suffix_begin + new_suffix_begin);
+    }
+
+    // The old table's lines before and after the piece (moved), the piece's own between.
+    void line_starts(Tree& tree) const {
+        const std::vector<std::uint32_t>& before = old.line_starts;
+        std::vector<std::uint32_t>& out = tree.line_starts;
+        auto begin = static_cast<std::uint32_t>(region.begin);
+        auto old_end = static_cast<std::uint32_t>(region.old_end), new_end = static_cast<std::uint32_t>(region.new_end);
+        // the piece's first line is the piece's (an empty piece: the next statement's)
+        auto kept = std::lower_bound(before.begin(), before.end(), begin);
+        auto resume = starts_after ? std::lower_bound(before.begin(), before.end(), old_end) : before.end();
+        out.reserve(static_cast<std::size_t>(kept - before.begin()) + piece.line_starts.size() +
+                    static_cast<std::size_t>(before.end() - resume));
+        out.insert(out.end(), before.begin(), kept);
+        for (std::size_t k = 0; k < piece.line_starts.size(); ++k) {
+            std::uint32_t start = piece.line_starts[k] + begin;
+            if (starts_after && start >= new_end) break;  // the old table has it
+            out.push_back(start);
         }
-        int index_shift = new_suffix_begin - old_suffix_begin;
-        for (std::size_t k = static_cast<std::size_t>(old_suffix_begin); k < old.nodes.size(); ++k) {
-            Node& node = tree.nodes.emplace_back(old.nodes[k]);
-            shift_indices(node, index_shift);
-            shift_lines(node, suffix_lines);
+        std::size_t moved = out.size();
+        out.insert(out.end(), resume, before.end());
+        std::uint32_t growth = new_end - old_end;  // modulo 2^32, as the sum is
+        for (std::size_t k = moved; k < out.size(); ++k) out[k] += growth;
+    }
+
+    // `from`'s nodes [begin, end), by reference, `shift` indices and `lines` lines on.
+    static void take(NodeTable& out, const NodeTable& from, int begin, int end, int shift, int lines) {
+        for (const NodeRun& run : from.runs()) {
+            int first = std::max(run.begin, begin - run.shift), last = std::min(run.end, end - run.shift);
+            if (first < last) out.append({run.store, first, last, run.shift + shift, run.lines + lines});
         }
     }
 
@@ -206,21 +229,21 @@ private:
 
     // The module node: its children, its end (the last statement's), hashes of all tokens.
     void module(Tree& tree) {
-        Node& module = tree.nodes[0];
+        Node& module = tree.nodes.module();
         module.kind = Kind::Module;
         module.children.reserve(tree.top_level.size());
         for (const TopLevelStart& start : tree.top_level) module.children.push_back(start.node);
-        const Span& end = starts_after ? old.nodes[0].span : piece.nodes[0].span;
+        const Span& end = starts_after ? old.nodes.module().span : piece.nodes.module().span;
         int lines = starts_after ? suffix_lines : line_offset;
         module.span = {1, 0, end.end_line + lines, end.end_col};
-        module.body_line = tree.nodes[module.children.front()].span.line;
+        module.body_line = tree.nodes[static_cast<std::size_t>(module.children.front())].line();
         module.body_hash = RangeHasher::content_of(tree.all_tokens, tree.token_count);
         module.layout_hash = RangeHasher::layout_of(tree.all_tokens, tree.token_count, 1);
     }
 };
 
 // The incremental parse, or nothing when the whole file must be parsed.
-std::optional<ParseResult> reparse(std::string& text, const Tree& old) {
+std::optional<ParseResult> reparse(std::string& text, const Tree& old, bool as_is) {
     std::optional<Region> region = changed_region(old, text);
     if (!region) return std::nullopt;
     ParseResult piece = parse_decoded(text.substr(region->begin, region->new_end - region->begin), old.python_minor);
@@ -230,6 +253,9 @@ std::optional<ParseResult> reparse(std::string& text, const Tree& old) {
     ParseResult result;
     result.tree = splice.build(std::move(text));
     result.tree->id = next_tree_id();
+    // strict UTF-8 holds line by line: outside the piece, the old text's lines
+    result.tree->text_is_source =
+        as_is && is_strict_utf8(old.text_is_source ? std::string_view(piece.tree->text) : result.tree->text);
     return result;
 }
 
@@ -238,10 +264,13 @@ std::optional<ParseResult> reparse(std::string& text, const Tree& old) {
 ParseResult parse(std::string_view source, bool utf8, int python_minor, const Tree& against) {
     std::string text;
     SyntaxError decode_error;
-    if (!decode(source, utf8, text, decode_error)) return {std::nullopt, decode_error};
+    bool as_is = false;
+    if (!decode(source, utf8, text, decode_error, as_is)) return {std::nullopt, decode_error};
     if (against.id != 0 && against.python_minor == python_minor && !against.nodes.empty())
-        if (std::optional<ParseResult> reused = reparse(text, against)) return std::move(*reused);
-    return parse_decoded(std::move(text), python_minor);
+        if (std::optional<ParseResult> reused = reparse(text, against, as_is)) return std::move(*reused);
+    ParseResult result = parse_decoded(std::move(text), python_minor);
+    if (result.tree) result.tree->text_is_source = as_is && is_strict_utf8(result.tree->text);
+    return result;
 }
 
 }  // namespace jurigged::source

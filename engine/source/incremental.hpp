@@ -10,7 +10,8 @@
 namespace jurigged::source {
 
 // Source bytes into the tokenizer's text (decode.hpp), for both kinds of source.
-bool decode(std::string_view source, bool utf8, std::string& text, SyntaxError& error);
+// `as_is`: the text is the source bytes (see decode_source).
+bool decode(std::string_view source, bool utf8, std::string& text, SyntaxError& error, bool& as_is);
 
 // The whole-file parse of decoded text; the tree keeps the text.
 ParseResult parse_decoded(std::string text, int python_minor);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -53,6 +54,23 @@ struct Node {
                                         //   layout_hash means "only moved by whole lines"
 };
 
+// What diff() pairs statements and blocks on: a block's own clauses, else the content.
+inline std::uint64_t statement_key(const Node& node) {
+    return node.kind == Kind::Block ? node.header_hash ^ 0x9e3779b97f4a7c15ULL : node.body_hash;
+}
+
+// TopLevelStart::key of a definition: of its name, or (as Python folds non-ASCII names
+// to NFKC after the parse, so two spellings may be one name) the same for all of those.
+constexpr std::uint64_t non_ascii_name_key = 0x6e6f6e2d61736369ULL;
+inline std::uint64_t name_key(std::string_view name) {
+    std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a
+    for (char c : name) {
+        if (static_cast<unsigned char>(c) >= 0x80) return non_ascii_name_key;
+        h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+    }
+    return h == non_ascii_name_key ? h + 1 : h;
+}
+
 // Polynomial sums over a run of tokens (see range_hash.hpp). They compose, which lets an
 // incremental parse hash the whole module without re-reading its unchanged tokens.
 struct TokenSums {
@@ -67,6 +85,9 @@ struct TopLevelStart {
     int node = 0;
     bool clean = false;  // column 0 of a line not continued by a backslash: the tokenizer
                          // is there in its initial state (no bracket, string or indent)
+    Kind kind = Kind::Statement;  // the statement's node's, and what diff() pairs
+    std::uint64_t key = 0;        // what diff() pairs it on: statement_key(), or a
+                                  // definition's name_key(); read here, not from nodes
     TokenSums before;    // of tokens [0, token)
 };
 
@@ -81,8 +102,81 @@ struct Reuse {
     int suffix_lines = 0;  // how far the nodes after the re-read ones moved
 };
 
+// A run of one store's nodes: store positions [begin, end) are the tree's nodes
+// [begin + shift, end + shift), with their lines moved by `lines`. Indices a node holds
+// (parent, children) are store positions too and move the same way, except the module's
+// (0). A run holds whole top-level subtrees, so what a node refers to is in its run.
+struct NodeRun {
+    std::shared_ptr<const std::vector<Node>> store;
+    int begin = 0, end = 0;
+    int shift = 0, lines = 0;
+    int first() const { return begin + shift; }  // tree indices [first(), last())
+    int last() const { return end + shift; }
+};
+
+// One node as its tree sees it: the stored node, whose position-free fields (kind,
+// names, hashes) are read through ->, and its run's moves for the rest.
+class NodeRef {
+public:
+    NodeRef(const Node& node, int shift, int lines) : node(&node), shift_(shift), lines_(lines) {}
+    const Node* operator->() const { return node; }
+    const Node& raw() const { return *node; }
+    int parent() const { return node->parent > 0 ? node->parent + shift_ : node->parent; }
+    std::size_t child_count() const { return node->children.size(); }
+    int child(std::size_t k) const { return node->children[k] + shift_; }
+    std::vector<int> children() const;
+    int line() const { return node->span.line + lines_; }
+    int end_line() const { return node->span.end_line + lines_; }
+    Span span() const { return {line(), node->span.col, end_line(), node->span.end_col}; }
+    Node materialize() const;  // a copy with the tree's positions
+
+private:
+    const Node* node;
+    int shift_, lines_;
+};
+
+// The nodes of a tree: the module, then runs of stored nodes. A tree parsed against
+// another shares the runs of the nodes it did not re-read with it (moved, not copied),
+// so it costs what the edit changed. Stores are immutable once a tree is built.
+class NodeTable {
+public:
+    NodeTable() = default;
+    explicit NodeTable(std::vector<Node>&& nodes);  // nodes[0] is the module
+
+    std::size_t size() const { return count; }
+    bool empty() const { return count == 0; }
+    NodeRef operator[](std::size_t index) const;
+    const Node& module() const { return module_; }
+    Node& module() { return module_; }
+    const std::vector<NodeRun>& runs() const { return runs_; }
+    // visit(index, node) for every node in order, without a look-up per node
+    template <class Visit>
+    void for_each(Visit visit) const {
+        if (count == 0) return;
+        visit(std::size_t{0}, NodeRef(module_, 0, 0));
+        for (const NodeRun& run : runs_)
+            for (int k = run.begin; k < run.end; ++k)
+                visit(static_cast<std::size_t>(k + run.shift),
+                      NodeRef((*run.store)[static_cast<std::size_t>(k)], run.shift, run.lines));
+    }
+
+    // Building a spliced table: runs in tree order, then seal() (which bounds their count).
+    void append(NodeRun run);
+    void seal();
+    // A node of a store only this table holds (a fresh parse's), to finish it in place.
+    Node* fresh(std::size_t index);
+    // Nodes in stores no other tree shares (what freeing this table frees).
+    std::size_t owned() const;
+
+private:
+    Node module_;
+    std::vector<NodeRun> runs_;
+    std::size_t count = 0;
+    const NodeRun& run_of(std::size_t index) const;
+};
+
 struct Tree {
-    std::vector<Node> nodes;  // nodes[0] is the Module
+    NodeTable nodes;  // nodes[0] is the Module
     int line_count = 0;
 
     // What parse(..., against=this tree) reuses.
@@ -92,6 +186,10 @@ struct Tree {
     std::vector<TopLevelStart> top_level;  // one per module child, in order
     TokenSums all_tokens;                  // of every token but End
     std::uint32_t token_count = 0;         // tokens but End
+    std::vector<int> nested_functions;     // functions inside functions, ascending
+    std::vector<std::uint32_t> line_starts;  // of text: 0, then one past each '\n'
+    bool text_is_source = false;  // text is the bytes parsed, strict UTF-8 (what
+                                  // Python's decoding of them gives, encoded again)
     Reuse reuse;
 };
 

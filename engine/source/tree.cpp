@@ -7,6 +7,7 @@
 
 #include "source/decode.hpp"
 #include "source/incremental.hpp"
+#include "source/lines.hpp"
 #include "source/model.hpp"
 #include "source/range_hash.hpp"
 #include "source/token_checks.hpp"
@@ -33,25 +34,27 @@ public:
         : text(text), toks(tokens) {}
 
     ParseResult build(int line_count) {
-        tree.nodes.reserve(toks.size() / 8 + 1);  // about one statement per 8 tokens
+        nodes.reserve(toks.size() / 8 + 1);  // about one statement per 8 tokens
         extents.reserve(toks.size() / 8 + 1);
-        tree.nodes.emplace_back();
-        tree.nodes[0].kind = Kind::Module;
+        nodes.emplace_back();
+        nodes[0].kind = Kind::Module;
         extents.emplace_back();
         scopes.push_back(0);
         statements();
         if (!error && toks[i].kind != TokenKind::End) fail(toks[i], "invalid syntax");
         if (error) return {std::nullopt, error};
 
-        Node& module = tree.nodes[0];
+        Node& module = nodes[0];
         module.span = {1, 0, toks[last_real].end_line, toks[last_real].end_col};
         if (toks.size() == 1 || toks[0].kind == TokenKind::End) module.span = {1, 0, 1, 0};
-        module.body_line = module.children.empty() ? 1 : tree.nodes[module.children[0]].span.line;
+        module.body_line = module.children.empty() ? 1 : nodes[module.children[0]].span.line;
         extents[0].end = toks.size() - 1;
-        extents[0].subtree_end = tree.nodes.size();
+        extents[0].subtree_end = nodes.size();
         tree.line_count = line_count;
         qualnames();
         hashes();
+        nested_functions();
+        tree.nodes = NodeTable(std::move(nodes));
         return {std::move(tree), std::nullopt};
     }
 
@@ -61,6 +64,7 @@ private:
     std::size_t i = 0;
     std::size_t last_real = 0;  // the last token of the latest statement
     Tree tree;
+    std::vector<Node> nodes;  // the tree's, until build() hands them over
     std::vector<Extent> extents;
     std::vector<int> scopes;  // enclosing Module/Class/Function nodes
 
@@ -96,21 +100,21 @@ private:
     }
 
     int add_node(Kind kind, int parent, std::size_t begin) {
-        int index = static_cast<int>(tree.nodes.size());
-        Node& node = tree.nodes.emplace_back();
+        int index = static_cast<int>(nodes.size());
+        Node& node = nodes.emplace_back();
         node.kind = kind;
         node.parent = parent;
-        tree.nodes[parent].children.push_back(index);
+        nodes[parent].children.push_back(index);
         Extent& extent = extents.emplace_back();
         extent.begin = extent.header_begin = extent.body_begin = begin;
         return index;
     }
 
     void finish_node(int index) {
-        Node& node = tree.nodes[index];
+        Node& node = nodes[index];
         Extent& extent = extents[index];
         extent.end = i;
-        extent.subtree_end = tree.nodes.size();
+        extent.subtree_end = nodes.size();
         const Token& first = tok(extent.begin);
         const Token& last = tok(last_real);
         node.span = {first.line, first.col, last.end_line, last.end_col};
@@ -227,10 +231,10 @@ private:
                 return SuiteStart::Failed;
             }
             ++i;
-            if (tree.nodes[node].body_line == 0) tree.nodes[node].body_line = tok(i).line;
+            if (nodes[node].body_line == 0) nodes[node].body_line = tok(i).line;
             return SuiteStart::Indented;
         }
-        if (tree.nodes[node].body_line == 0) tree.nodes[node].body_line = tok(i).line;
+        if (nodes[node].body_line == 0) nodes[node].body_line = tok(i).line;
         if (starts_compound(i)) {
             fail(tok(i), "invalid syntax");
             return SuiteStart::Failed;
@@ -424,12 +428,12 @@ private:
     void finish_block(int node) {
         finish_node(node);
         bool holds_definitions = false;
-        for (std::size_t k = node + 1; k < tree.nodes.size(); ++k)
-            holds_definitions |= is_definition(tree.nodes[k].kind);
+        for (std::size_t k = node + 1; k < nodes.size(); ++k)
+            holds_definitions |= is_definition(nodes[k].kind);
         if (holds_definitions) return;
-        tree.nodes.resize(node + 1);
+        nodes.resize(node + 1);
         extents.resize(node + 1);
-        Node& statement = tree.nodes[node];
+        Node& statement = nodes[node];
         statement.kind = Kind::Statement;
         statement.children.clear();
         statement.body_line = 0;
@@ -460,7 +464,7 @@ private:
         std::size_t name = i++;
 
         int node = add_node(kind, parent, begin);
-        Node& def = tree.nodes[node];
+        Node& def = nodes[node];
         def.name = std::string(word(name));
         def.def_line = tok(header_begin).line;
         def.def_col = tok(header_begin).col;
@@ -522,12 +526,12 @@ private:
     // __qualname__ as CPython's compiler builds it: enclosing classes and functions,
     // "<locals>" after a function, reset by a `global` declaration in the parent scope.
     void qualnames() {
-        for (std::size_t n = 1; n < tree.nodes.size(); ++n) {
-            Node& node = tree.nodes[n];
+        for (std::size_t n = 1; n < nodes.size(); ++n) {
+            Node& node = nodes[n];
             if (!is_definition(node.kind)) continue;
             int scope = node.parent;
-            while (tree.nodes[scope].kind == Kind::Block) scope = tree.nodes[scope].parent;
-            const Node& owner = tree.nodes[scope];
+            while (nodes[scope].kind == Kind::Block) scope = nodes[scope].parent;
+            const Node& owner = nodes[scope];
             bool declared_global = false;
             if (auto found = globals.find(scope); found != globals.end())
                 for (std::string_view g : found->second) declared_global |= g == node.name;
@@ -540,15 +544,27 @@ private:
         }
     }
 
+    void nested_functions() {
+        std::vector<std::uint8_t> in_function(nodes.size(), 0);
+        for (std::size_t n = 1; n < nodes.size(); ++n) {
+            int parent = nodes[n].parent;
+            bool function_parent = nodes[parent].kind == Kind::Function || nodes[parent].kind == Kind::AsyncFunction;
+            in_function[n] = parent > 0 && (in_function[parent] || function_parent);
+            bool function = nodes[n].kind == Kind::Function || nodes[n].kind == Kind::AsyncFunction;
+            if (function && in_function[n]) tree.nested_functions.push_back(static_cast<int>(n));
+        }
+    }
+
     // Where each top-level statement starts, for a later parse against this tree.
     void top_level_starts(const RangeHasher& hasher) {
-        const std::vector<int>& children = tree.nodes[0].children;
+        const std::vector<int>& children = nodes[0].children;
         tree.top_level.reserve(children.size());
         for (int child : children) {
             std::size_t first = extents[child].begin;
             const Token& t = toks[first];
             tree.top_level.push_back({t.begin, static_cast<std::uint32_t>(first), t.line, child,
-                                      t.col == 0 && tokenizer_starts_clean(text, t.begin), hasher.prefix(first)});
+                                      t.col == 0 && tokenizer_starts_clean(text, t.begin), Kind::Statement, 0,
+                                      hasher.prefix(first)});
         }
         tree.token_count = static_cast<std::uint32_t>(toks.size() - 1);
         tree.all_tokens = hasher.prefix(toks.size() - 1);
@@ -559,7 +575,7 @@ private:
         RangeHasher::Concatenation own(hasher);
         std::size_t from = extents[n].begin;
         for (std::size_t d = n + 1; d < extents[n].subtree_end; ++d) {
-            if (!is_definition(tree.nodes[d].kind) || extents[d].begin < from) continue;
+            if (!is_definition(nodes[d].kind) || extents[d].begin < from) continue;
             own.add(from, extents[d].begin);
             from = extents[d].end;
         }
@@ -570,8 +586,8 @@ private:
     void hashes() {
         RangeHasher hasher(text, toks);
         top_level_starts(hasher);
-        for (std::size_t n = 0; n < tree.nodes.size(); ++n) {
-            Node& node = tree.nodes[n];
+        for (std::size_t n = 0; n < nodes.size(); ++n) {
+            Node& node = nodes[n];
             const Extent& e = extents[n];
             node.layout_hash = hasher.layout(e.begin, e.end, node.span.line);
             node.body_hash = hasher.content(e.body_begin, e.end);
@@ -581,6 +597,11 @@ private:
             } else if (node.kind == Kind::Block) {
                 node.header_hash = hash_without_definitions(hasher, n);
             }
+        }
+        for (TopLevelStart& start : tree.top_level) {
+            const Node& node = nodes[static_cast<std::size_t>(start.node)];
+            start.kind = node.kind;
+            start.key = is_definition(node.kind) ? name_key(node.name) : statement_key(node);
         }
     }
 };
@@ -593,8 +614,9 @@ bool tokenizer_starts_clean(std::string_view text, std::size_t byte) {
     return byte < 2 || text[byte - 2] != '\\';
 }
 
-bool decode(std::string_view source, bool utf8, std::string& text, SyntaxError& error) {
-    if (!utf8) return decode_source(source, text, error);
+bool decode(std::string_view source, bool utf8, std::string& text, SyntaxError& error, bool& as_is) {
+    as_is = false;  // utf8: the bytes are not the file's
+    if (!utf8) return decode_source(source, text, error, &as_is);
     normalize_utf8(source, text);
     return true;
 }
@@ -602,8 +624,11 @@ bool decode(std::string_view source, bool utf8, std::string& text, SyntaxError& 
 ParseResult parse(std::string_view source, bool utf8, int python_minor) {
     std::string text;
     SyntaxError decode_error;
-    if (!decode(source, utf8, text, decode_error)) return {std::nullopt, decode_error};
-    return parse_decoded(std::move(text), python_minor);
+    bool as_is = false;
+    if (!decode(source, utf8, text, decode_error, as_is)) return {std::nullopt, decode_error};
+    ParseResult result = parse_decoded(std::move(text), python_minor);
+    if (result.tree) result.tree->text_is_source = as_is && is_strict_utf8(result.tree->text);
+    return result;
 }
 
 std::uint64_t next_tree_id() {
@@ -619,6 +644,9 @@ ParseResult parse_decoded(std::string text, int python_minor) {
             result.tree->id = next_tree_id();
             result.tree->python_minor = python_minor;
             result.tree->text = std::move(text);
+            result.tree->line_starts.reserve(result.tree->text.size() / 32 + 1);  // lines are rarely shorter
+            result.tree->line_starts.push_back(0);
+            append_line_starts(result.tree->text, 0, result.tree->line_starts);
         }
         return result;
     }

@@ -5,6 +5,7 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -20,19 +21,21 @@ using namespace nb::literals;
 
 // ---- source model -------------------------------------------------------------------
 
+#include "source/lines.hpp"
 #include "source/model.hpp"
 
 namespace source_binding {
 
 namespace src = jurigged::source;
 
-// A big tree is freed on a short-lived native thread: thousands of nodes' strings and
-// vectors would otherwise be freed while the program waits for the GIL.
+// A tree holding many nodes no other tree shares is freed on a short-lived native
+// thread: thousands of nodes' strings and vectors would otherwise be freed while the
+// program waits for the GIL. (A tree parsed against another shares most of its nodes.)
 void free_off_the_gil(src::Tree&& tree) {
     constexpr std::size_t small = 256;
-    if (tree.nodes.size() < small) return;
+    if (tree.nodes.owned() < small) return;
     try {
-        std::thread([doomed = std::move(tree)]() mutable { doomed.nodes.clear(); }).detach();
+        std::thread([doomed = std::move(tree)]() mutable { doomed.nodes = src::NodeTable(); }).detach();
     } catch (...) {
         // no thread to be had: the tree is freed here, as it would have been
     }
@@ -54,11 +57,12 @@ struct PyTree {
 struct NodeView {
     PyTree* owner;
     std::size_t size() const { return owner->tree.nodes.size(); }
-    const src::Node& at(Py_ssize_t index) const {
+    // A copy: a node shared with another tree is stored with that tree's positions.
+    src::Node at(Py_ssize_t index) const {
         Py_ssize_t n = static_cast<Py_ssize_t>(size());
         if (index < 0) index += n;
         if (index < 0 || index >= n) throw nb::index_error("node index out of range");
-        return owner->tree.nodes[static_cast<std::size_t>(index)];
+        return owner->tree.nodes[static_cast<std::size_t>(index)].materialize();
     }
 };
 
@@ -99,16 +103,22 @@ bool is_function(src::Kind kind) {
 }
 
 // An old function's live code is carried to the next tree when its entry is unchanged
-// and it is not nested in a function (nested code is never tracked by name).
-std::vector<int> uncarried_functions(const src::Tree& old_tree, const std::vector<std::uint8_t>& unchanged) {
-    std::vector<int> out;
+// and it is not nested in a function (nested code is never tracked by name). Read from
+// the tree's list of nested functions and the plan's changed entries (a deleted node's
+// descendants have none), not from every node.
+std::vector<int> uncarried_functions(const src::Tree& old_tree, const src::Plan& plan) {
     const auto& nodes = old_tree.nodes;
-    std::vector<std::uint8_t> in_function(nodes.size(), 0);
-    for (std::size_t i = 1; i < nodes.size(); ++i) {
-        int parent = nodes[i].parent;
-        if (parent > 0) in_function[i] = in_function[parent] || is_function(nodes[parent].kind);
-        if (is_function(nodes[i].kind) && (in_function[i] || !unchanged[i])) out.push_back(static_cast<int>(i));
+    std::vector<int> out(old_tree.nested_functions);
+    for (const src::PlanEntry& e : plan.entries) {
+        if (e.old_index <= 0 || (e.change == 0 && e.new_index >= 0)) continue;
+        if (is_function(nodes[static_cast<std::size_t>(e.old_index)]->kind)) out.push_back(e.old_index);
+        if (e.new_index >= 0) continue;
+        for (std::size_t k = static_cast<std::size_t>(e.old_index) + 1;
+             k < nodes.size() && nodes[k].parent() >= e.old_index; ++k)
+            if (is_function(nodes[k]->kind)) out.push_back(static_cast<int>(k));
     }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
 }
 
@@ -126,7 +136,7 @@ const char* kind_name(src::Kind kind) {
 
 // The text of 1-based line `line` in raw source bytes (any line ending), for
 // SyntaxError.text; decoding problems become U+FFFD.
-nb::object source_line(const std::string& raw, int line) {
+nb::object source_line(std::string_view raw, int line) {
     std::size_t pos = 0;
     for (int current = 1; current < line && pos < raw.size(); ++pos) {
         if (raw[pos] == '\n' || (raw[pos] == '\r' && (pos + 1 >= raw.size() || raw[pos + 1] != '\n')))
@@ -160,16 +170,17 @@ void fold_identifiers(src::Tree& tree) {
     };
     FreshNodes fresh = fresh_nodes(tree);
     for (std::size_t index = fresh.begin; index < fresh.end; ++index) {
-        src::Node& node = tree.nodes[index];
+        src::Node* node = tree.nodes.fresh(index);
+        if (!node) continue;  // shared: folded when it was parsed
         bool ascii = true;
-        for (char c : node.qualname) ascii &= static_cast<unsigned char>(c) < 0x80;
+        for (char c : node->qualname) ascii &= static_cast<unsigned char>(c) < 0x80;
         if (ascii) continue;
-        fold(node.name);
-        fold(node.qualname);
+        fold(node->name);
+        fold(node->qualname);
     }
 }
 
-[[noreturn]] void raise_syntax_error(const src::SyntaxError& error, const std::string& raw,
+[[noreturn]] void raise_syntax_error(const src::SyntaxError& error, std::string_view raw,
                                      const std::string& filename) {
     nb::object text = source_line(raw, error.line);
     // Python's offset is 1-based and counts characters, the model's column counts bytes
@@ -206,7 +217,7 @@ ChangesData compute_changes(const src::Tree& old_tree, const src::Tree& new_tree
         d.position_of_old[e.old_index] = static_cast<int>(position);
         d.unchanged_old[e.old_index] = e.change == 0 && e.new_index >= 0;
     }
-    d.uncarried = uncarried_functions(old_tree, d.unchanged_old);
+    d.uncarried = uncarried_functions(old_tree, d.plan);
     return d;
 }
 
@@ -232,7 +243,7 @@ PyChanges finish_changes(ChangesData&& d) {
 bool has_non_ascii_names(const src::Tree& tree) {
     FreshNodes fresh = fresh_nodes(tree);
     for (std::size_t index = fresh.begin; index < fresh.end; ++index) {
-        for (char c : tree.nodes[index].qualname) {
+        for (char c : tree.nodes[index]->qualname) {
             if (static_cast<unsigned char>(c) >= 0x80) return true;
         }
     }
@@ -268,20 +279,26 @@ static void bind_source(nb::module_& m) {
 
     nb::class_<NodeView>(m, "Nodes", "The nodes of a Tree, made Python objects as they are read.")
         .def("__len__", &NodeView::size)
-        .def("__getitem__", [](const NodeView& v, Py_ssize_t index) -> const src::Node& { return v.at(index); },
-             nb::rv_policy::reference_internal)
+        .def("__getitem__", [](const NodeView& v, Py_ssize_t index) { return v.at(index); })
         .def("__getitem__", [](nb::handle self, nb::slice slice) {
             const NodeView& v = nb::cast<const NodeView&>(self);
             auto [start, stop, step, count] = slice.compute(v.size());
             nb::list out;
             for (std::size_t k = 0; k < count; ++k, start += step)
-                out.append(nb::cast(v.at(static_cast<Py_ssize_t>(start)), nb::rv_policy::reference_internal, self));
+                out.append(nb::cast(v.at(static_cast<Py_ssize_t>(start)), nb::rv_policy::move));
             return out;
         });  // iterated through __getitem__ (the sequence protocol)
 
     nb::class_<PyTree>(m, "Tree", "The definition tree of one source; nodes[0] is the module.")
         .def_prop_ro("nodes", [](PyTree& t) { return NodeView{&t}; }, nb::rv_policy::move, nb::keep_alive<0, 1>())
         .def_prop_ro("line_count", [](const PyTree& t) { return t.tree.line_count; })
+        .def_prop_ro("text_is_source", [](const PyTree& t) { return t.tree.text_is_source; },
+                     "Whether the parsed bytes are the text itself (strict UTF-8, no BOM or '\\r').")
+        .def_prop_ro("line_starts", [](const PyTree& t) {
+            const std::vector<std::uint32_t>& starts = t.tree.line_starts;
+            return nb::bytes(reinterpret_cast<const char*>(starts.data()), starts.size() * sizeof(std::uint32_t));
+        }, "line_starts() of the tree's text, made with it (off the GIL, and from the old\n"
+           "tree's when parsed against one).")
         .def_prop_ro("reused_nodes", [](const PyTree& t) {
             const src::Reuse& r = t.tree.reuse;
             if (r.against == 0) return 0;
@@ -304,7 +321,8 @@ static void bind_source(nb::module_& m) {
     m.def(
         "parse",
         [](nb::bytes source, std::string filename, bool utf8, PyTree* against, int python_minor) {
-            std::string raw(source.c_str(), source.size());
+            // the bytes object outlives the call and is immutable: read in place, not copied
+            std::string_view raw(source.c_str(), source.size());
             src::ParseResult result;
             std::shared_ptr<ChangesData> early;
             {
@@ -382,11 +400,7 @@ static void bind_source(nb::module_& m) {
             const size_t size = text.size();
             if (size > UINT32_MAX) throw nb::value_error("text over 4 GiB");
             std::vector<uint32_t> starts{0};
-            for (const char* at = data; (at = static_cast<const char*>(
-                     std::memchr(at, '\n', size - static_cast<size_t>(at - data))));) {
-                ++at;
-                starts.push_back(static_cast<uint32_t>(at - data));
-            }
+            src::append_line_starts(std::string_view(data, size), 0, starts);
             return nb::bytes(reinterpret_cast<const char*>(starts.data()),
                              starts.size() * sizeof(uint32_t));
         },

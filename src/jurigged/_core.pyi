@@ -52,7 +52,11 @@ class Tree:
     @property
     def line_count(self) -> int: ...
     @property
-    def reused_nodes(self) -> int: ...  # copied from the `against` tree (0: whole-file parse)
+    def reused_nodes(self) -> int: ...  # shared with the `against` tree (0: whole-file parse)
+    @property
+    def text_is_source(self) -> bool: ...  # the bytes parsed are the text (strict UTF-8, no BOM/CR)
+    @property
+    def line_starts(self) -> bytes: ...  # line_starts() of the text, made with the tree
 
 class Changes:
     """diff() restricted to the entries that changed; unchanged ones stay in C++."""

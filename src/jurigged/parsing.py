@@ -7,7 +7,7 @@ UTF-8 byte columns of the decoded text, like everywhere else).
 """
 import codecs
 from importlib.util import decode_source
-from typing import List
+from typing import List, Optional
 
 from . import _core
 
@@ -89,11 +89,17 @@ class SourceLines:
 
     __slots__ = ("_data", "_starts", "_count")
 
-    def __init__(self, source: bytes):
+    def __init__(self, source: bytes, tree: Optional[_core.Tree] = None):
         # Decoded by the module's cookie and newlines made "\n" (as CPython reads
-        # it), kept as UTF-8: one bytes object and 4 bytes per line.
-        self._data = _as_utf8_text(source)
-        self._starts = memoryview(_core.line_starts(self._data)).cast("I")
+        # it), kept as UTF-8: one bytes object and 4 bytes per line. `tree` (the
+        # source's): when its text is the bytes, their line table comes with it, made
+        # off the GIL, so a save does not scan its file here.
+        if tree is not None and tree.text_is_source and type(source) is bytes:
+            self._data = source
+            self._starts = memoryview(tree.line_starts).cast("I")
+        else:
+            self._data = _as_utf8_text(source)
+            self._starts = memoryview(_core.line_starts(self._data)).cast("I")
         count = len(self._starts)
         self._count = count - 1 if self._starts[count - 1] == len(self._data) else count
 

@@ -129,7 +129,7 @@ class SourceFile:
         from .parsing import SourceLines, parse_source
 
         tree = parse_source(source, self.path, against=self.tree)
-        lines = SourceLines(source)
+        lines = SourceLines(source, tree)
         return tree, lines
 
     def _ensure_baseline(self) -> None:
