@@ -47,13 +47,15 @@ class UntrustedFile(Exception):
     """A file jurigged refuses to use; the message says which and why."""
 
 
-def why_untrusted(path: str, trusted_folders: Optional[Set[str]] = None) -> Optional[str]:
+def why_untrusted(path: str, trusted_folders: Optional[Set[str]] = None,
+                  info: Optional[os.stat_result] = None) -> Optional[str]:
     """None if only we (or root) can change what `path` leads to; otherwise the reason,
     naming the entry at fault: 'it is writable by other users (mode 0666)'.
     `trusted_folders` (kept by the caller) holds folders found trustworthy with no
     symbolic link on the way: only we or root can change them, so a file in one needs
     only its own entry judged (the import hook asks for every module, most of them in
-    a few folders). Found ones are added to it."""
+    a few folders). Found ones are added to it. `info`: the caller's os.lstat of
+    `path`, just taken (saves one)."""
     if not hasattr(os, "geteuid"):  # Windows: no owners or modes to judge by
         return None
     absolute = os.path.abspath(path)
@@ -62,10 +64,11 @@ def why_untrusted(path: str, trusted_folders: Optional[Set[str]] = None) -> Opti
         return walk.problem()
     folder = os.path.dirname(absolute)
     if folder in trusted_folders:
-        try:
-            info = os.lstat(absolute)
-        except OSError as exc:
-            return f"{absolute} cannot be checked: {exc.strerror}"
+        if info is None:
+            try:
+                info = os.lstat(absolute)
+            except OSError as exc:
+                return f"{absolute} cannot be checked: {exc.strerror}"
         if not stat.S_ISLNK(info.st_mode):
             return walk._judge(absolute, info, through_link=None)
     reason = walk.problem()

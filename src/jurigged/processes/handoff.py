@@ -64,6 +64,10 @@ class FilterSpec(_Record):
     def __call__(self, path: str) -> bool:
         return self._rule(path)
 
+    def judge_file(self, path: str, is_link: Optional[bool]) -> bool:
+        """See filters.accepts_file."""
+        return self._rule.judge_file(path, is_link)
+
     @classmethod
     def here(cls, watch: Optional[Iterable[str]], exclude: Iterable[str] = (),
              always: Iterable[str] = ()) -> "FilterSpec":
