@@ -43,18 +43,20 @@ _GLOB_CHARACTERS = set("*?[")
 
 
 def make_filter(patterns: Optional[Sequence[str]] = None, excludes: Iterable[str] = (),
-                *, always: Iterable[str] = ()) -> Callable[[str], bool]:
+                *, always: Iterable[str] = (), folder: Optional[str] = None
+                ) -> Callable[[str], bool]:
     """Return `watched(path) -> bool` following the rules in this module's docstring.
 
     Relative patterns are resolved against the current directory at the time of the
-    call, so later `os.chdir` calls do not change what is watched.
+    call, so later `os.chdir` calls do not change what is watched. `folder`: where
+    the default rule (no patterns) looks instead of the current directory.
     """
     is_ignored = _IgnoredFolders()
     named: set = set()  # the files (and folders) that literal patterns name
     if patterns:
         include = [_rule(pattern, is_ignored, named) for pattern in patterns]
     else:
-        include = [_python_files_under(os.getcwd(), is_ignored)]
+        include = [_python_files_under(os.path.abspath(folder or os.getcwd()), is_ignored)]
     include += [_rule(path, None, named) for path in always]
     exclude = [_rule(pattern, None, named) for pattern in excludes]
     forms_of = _PathForms()
@@ -63,32 +65,37 @@ def make_filter(patterns: Optional[Sequence[str]] = None, excludes: Iterable[str
         return (any(rule(form) for rule in include for form in forms)
                 and not any(rule(form) for rule in exclude for form in forms))
 
+    # Without globs, a file's verdict depends only on its folder and on whether it is
+    # a .py file (the default rule), unless a pattern names the file itself or the
+    # file is a symbolic link: the import hook asks this for every module, most of
+    # them in a few folders, and the whole judgement costs ~20 us. A file whose name
+    # no pattern ends with cannot be named by one, as given or resolved.
     by_folder = {}  # (folder, is a .py file) -> verdict, when no pattern is a glob
+    named_names = {os.path.basename(path) for path in named if path}
 
     def judge_file(path: str, is_link: Optional[bool]) -> bool:
-        absolute, real, is_link = forms_of.split(path, is_link)
-        if None in named or is_link or absolute in named or real in named:
-            return judge({absolute, real})
-        # Without globs, a file's verdict depends only on its folder and on whether
-        # it is a .py file (the default rule), unless a pattern names the file itself
-        # or the file is a symbolic link: the import hook asks this for every module,
-        # most of them in a few folders, and the whole judgement costs ~20 us.
-        key = (os.path.dirname(absolute), absolute.endswith(".py"))
-        verdict = by_folder.get(key)
-        if verdict is None:
-            verdict = by_folder[key] = judge({absolute, real})
-        return verdict
+        if is_link is False and None not in named:
+            folder, _, name = path.rpartition(os.sep)
+            if name not in named_names:
+                verdict = by_folder.get((folder, name.endswith(".py")))
+                if verdict is None:
+                    verdict = by_folder[folder, name.endswith(".py")] = judge(
+                        forms_of(path, False))
+                return verdict
+        return judge(forms_of(path, is_link))
 
     def watched(path: str) -> bool:
-        return judge_file(path, None)
+        absolute = os.path.abspath(path)
+        return judge_file(absolute, os.path.islink(absolute))
 
     watched.judge_file = judge_file
     return watched
 
 
-def accepts_file(accepts: Callable[[str], bool], path: str, is_link: bool) -> bool:
-    """`accepts(path)`, for the absolute path of a file whose caller knows whether it
-    is a symbolic link (filters made here then skip their own lstat of it)."""
+def accepts_file(accepts: Callable[[str], bool], path: str, is_link: Optional[bool]) -> bool:
+    """`accepts(path)`, for a path made absolute by os.path.abspath, whose caller knows
+    whether it is a symbolic link (filters made here then skip their own lstat of
+    it); `is_link` None: not known."""
     judge_file = getattr(accepts, "judge_file", None)
     return accepts(path) if judge_file is None else judge_file(path, is_link)
 
@@ -116,8 +123,8 @@ class _PathForms:
     def __init__(self):
         self._real_folders = {}
 
-    def __call__(self, path: str) -> set:
-        absolute, real, _ = self.split(path)
+    def __call__(self, path: str, is_link: Optional[bool] = None) -> set:
+        absolute, real, _ = self.split(path, is_link)
         return {absolute, real}
 
     def split(self, path: str, is_link: Optional[bool] = None) -> tuple:

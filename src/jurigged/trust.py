@@ -37,6 +37,8 @@ TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strin
 if TYPE_CHECKING:
     from typing import Dict, Iterable, List, Optional, Set
 
+_WRITABLE_BY_OTHERS = stat.S_IWGRP | stat.S_IWOTH
+
 # How many symbolic links one path may go through, as Linux allows (MAXSYMLINKS).
 _MAX_LINKS = 40
 
@@ -58,6 +60,11 @@ def why_untrusted(path: str, trusted_folders: Optional[Set[str]] = None,
     `path`, just taken (saves one)."""
     if not hasattr(os, "geteuid"):  # Windows: no owners or modes to judge by
         return None
+    if (info is not None and trusted_folders is not None
+            and not info.st_mode & _WRITABLE_BY_OTHERS and not stat.S_ISLNK(info.st_mode)
+            and os.path.dirname(path) in trusted_folders
+            and info.st_uid in (0, os.geteuid())):
+        return None  # the import hook's usual case, judged without the walk's objects
     absolute = os.path.abspath(path)
     walk = _PathWalk(os.geteuid(), absolute)
     if trusted_folders is None:

@@ -7,11 +7,10 @@ from __future__ import annotations
 import os
 import sys
 import types
-from contextlib import contextmanager
 
 TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strings)
 if TYPE_CHECKING:
-    from typing import Callable, Iterable, Iterator, List, Optional
+    from typing import Callable, Iterable, List, Optional
 
 # Set in a watching process's own environment, so every child inherits it. The .pth
 # bootstrap looks for this name and for nothing else.
@@ -80,9 +79,10 @@ class FilterSpec(_Record):
 
         if self.watch:
             return make_filter(self.watch, self.exclude, always=self.always)
-        # The default filter is "under the current directory": the parent's.
-        with _working_directory(self.cwd):
-            return make_filter(None, self.exclude, always=self.always)
+        # The default filter is "under the current directory": the parent's (if it
+        # is still there).
+        folder = self.cwd if self.cwd and os.path.isdir(self.cwd) else None
+        return make_filter(None, self.exclude, always=self.always, folder=folder)
 
 
 class Handoff(_Record):
@@ -144,21 +144,6 @@ def spec_of_pattern(pattern, exclude: Iterable[str]) -> Optional[FilterSpec]:
 
 def _absolute(paths: Iterable[str]) -> List[str]:
     return [os.path.abspath(os.path.expanduser(path)) for path in paths]
-
-
-@contextmanager
-def _working_directory(path: str) -> Iterator[None]:
-    """Only used while building a filter, before the child runs any code of its own
-    (no other thread can see the change)."""
-    before = os.getcwd()
-    if not path or path == before or not os.path.isdir(path):
-        yield
-        return
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(before)
 
 
 def _to_json(value) -> str:
