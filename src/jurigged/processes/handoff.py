@@ -151,21 +151,30 @@ def _to_json(value) -> str:
     watching process writes its hand-off at start-up, and importing the json package
     costs ~1.5 ms there (it compiles its decoder's patterns); the string escaping is
     the C accelerator's, as json.dumps itself uses."""
-    from _json import encode_basestring_ascii
-
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return encode_basestring_ascii(value)
+        return _json_string(value)
     if isinstance(value, (int, float)):
         if value != value or value in (float("inf"), float("-inf")):
             raise ValueError(f"not a JSON number: {value!r}")
         return repr(value) if isinstance(value, float) else str(int(value))
     if isinstance(value, dict):
-        return "{" + ",".join(f"{encode_basestring_ascii(str(key))}:{_to_json(item)}"
+        return "{" + ",".join(f"{_json_string(str(key))}:{_to_json(item)}"
                               for key, item in value.items()) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(_to_json(item) for item in value) + "]"
     raise TypeError(f"cannot hand {type(value).__name__} to a child")
+
+
+def _json_string(text: str) -> str:
+    # The hand-off's strings are paths and names, nearly always printable ASCII with
+    # nothing to escape: they need no accelerator (loading _json is ~0.2 ms of every
+    # start-up). Anything else is escaped by it, as json.dumps would.
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    from _json import encode_basestring_ascii
+
+    return encode_basestring_ascii(text)
