@@ -63,7 +63,7 @@ def why_untrusted(path: str, trusted_folders: Optional[Set[str]] = None,
     if (info is not None and trusted_folders is not None
             and not info.st_mode & _WRITABLE_BY_OTHERS and not stat.S_ISLNK(info.st_mode)
             and os.path.dirname(path) in trusted_folders
-            and info.st_uid in (0, os.geteuid())):
+            and (info.st_uid == 0 or info.st_uid == os.geteuid())):
         return None  # the import hook's usual case, judged without the walk's objects
     absolute = os.path.abspath(path)
     walk = _PathWalk(os.geteuid(), absolute)
