@@ -426,6 +426,22 @@ def test_a_handoff_from_another_installation_or_unreadable_is_ignored(tmp_path):
     assert result.stderr.startswith("jurigged: ignoring JURIGGED_HANDOFF:")
 
 
+def test_the_handoff_is_json_that_decodes_to_what_was_shared(tmp_path):
+    """Its strings are written by hand when nothing in them needs escaping; the
+    others as json.dumps writes them."""
+    import json
+
+    from jurigged.processes import FilterSpec, Handoff
+
+    awkward = ['/plain/path.py', 'a "quoted" name', 'back\\slash', 'tab\there',
+               'caf\u00e9/\u2603.py', '\x7f', '']
+    spec = FilterSpec([str(tmp_path)], exclude=awkward, always=[], cwd=str(tmp_path))
+    handoff = Handoff(prefix=sys.prefix, filters=[spec], debounce=0.25, reports="t0k")
+    text = handoff.encode()
+    assert json.loads(text) == json.loads(json.dumps(handoff.as_dict()))
+    assert Handoff.decode(text) == handoff
+
+
 def test_forked_children_write_no_events(run_jurigged, tmp_path):
     import json
 

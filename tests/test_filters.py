@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from jurigged.filters import make_filter
+from jurigged.filters import accepts_file, make_filter
 
 FILES = [
     "app.py", "notes.txt", ".dotfile.py", "pkg/mod.py", "pkg/sub/deep.py",
@@ -160,6 +160,37 @@ def test_symlinked_file_matches_by_given_or_real_path(project):
     assert make_filter(None)(link)  # its real path is under the project
     assert make_filter(["pkg/mod.py"])(link)
     assert not make_filter(None, ["pkg/mod.py"])(link)
+
+
+@pytest.mark.parametrize("patterns, excludes, always", [
+    (None, [], []),
+    (None, ["pkg/mod.py"], []),
+    (None, [], ["../outside/script.py"]),
+    (["pkg/mod.py", "linked"], [], []),
+    (None, ["../outside"], []),
+    (["pkg"], ["pkg/sub"], ["../outside/lib/ext.py"]),
+])
+def test_a_filter_asked_file_after_file_answers_as_a_new_one(project, patterns, excludes,
+                                                              always):
+    """A filter judges each folder once (the import hook asks it about every module):
+    a file that a pattern names, or a link, still gets its own answer after another
+    file of its folder was judged, asked as the hook asks (knowing whether the file
+    is a link) or plainly."""
+    for name in ("pkg/first.py", "outside/first.py", "outside/lib/first.py"):
+        (project.parent / name if name.startswith("outside") else project / name
+         ).write_text("")
+    paths = [str(project / "pkg/first.py"), str(project.parent / "outside/first.py"),
+             str(project.parent / "outside/lib/first.py"), str(project / "linked/first.py")]
+    paths += [str(project / name) for name in FILES]
+    paths += [str(project.parent / name) for name in (
+        "outside/script.py", "outside/lib/ext.py", "outside/into_project.py")]
+    paths.append(str(project / "linked/ext.py"))
+    shared = make_filter(patterns, excludes, always=always)
+    for path in paths + paths:
+        expected = make_filter(patterns, excludes, always=always)(path)
+        absolute = os.path.abspath(path)
+        assert accepts_file(shared, absolute, os.path.islink(absolute)) == expected, path
+        assert shared(path) == expected, path
 
 
 def test_a_missing_path_matches_what_appears_there_later(project):

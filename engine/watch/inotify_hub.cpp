@@ -36,11 +36,13 @@ std::string real_or_same(const fs::path& dir) {
 }
 
 // Where a file's events show up: its directory under the path given, and, when that
-// goes through a symlink, the real file's directory (edits happen there).
-std::vector<std::pair<std::string, std::string>> locations(const std::string& path) {
+// goes through a symlink, the real file's directory (edits happen there). `real_dir`
+// resolves a directory.
+template <typename RealDir>
+std::vector<std::pair<std::string, std::string>> locations(const std::string& path, RealDir&& real_dir) {
     std::vector<std::pair<std::string, std::string>> out;
     auto add = [&](const fs::path& file) {
-        std::pair<std::string, std::string> location{real_or_same(file.parent_path()), file.filename().string()};
+        std::pair<std::string, std::string> location{real_dir(file.parent_path()), file.filename().string()};
         for (const auto& seen : out) {
             if (seen == location) return;
         }
@@ -118,7 +120,7 @@ InotifyHub::~InotifyHub() {
 bool InotifyHub::watch(Tracker& tracker, const std::string& path, std::string& why) {
     if (thread_.forked()) return true;
     std::lock_guard lock(mutex_);
-    bool placed = place(Key{&tracker, path}, why);
+    bool placed = place(Key{&tracker, path}, why, true);
     recover();  // a directory that does not exist yet waits behind an anchor
     return placed;
 }
@@ -141,8 +143,24 @@ void InotifyHub::unwatch_all(Tracker& tracker) {
     anchor_lost();
 }
 
-bool InotifyHub::place(const Key& key, std::string& why) {
-    auto wanted = locations(key.second);
+std::string InotifyHub::recent_real_dir(const fs::path& dir) {
+    // The imports of a start-up add hundreds of files from a few directories, and
+    // resolving each one's directory again (a readlink per component) was most of an
+    // add(): a resolution is reused for the adds that follow it closely. Only add()
+    // uses it; events and recovery (a directory replaced) always resolve afresh.
+    auto now = std::chrono::steady_clock::now();
+    auto key = dir.string();
+    auto it = real_dirs_.find(key);
+    if (it != real_dirs_.end() && now - it->second.second < recent_dir_lifetime) return it->second.first;
+    if (real_dirs_.size() > 256) real_dirs_.clear();
+    auto real = real_or_same(dir);
+    real_dirs_[key] = {real, now};
+    return real;
+}
+
+bool InotifyHub::place(const Key& key, std::string& why, bool adding) {
+    auto wanted = adding ? locations(key.second, [this](const fs::path& dir) { return recent_real_dir(dir); })
+                         : locations(key.second, real_or_same);
     auto& current = placed_[key];
     for (const auto& location : current) {
         if (std::find(wanted.begin(), wanted.end(), location) == wanted.end()) unsubscribe(key, location);

@@ -5,7 +5,9 @@
 #pragma once
 #ifdef __linux__
 
+#include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -63,7 +65,9 @@ private:
     void read_queued();
     void failed(const std::string& message);
     void handle(const ::inotify_event& event, bool& dirs_changed, std::set<Key>& touched);
-    bool place(const Key& key, std::string& why);
+    // `adding`: for add(), which may reuse a directory's recent resolution.
+    bool place(const Key& key, std::string& why, bool adding = false);
+    std::string recent_real_dir(const std::filesystem::path& dir);
     void unplace(const Key& key);
     void unsubscribe(const Key& key, const Location& location);
     bool attach(const std::string& dir_path, Dir& dir, int& error);
@@ -82,6 +86,9 @@ private:
     std::map<std::string, Dir> dirs_;  // by real directory path
     std::map<int, std::string> dir_by_wd_;
     std::map<Key, std::vector<Location>> placed_;  // where each watched file is subscribed
+    // Directory as given -> (its real path, when resolved), for add()s in a burst.
+    std::map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>> real_dirs_;
+    static constexpr std::chrono::milliseconds recent_dir_lifetime{250};
     // Aligned as the kernel requires for struct inotify_event; used under mutex_.
     alignas(std::uint32_t) char buffer_[64 * 1024];
     ProcessThread thread_;  // last: starts once the members above exist

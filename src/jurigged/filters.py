@@ -43,27 +43,61 @@ _GLOB_CHARACTERS = set("*?[")
 
 
 def make_filter(patterns: Optional[Sequence[str]] = None, excludes: Iterable[str] = (),
-                *, always: Iterable[str] = ()) -> Callable[[str], bool]:
+                *, always: Iterable[str] = (), folder: Optional[str] = None
+                ) -> Callable[[str], bool]:
     """Return `watched(path) -> bool` following the rules in this module's docstring.
 
     Relative patterns are resolved against the current directory at the time of the
-    call, so later `os.chdir` calls do not change what is watched.
+    call, so later `os.chdir` calls do not change what is watched. `folder`: where
+    the default rule (no patterns) looks instead of the current directory.
     """
     is_ignored = _IgnoredFolders()
+    named: set = set()  # the files (and folders) that literal patterns name
     if patterns:
-        include = [_rule(pattern, is_ignored) for pattern in patterns]
+        include = [_rule(pattern, is_ignored, named) for pattern in patterns]
     else:
-        include = [_python_files_under(os.getcwd(), is_ignored)]
-    include += [_rule(path, None) for path in always]
-    exclude = [_rule(pattern, None) for pattern in excludes]
+        include = [_python_files_under(os.path.abspath(folder or os.getcwd()), is_ignored)]
+    include += [_rule(path, None, named) for path in always]
+    exclude = [_rule(pattern, None, named) for pattern in excludes]
     forms_of = _PathForms()
 
-    def watched(path: str) -> bool:
-        forms = forms_of(path)
+    def judge(forms) -> bool:
         return (any(rule(form) for rule in include for form in forms)
                 and not any(rule(form) for rule in exclude for form in forms))
 
+    # Without globs, a file's verdict depends only on its folder and on whether it is
+    # a .py file (the default rule), unless a pattern names the file itself or the
+    # file is a symbolic link: the import hook asks this for every module, most of
+    # them in a few folders, and the whole judgement costs ~20 us. A file whose name
+    # no pattern ends with cannot be named by one, as given or resolved.
+    by_folder = {}  # (folder, is a .py file) -> verdict, when no pattern is a glob
+    named_names = {os.path.basename(path) for path in named if path}
+
+    def judge_file(path: str, is_link: Optional[bool]) -> bool:
+        if is_link is False and None not in named:
+            folder, _, name = path.rpartition(os.sep)
+            if name not in named_names:
+                verdict = by_folder.get((folder, name.endswith(".py")))
+                if verdict is None:
+                    verdict = by_folder[folder, name.endswith(".py")] = judge(
+                        forms_of(path, False))
+                return verdict
+        return judge(forms_of(path, is_link))
+
+    def watched(path: str) -> bool:
+        absolute = os.path.abspath(path)
+        return judge_file(absolute, os.path.islink(absolute))
+
+    watched.judge_file = judge_file
     return watched
+
+
+def accepts_file(accepts: Callable[[str], bool], path: str, is_link: Optional[bool]) -> bool:
+    """`accepts(path)`, for a path made absolute by os.path.abspath, whose caller knows
+    whether it is a symbolic link (filters made here then skip their own lstat of
+    it); `is_link` None: not known."""
+    judge_file = getattr(accepts, "judge_file", None)
+    return accepts(path) if judge_file is None else judge_file(path, is_link)
 
 
 def glob_filter(pattern: str) -> Callable[[str], bool]:
@@ -75,7 +109,7 @@ def glob_filter(pattern: str) -> Callable[[str], bool]:
 def make_exclusion(excludes: Iterable[str]) -> Callable[[str], bool]:
     """Return `excluded(path) -> bool` for `--exclude` patterns alone (used beside
     filters the caller wrote as functions)."""
-    rules = [_rule(pattern, None) for pattern in excludes]
+    rules = [_rule(pattern, None, set()) for pattern in excludes]
     return lambda path: any(rule(form) for rule in rules
                             for form in {os.path.abspath(path), os.path.realpath(path)})
 
@@ -89,16 +123,24 @@ class _PathForms:
     def __init__(self):
         self._real_folders = {}
 
-    def __call__(self, path: str) -> set:
+    def __call__(self, path: str, is_link: Optional[bool] = None) -> set:
+        absolute, real, _ = self.split(path, is_link)
+        return {absolute, real}
+
+    def split(self, path: str, is_link: Optional[bool] = None) -> tuple:
+        """(the path made absolute, its real path, whether the file is a link);
+        `is_link`, if the caller knows it."""
         absolute = os.path.abspath(path)
         folder, name = os.path.split(absolute)
         real_folder = self._real_folders.get(folder)
         if real_folder is None:
             real_folder = self._real_folders[folder] = os.path.realpath(folder)
         real = os.path.join(real_folder, name)
-        if os.path.islink(real):  # the file itself is a link: resolve it all
-            real = os.path.realpath(absolute)
-        return {absolute, real}
+        if is_link is None:
+            is_link = os.path.islink(real)
+        if is_link:  # the file itself is a link: resolve it all
+            return absolute, os.path.realpath(absolute), True
+        return absolute, real, False
 
 
 class _IgnoredFolders:
@@ -118,14 +160,17 @@ class _IgnoredFolders:
         return self._known[folder]
 
 
-def _rule(pattern: str, is_ignored: Optional[_IgnoredFolders]) -> Rule:
+def _rule(pattern: str, is_ignored: Optional[_IgnoredFolders], named: set) -> Rule:
     """The rule for one pattern; `is_ignored` is None when ignored folders do not
     matter (excludes, explicit files). A path without wildcards is a glob with none:
-    it matches itself and, if it is (or one day becomes) a folder, what is under it."""
+    it matches itself and, if it is (or one day becomes) a folder, what is under it.
+    Adds to `named` the path a literal pattern names (as given and resolved), or None
+    for a glob."""
     parts = os.path.abspath(os.path.expanduser(pattern)).split(os.sep)[1:]
     literal = next((i for i, part in enumerate(parts) if _GLOB_CHARACTERS & set(part)),
                    len(parts))
     base = os.sep + os.sep.join(parts[:literal])
+    named.update((base, os.path.realpath(base)) if literal == len(parts) else (None,))
     if is_ignored is not None and is_ignored(base):
         is_ignored = None  # the person named this very folder
     return _matching(base, parts[literal:], is_ignored)

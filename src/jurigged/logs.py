@@ -43,7 +43,8 @@ class Logger:
                     pass
 
     def watch(self, path: str) -> None:
-        self._emit({"event": "watch", "file": path}, f"Watch {path}")
+        if self.verbose or self.listeners:  # once per imported module: the common
+            self._emit({"event": "watch", "file": path}, f"Watch {path}")  # case is quiet
 
     def update(self, qualname: str, path: str, line: int) -> None:
         self._emit({"event": "update", "qualname": qualname, "file": path, "line": line},

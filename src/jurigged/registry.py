@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.machinery
 import os
+import stat
 import sys
 import threading
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     FileFilter = Callable[[str], bool]
 
 from . import trust
+from .filters import accepts_file
 from .logs import logger
 from .patcher import SourceFile
 
@@ -62,21 +64,32 @@ class Registry:
         return self._add(SourceFile(path, module.__name__, source, module), replace=True)
 
     def expect(self, module_name: str, path: str) -> None:
-        """Called by the import hook before `module_name` runs from `path`."""
-        if path in self.files or not self.wants(path) or not self._trusts(path):
+        """Called by the import hook before `module_name` runs from `path`. Every
+        import pays for this: one lstat of the file serves the filters, the trust
+        check and the read (a system call here costs ~2 us, as much as the rest)."""
+        if path in self.files:
             return
-        source = _read(path)
+        try:
+            info: Optional[os.stat_result] = os.lstat(path)
+        except OSError:
+            info = None  # the filters, trust check and read say what to
+        is_link = None if info is None else stat.S_ISLNK(info.st_mode)
+        if not any(accepts_file(accepts, path, is_link) for accepts in self.filters):
+            return
+        if not self._trusts(path, None if is_link else info):
+            return
+        source = _read(path, None if info is None or is_link else info.st_size)
         if source is not None:
             self._add(SourceFile(path, module_name, source))
 
-    def _trusts(self, path: str) -> bool:
+    def _trusts(self, path: str, info: Optional[os.stat_result] = None) -> bool:
         """Whether `path` may be watched: only we (or root) can change its code, or the
-        user opted in. A refusal is told once per file."""
+        user opted in. A refusal is told once per file. `info`: its lstat, if known."""
         if self.trust_shared:
             return True
         if path in self.refused:
             return False
-        reason = trust.why_untrusted(path, self._trusted_folders)
+        reason = trust.why_untrusted(path, self._trusted_folders, info)
         if reason is None:
             return True
         with self._lock:
@@ -164,13 +177,16 @@ def _source_path(module) -> Optional[str]:
     return os.path.abspath(path)
 
 
-def _read(path: str) -> Optional[bytes]:
+def _read(path: str, size: Optional[int] = None) -> Optional[bytes]:
+    """The file's bytes; `size`: its size from a stat just taken (if it changed since,
+    the read still gets the whole file)."""
     # os-level reads: open() builds a buffered file object and asks whether the file
     # is a terminal, ~30 us of the ~40 us this costs per imported module otherwise.
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         try:
-            size = os.fstat(fd).st_size
+            if size is None:
+                size = os.fstat(fd).st_size
             chunks = [os.read(fd, size + 1)]
             if len(chunks[0]) > size:  # it grew since: read to the end, as f.read() would
                 while chunks[-1]:

@@ -37,6 +37,8 @@ TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strin
 if TYPE_CHECKING:
     from typing import Dict, Iterable, List, Optional, Set
 
+_WRITABLE_BY_OTHERS = stat.S_IWGRP | stat.S_IWOTH
+
 # How many symbolic links one path may go through, as Linux allows (MAXSYMLINKS).
 _MAX_LINKS = 40
 
@@ -47,25 +49,33 @@ class UntrustedFile(Exception):
     """A file jurigged refuses to use; the message says which and why."""
 
 
-def why_untrusted(path: str, trusted_folders: Optional[Set[str]] = None) -> Optional[str]:
+def why_untrusted(path: str, trusted_folders: Optional[Set[str]] = None,
+                  info: Optional[os.stat_result] = None) -> Optional[str]:
     """None if only we (or root) can change what `path` leads to; otherwise the reason,
     naming the entry at fault: 'it is writable by other users (mode 0666)'.
     `trusted_folders` (kept by the caller) holds folders found trustworthy with no
     symbolic link on the way: only we or root can change them, so a file in one needs
     only its own entry judged (the import hook asks for every module, most of them in
-    a few folders). Found ones are added to it."""
+    a few folders). Found ones are added to it. `info`: the caller's os.lstat of
+    `path`, just taken (saves one)."""
     if not hasattr(os, "geteuid"):  # Windows: no owners or modes to judge by
         return None
+    if (info is not None and trusted_folders is not None
+            and not info.st_mode & _WRITABLE_BY_OTHERS and not stat.S_ISLNK(info.st_mode)
+            and os.path.dirname(path) in trusted_folders
+            and (info.st_uid == 0 or info.st_uid == os.geteuid())):
+        return None  # the import hook's usual case, judged without the walk's objects
     absolute = os.path.abspath(path)
     walk = _PathWalk(os.geteuid(), absolute)
     if trusted_folders is None:
         return walk.problem()
     folder = os.path.dirname(absolute)
     if folder in trusted_folders:
-        try:
-            info = os.lstat(absolute)
-        except OSError as exc:
-            return f"{absolute} cannot be checked: {exc.strerror}"
+        if info is None:
+            try:
+                info = os.lstat(absolute)
+            except OSError as exc:
+                return f"{absolute} cannot be checked: {exc.strerror}"
         if not stat.S_ISLNK(info.st_mode):
             return walk._judge(absolute, info, through_link=None)
     reason = walk.problem()

@@ -7,11 +7,10 @@ from __future__ import annotations
 import os
 import sys
 import types
-from contextlib import contextmanager
 
 TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strings)
 if TYPE_CHECKING:
-    from typing import Callable, Iterable, Iterator, List, Optional
+    from typing import Callable, Iterable, List, Optional
 
 # Set in a watching process's own environment, so every child inherits it. The .pth
 # bootstrap looks for this name and for nothing else.
@@ -64,6 +63,10 @@ class FilterSpec(_Record):
     def __call__(self, path: str) -> bool:
         return self._rule(path)
 
+    def judge_file(self, path: str, is_link: Optional[bool]) -> bool:
+        """See filters.accepts_file."""
+        return self._rule.judge_file(path, is_link)
+
     @classmethod
     def here(cls, watch: Optional[Iterable[str]], exclude: Iterable[str] = (),
              always: Iterable[str] = ()) -> "FilterSpec":
@@ -76,9 +79,10 @@ class FilterSpec(_Record):
 
         if self.watch:
             return make_filter(self.watch, self.exclude, always=self.always)
-        # The default filter is "under the current directory": the parent's.
-        with _working_directory(self.cwd):
-            return make_filter(None, self.exclude, always=self.always)
+        # The default filter is "under the current directory": the parent's (if it
+        # is still there).
+        folder = self.cwd if self.cwd and os.path.isdir(self.cwd) else None
+        return make_filter(None, self.exclude, always=self.always, folder=folder)
 
 
 class Handoff(_Record):
@@ -142,41 +146,35 @@ def _absolute(paths: Iterable[str]) -> List[str]:
     return [os.path.abspath(os.path.expanduser(path)) for path in paths]
 
 
-@contextmanager
-def _working_directory(path: str) -> Iterator[None]:
-    """Only used while building a filter, before the child runs any code of its own
-    (no other thread can see the change)."""
-    before = os.getcwd()
-    if not path or path == before or not os.path.isdir(path):
-        yield
-        return
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(before)
-
-
 def _to_json(value) -> str:
     """`value` (dicts, lists, strings, numbers, booleans, None) as compact JSON. Every
     watching process writes its hand-off at start-up, and importing the json package
     costs ~1.5 ms there (it compiles its decoder's patterns); the string escaping is
     the C accelerator's, as json.dumps itself uses."""
-    from _json import encode_basestring_ascii
-
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return encode_basestring_ascii(value)
+        return _json_string(value)
     if isinstance(value, (int, float)):
         if value != value or value in (float("inf"), float("-inf")):
             raise ValueError(f"not a JSON number: {value!r}")
         return repr(value) if isinstance(value, float) else str(int(value))
     if isinstance(value, dict):
-        return "{" + ",".join(f"{encode_basestring_ascii(str(key))}:{_to_json(item)}"
+        return "{" + ",".join(f"{_json_string(str(key))}:{_to_json(item)}"
                               for key, item in value.items()) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(_to_json(item) for item in value) + "]"
     raise TypeError(f"cannot hand {type(value).__name__} to a child")
+
+
+def _json_string(text: str) -> str:
+    # The hand-off's strings are paths and names, nearly always printable ASCII with
+    # nothing to escape: they need no accelerator (loading _json is ~0.2 ms of every
+    # start-up). Anything else is escaped by it, as json.dumps would.
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    from _json import encode_basestring_ascii
+
+    return encode_basestring_ascii(text)
