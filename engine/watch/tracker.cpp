@@ -354,6 +354,7 @@ bool Tracker::wait_for_fds(int source, Clock::time_point until) {
 }
 
 void Tracker::close() {
+    closing_.store(true, std::memory_order_relaxed);
     {
         std::lock_guard lock(mutex_);
         closed_ = true;
@@ -483,6 +484,10 @@ void Tracker::settle(std::unique_lock<std::mutex>& lock, std::vector<Due> due) {
     std::vector<Reading> readings;
     readings.reserve(due.size());
     for (const auto& item : due) {
+        if (closing_.load(std::memory_order_relaxed)) {
+            lock.lock();
+            return;  // closed: nothing is delivered any more
+        }
         try {
             readings.push_back(Reading::of(item.path, max_file_size_));
         } catch (const std::bad_alloc&) {

@@ -142,6 +142,10 @@ private:
     Clock::time_point last_touch_{};
     std::vector<Event> ready_;
     bool closed_ = false;
+    // Set by close() before it takes mutex_: a round reading files without the lock
+    // (the re-read of every added file, ~200 at a program's start) stops there, so a
+    // program that ends meanwhile does not wait for reads nobody will judge.
+    std::atomic<bool> closing_{false};
     std::mutex sync_mutex_;  // guards sync_ alone: it is called without mutex_
     std::function<void()> sync_;
     ProcessThread settler_;  // last: starts once the members above exist

@@ -30,6 +30,7 @@ A filter answers, for the absolute path of a module's file, "is it watched?".
 from __future__ import annotations
 
 import os
+import stat
 
 TYPE_CHECKING = False  # typing costs ~5 ms of start-up: annotations only (strings)
 if TYPE_CHECKING:
@@ -132,15 +133,32 @@ class _PathForms:
         `is_link`, if the caller knows it."""
         absolute = os.path.abspath(path)
         folder, name = os.path.split(absolute)
-        real_folder = self._real_folders.get(folder)
-        if real_folder is None:
-            real_folder = self._real_folders[folder] = os.path.realpath(folder)
-        real = os.path.join(real_folder, name)
+        real = os.path.join(self._real_folder(folder), name)
         if is_link is None:
             is_link = os.path.islink(real)
         if is_link:  # the file itself is a link: resolve it all
             return absolute, os.path.realpath(absolute), True
         return absolute, real, False
+
+
+    def _real_folder(self, folder: str) -> str:
+        """realpath(folder), for a folder made absolute, from its parent's (kept too):
+        the folders of sys.modules share most of their components (the standard
+        library's, the environment's), and realpath makes one lstat per component."""
+        real = self._real_folders.get(folder)
+        if real is None:
+            parent, name = os.path.split(folder)
+            if not name or parent == folder:
+                real = os.path.realpath(folder)
+            else:
+                candidate = os.path.join(self._real_folder(parent), name)
+                try:
+                    is_link = stat.S_ISLNK(os.lstat(candidate).st_mode)
+                except OSError:  # as realpath: a missing component is kept as it is
+                    is_link = False
+                real = os.path.realpath(candidate) if is_link else candidate
+            self._real_folders[folder] = real
+        return real
 
 
 class _IgnoredFolders:

@@ -50,8 +50,19 @@ class Registry:
             self._install_finder()
         for name, module in list(sys.modules.items()):
             path = _source_path(module)
-            if path and accepts(path) and path not in self.files and self._trusts(path):
-                source = _read(path)
+            if path is None or path in self.files:
+                continue
+            # As in expect(): one lstat tells the filter whether the file is a link
+            # (a filter made by make_filter then judges its folder once, not each of
+            # the ~50-100 modules imported before watch()) and serves the trust check.
+            try:
+                info: Optional[os.stat_result] = os.lstat(path)
+            except OSError:
+                info = None  # the filter, trust check and read say what to
+            is_link = None if info is None else stat.S_ISLNK(info.st_mode)
+            if accepts_file(accepts, path, is_link) and self._trusts(
+                    path, None if is_link else info):
+                source = _read(path, None if info is None or is_link else info.st_size)
                 if source is not None:
                     self._add(SourceFile(path, name, source, module if name == "__main__" else None))
 

@@ -45,9 +45,9 @@ def share(pattern, exclude, *, children: Optional[bool], debounce: float,
         _state.handoff = None
         os.environ.pop(ENVIRONMENT_VARIABLE, None)
         return
-    from . import forked, reports
+    from . import reports
 
-    forked.install()
+    _install_fork_handlers()
     handoff = _state.handoff or Handoff(prefix=sys.prefix)
     handoff.reports = reports.token() or reports.create_token()
     handoff.debounce, handoff.poll = debounce, poll
@@ -57,6 +57,34 @@ def share(pattern, exclude, *, children: Optional[bool], debounce: float,
         handoff.filters.append(spec)
     _state.handoff = handoff
     os.environ[ENVIRONMENT_VARIABLE] = handoff.encode()
+
+
+_fork_handlers_installed = False
+
+
+def _install_fork_handlers() -> None:
+    """Once per process (a forked child inherits them). forked.py is imported by the
+    first fork, not here: most programs never fork, and every module imported at
+    start costs ~0.1 ms (the finders), about what the handlers' module weighs."""
+    global _fork_handlers_installed
+    if not _fork_handlers_installed and hasattr(os, "register_at_fork"):
+        os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+        _fork_handlers_installed = True
+
+
+def _before_fork() -> None:
+    # Run in the parent before the interpreter takes the import lock for the fork
+    # (the at-fork "before" callables come first), so importing here is safe; the
+    # child then finds the module imported.
+    from . import forked
+
+    forked.before_fork()
+
+
+def _after_fork_in_child() -> None:
+    forked = sys.modules.get(__name__ + ".forked")
+    if forked is not None:  # None only if importing it failed in the parent
+        forked.after_fork_in_child()
 
 
 def stop_sharing() -> None:

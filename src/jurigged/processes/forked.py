@@ -1,26 +1,17 @@
 """After os.fork() (multiprocessing's fork context, gunicorn's pre-forked workers) the
 child holds the parent's watcher, but not its threads: the native watcher reports
 nothing there. This gives the child a new one at once, knowing every watched file
-with the text the child runs."""
+with the text the child runs. Its handlers are registered by processes.share (see
+_install_fork_handlers there), which imports this module at the first fork."""
 
 from __future__ import annotations
 
-import os
 import threading
 
-_installed = False
 _parent_watching = False  # read in the parent just before each fork
 
 
-def install() -> None:
-    """Register the at-fork handlers, once per process (a forked child inherits them)."""
-    global _installed
-    if not _installed and hasattr(os, "register_at_fork"):
-        os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
-        _installed = True
-
-
-def _before_fork() -> None:
+def before_fork() -> None:
     # Whether the watcher is stopped is asked here, in the parent: in the child the
     # native watcher's lock may be held for ever by a thread the fork left behind
     # (the child hung in Watcher.closed).
@@ -34,7 +25,7 @@ def _before_fork() -> None:
         _parent_watching = False
 
 
-def _after_fork_in_child() -> None:
+def after_fork_in_child() -> None:
     from . import children_live, quiet_as_child
     from .. import live, logs
 
