@@ -52,19 +52,11 @@ class Registry:
             path = _source_path(module)
             if path is None or path in self.files:
                 continue
-            # As in expect(): one lstat tells the filter whether the file is a link
-            # (a filter made by make_filter then judges its folder once, not each of
-            # the ~50-100 modules imported before watch()) and serves the trust check.
-            try:
-                info: Optional[os.stat_result] = os.lstat(path)
-            except OSError:
-                info = None  # the filter, trust check and read say what to
-            is_link = None if info is None else stat.S_ISLNK(info.st_mode)
-            if accepts_file(accepts, path, is_link) and self._trusts(
-                    path, None if is_link else info):
-                source = _read(path, None if info is None or is_link else info.st_size)
-                if source is not None:
-                    self._add(SourceFile(path, name, source, module if name == "__main__" else None))
+            # A filter made by make_filter judges a folder once, not each of the
+            # ~50-100 modules imported before watch().
+            source = self._source_if_wanted(path, [accepts])
+            if source is not None:
+                self._add(SourceFile(path, name, source, module if name == "__main__" else None))
 
     def track(self, module, path: str, source: bytes) -> Optional[SourceFile]:
         """Watch `path` as the file of `module` (for `__main__`, which no import hook
@@ -75,23 +67,28 @@ class Registry:
         return self._add(SourceFile(path, module.__name__, source, module), replace=True)
 
     def expect(self, module_name: str, path: str) -> None:
-        """Called by the import hook before `module_name` runs from `path`. Every
-        import pays for this: one lstat of the file serves the filters, the trust
-        check and the read (a system call here costs ~2 us, as much as the rest)."""
+        """Called by the import hook before `module_name` runs from `path`."""
         if path in self.files:
             return
+        source = self._source_if_wanted(path, self.filters)
+        if source is not None:
+            self._add(SourceFile(path, module_name, source))
+
+    def _source_if_wanted(self, path: str, filters: List[FileFilter]) -> Optional[bytes]:
+        """The text of `path` if one of `filters` accepts it and it is trusted. Every
+        import pays for this: one lstat of the file serves the filters (is it a
+        link?), the trust check and the read (a system call here costs ~2 us, as
+        much as the rest)."""
         try:
             info: Optional[os.stat_result] = os.lstat(path)
         except OSError:
             info = None  # the filters, trust check and read say what to
         is_link = None if info is None else stat.S_ISLNK(info.st_mode)
-        if not any(accepts_file(accepts, path, is_link) for accepts in self.filters):
-            return
+        if not any(accepts_file(accepts, path, is_link) for accepts in filters):
+            return None
         if not self._trusts(path, None if is_link else info):
-            return
-        source = _read(path, None if info is None or is_link else info.st_size)
-        if source is not None:
-            self._add(SourceFile(path, module_name, source))
+            return None
+        return _read(path, None if info is None or is_link else info.st_size)
 
     def _trusts(self, path: str, info: Optional[os.stat_result] = None) -> bool:
         """Whether `path` may be watched: only we (or root) can change its code, or the
