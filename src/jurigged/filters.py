@@ -125,21 +125,16 @@ class _PathForms:
         self._real_folders = {}
 
     def __call__(self, path: str, is_link: Optional[bool] = None) -> set:
-        absolute, real, _ = self.split(path, is_link)
-        return {absolute, real}
-
-    def split(self, path: str, is_link: Optional[bool] = None) -> tuple:
-        """(the path made absolute, its real path, whether the file is a link);
-        `is_link`, if the caller knows it."""
+        """{the path made absolute, its real path}; `is_link`: whether the file is a
+        symbolic link, if the caller knows it."""
         absolute = os.path.abspath(path)
         folder, name = os.path.split(absolute)
         real = os.path.join(self._real_folder(folder), name)
         if is_link is None:
             is_link = os.path.islink(real)
         if is_link:  # the file itself is a link: resolve it all
-            return absolute, os.path.realpath(absolute), True
-        return absolute, real, False
-
+            real = os.path.realpath(absolute)
+        return {absolute, real}
 
     def _real_folder(self, folder: str) -> str:
         """realpath(folder), for a folder made absolute, from its parent's (kept too):

@@ -36,7 +36,7 @@ class RunningCall:
 def frames_running(codes: Iterable[types.CodeType]) -> List[Tuple[int, types.FrameType]]:
     """(thread id, frame) of the frames of every thread (suspended generators aside)
     that run one of `codes` (told apart by identity)."""
-    return [tuple(found) for found in _core.frames_running(codes)]
+    return _core.frames_running(codes)
 
 
 class _Watch:
